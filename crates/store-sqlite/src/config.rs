@@ -1,0 +1,42 @@
+//! Settings of the SQLite backend.
+
+use std::path::PathBuf;
+
+/// How hard SQLite syncs at commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// fsync at every commit: acknowledged writes survive power loss.
+    Full,
+    /// fsync at checkpoints: acknowledged writes survive a process crash, not power loss.
+    Normal,
+}
+
+/// Configuration of a [`crate::SqliteStore`].
+#[derive(Debug, Clone)]
+pub struct SqliteConfig {
+    /// The data directory; the database is `spanloom.db` inside it.
+    pub dir: PathBuf,
+    /// Reader connections.
+    pub readers: usize,
+    /// Write requests that may wait for the writer before new ones are refused (overload).
+    pub queue_capacity: usize,
+    /// Sync mode.
+    pub synchronous: Synchronous,
+}
+
+impl SqliteConfig {
+    /// Defaults for a data directory.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            readers: 4,
+            queue_capacity: 1024,
+            synchronous: Synchronous::Full,
+        }
+    }
+
+    /// The database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.join("spanloom.db")
+    }
+}

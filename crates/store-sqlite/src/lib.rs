@@ -1,0 +1,356 @@
+//! The embedded SQLite backend of [`spanloom_store::Store`].
+//!
+//! ```text
+//! api ──write()──▶ bounded queue ──▶ writer thread: group commit (one SQLite transaction for
+//!                                      many requests, one savepoint and one _xact_id each)
+//! api ──reads───▶ pool of reader connections (WAL lets them run beside the writer)
+//! ```
+//!
+//! * `schema` — tables: the append-only `events` log, merged `spans`, per-trace `traces`
+//!   summaries, `comments`, and the org / key / project / experiment / dataset registry.
+//! * `writer` — the single writer thread; applies [`spanloom_store::apply`] and keeps trace
+//!   summaries current in the same transaction, so a write is acknowledged only once committed.
+//! * `reader` — the reader pool and every read query.
+//!
+//! Everything lives in one file, `<data dir>/spanloom.db` (plus its WAL), and needs no setup.
+
+mod config;
+mod reader;
+mod registry;
+mod schema;
+mod writer;
+
+pub use config::{SqliteConfig, Synchronous};
+
+use async_trait::async_trait;
+use reader::ReaderPool;
+use rusqlite::Connection;
+use serde_json::{Map, Value};
+use spanloom_ingest::WriteRow;
+use spanloom_model::{ApiKeyInfo, AuthContext, Dataset, Experiment, ObjectRef, Org, Project};
+use spanloom_store::{
+    PageRequest, RowPage, Store, StoreError, StoreResult, StoredRow, Trace, TracePage, TraceQuery,
+    WriteReceipt,
+};
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::{mpsc, oneshot};
+use writer::{Job, WriterHandle};
+
+/// The SQLite store. Cheap to share behind an `Arc`.
+pub struct SqliteStore {
+    sender: RwLock<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<WriterHandle>>,
+    readers: Arc<ReaderPool>,
+    queue_capacity: usize,
+}
+
+pub(crate) fn backend_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `config.dir`, and starts its writer thread.
+    pub fn open(config: SqliteConfig) -> StoreResult<Self> {
+        std::fs::create_dir_all(&config.dir).map_err(|e| {
+            StoreError::Backend(format!("cannot create {}: {e}", config.dir.display()))
+        })?;
+        let path = config.db_path();
+        let mut conn = Connection::open(&path).map_err(backend_err)?;
+        schema::configure_writer(&conn, &config).map_err(backend_err)?;
+        schema::migrate(&mut conn).map_err(backend_err)?;
+        let readers = Arc::new(ReaderPool::open(&path, config.readers).map_err(backend_err)?);
+        let (sender, receiver) = mpsc::channel(config.queue_capacity);
+        let writer = writer::spawn(conn, receiver, config.queue_capacity).map_err(backend_err)?;
+        Ok(Self {
+            sender: RwLock::new(Some(sender)),
+            writer: Mutex::new(Some(writer)),
+            readers,
+            queue_capacity: config.queue_capacity,
+        })
+    }
+
+    /// Jobs waiting for the writer.
+    pub fn queue_depth(&self) -> usize {
+        let guard = self.sender.read().unwrap_or_else(|e| e.into_inner());
+        guard
+            .as_ref()
+            .map_or(0, |s| self.queue_capacity - s.capacity())
+    }
+
+    fn sender(&self) -> StoreResult<mpsc::Sender<Job>> {
+        let guard = self.sender.read().unwrap_or_else(|e| e.into_inner());
+        guard.clone().ok_or(StoreError::ShuttingDown)
+    }
+
+    /// Runs a registry change on the writer connection (waits for a queue slot).
+    async fn admin<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let (tx, rx) = oneshot::channel();
+        let job = Job::Admin(Box::new(move |conn: &mut Connection| {
+            let _ = tx.send(f(conn));
+        }));
+        self.sender()?
+            .send(job)
+            .await
+            .map_err(|_| StoreError::ShuttingDown)?;
+        rx.await
+            .map_err(|_| StoreError::Backend("the writer stopped before answering".into()))?
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn get_or_create_org(&self, name: &str) -> StoreResult<Org> {
+        let name = name.to_owned();
+        self.admin(move |c| registry::get_or_create_org(c, &name))
+            .await
+    }
+
+    async fn list_orgs(&self) -> StoreResult<Vec<Org>> {
+        self.readers.run(registry::list_orgs).await
+    }
+
+    async fn insert_api_key(
+        &self,
+        org_id: &str,
+        name: &str,
+        key_hash: &str,
+        prefix: &str,
+    ) -> StoreResult<ApiKeyInfo> {
+        let (org_id, name, key_hash, prefix) = (
+            org_id.to_owned(),
+            name.to_owned(),
+            key_hash.to_owned(),
+            prefix.to_owned(),
+        );
+        self.admin(move |c| registry::insert_api_key(c, &org_id, &name, &key_hash, &prefix))
+            .await
+    }
+
+    async fn list_api_keys(&self, org_id: Option<&str>) -> StoreResult<Vec<ApiKeyInfo>> {
+        let org_id = org_id.map(str::to_owned);
+        self.readers
+            .run(move |c| registry::list_api_keys(c, org_id.as_deref()))
+            .await
+    }
+
+    async fn revoke_api_key(&self, id_or_prefix: &str) -> StoreResult<bool> {
+        let key = id_or_prefix.to_owned();
+        self.admin(move |c| registry::revoke_api_key(c, &key)).await
+    }
+
+    async fn authenticate(&self, key_hash: &str) -> StoreResult<Option<AuthContext>> {
+        let key_hash = key_hash.to_owned();
+        self.readers
+            .run(move |c| registry::authenticate(c, &key_hash))
+            .await
+    }
+
+    async fn create_or_get_project(
+        &self,
+        org_id: &str,
+        name: &str,
+        description: Option<&str>,
+    ) -> StoreResult<Project> {
+        let (org_id, name, description) = (
+            org_id.to_owned(),
+            name.to_owned(),
+            description.map(str::to_owned),
+        );
+        self.admin(move |c| {
+            registry::create_or_get_project(c, &org_id, &name, description.as_deref())
+        })
+        .await
+    }
+
+    async fn get_project(&self, org_id: &str, project_id: &str) -> StoreResult<Option<Project>> {
+        let (org_id, project_id) = (org_id.to_owned(), project_id.to_owned());
+        self.readers
+            .run(move |c| registry::get_project(c, &org_id, &project_id))
+            .await
+    }
+
+    async fn list_projects(
+        &self,
+        org_id: &str,
+        name: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Project>> {
+        let (org_id, name) = (org_id.to_owned(), name.map(str::to_owned));
+        self.readers
+            .run(move |c| registry::list_projects(c, &org_id, name.as_deref(), limit))
+            .await
+    }
+
+    async fn create_experiment(
+        &self,
+        org_id: &str,
+        project_id: &str,
+        name: Option<&str>,
+        ensure_new: bool,
+        extra: Map<String, Value>,
+    ) -> StoreResult<Experiment> {
+        let (org_id, project_id, name) = (
+            org_id.to_owned(),
+            project_id.to_owned(),
+            name.map(str::to_owned),
+        );
+        self.admin(move |c| {
+            registry::create_experiment(c, &org_id, &project_id, name.as_deref(), ensure_new, extra)
+        })
+        .await
+    }
+
+    async fn get_experiment(
+        &self,
+        org_id: &str,
+        experiment_id: &str,
+    ) -> StoreResult<Option<Experiment>> {
+        let (org_id, id) = (org_id.to_owned(), experiment_id.to_owned());
+        self.readers
+            .run(move |c| registry::get_experiment(c, &org_id, &id))
+            .await
+    }
+
+    async fn create_or_get_dataset(
+        &self,
+        org_id: &str,
+        project_id: &str,
+        name: &str,
+        description: Option<&str>,
+        metadata: Option<Value>,
+    ) -> StoreResult<Dataset> {
+        let (org_id, project_id, name, description) = (
+            org_id.to_owned(),
+            project_id.to_owned(),
+            name.to_owned(),
+            description.map(str::to_owned),
+        );
+        self.admin(move |c| {
+            registry::create_or_get_dataset(
+                c,
+                &org_id,
+                &project_id,
+                &name,
+                description.as_deref(),
+                metadata,
+            )
+        })
+        .await
+    }
+
+    async fn get_dataset(&self, org_id: &str, dataset_id: &str) -> StoreResult<Option<Dataset>> {
+        let (org_id, id) = (org_id.to_owned(), dataset_id.to_owned());
+        self.readers
+            .run(move |c| registry::get_dataset(c, &org_id, &id))
+            .await
+    }
+
+    async fn write(&self, org_id: &str, rows: Vec<WriteRow>) -> StoreResult<WriteReceipt> {
+        let (reply, rx) = oneshot::channel();
+        let job = Job::Write {
+            org_id: org_id.to_owned(),
+            rows,
+            reply,
+        };
+        self.sender()?.try_send(job).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => StoreError::ShuttingDown,
+        })?;
+        metrics::gauge!("spanloom_store_writer_queue_depth").set(self.queue_depth() as f64);
+        rx.await
+            .map_err(|_| StoreError::Backend("the writer stopped before committing".into()))?
+    }
+
+    async fn fetch_rows(
+        &self,
+        org_id: &str,
+        object: &ObjectRef,
+        page: PageRequest,
+    ) -> StoreResult<RowPage> {
+        let (org_id, object) = (org_id.to_owned(), object.clone());
+        self.readers
+            .run(move |c| reader::fetch_rows(c, &org_id, &object, &page))
+            .await
+    }
+
+    async fn list_traces(
+        &self,
+        org_id: &str,
+        object: &ObjectRef,
+        query: TraceQuery,
+    ) -> StoreResult<TracePage> {
+        let (org_id, object) = (org_id.to_owned(), object.clone());
+        self.readers
+            .run(move |c| reader::list_traces(c, &org_id, &object, &query))
+            .await
+    }
+
+    async fn get_trace(
+        &self,
+        org_id: &str,
+        object: &ObjectRef,
+        root_span_id: &str,
+    ) -> StoreResult<Option<Trace>> {
+        let (org_id, object, root) = (org_id.to_owned(), object.clone(), root_span_id.to_owned());
+        self.readers
+            .run(move |c| reader::get_trace(c, &org_id, &object, &root))
+            .await
+    }
+
+    async fn get_span(
+        &self,
+        org_id: &str,
+        object: &ObjectRef,
+        span_id: &str,
+    ) -> StoreResult<Option<StoredRow>> {
+        let (org_id, object, span_id) = (org_id.to_owned(), object.clone(), span_id.to_owned());
+        self.readers
+            .run(move |c| reader::get_span(c, &org_id, &object, &span_id))
+            .await
+    }
+
+    async fn get_row(
+        &self,
+        org_id: &str,
+        object: &ObjectRef,
+        row_id: &str,
+    ) -> StoreResult<Option<StoredRow>> {
+        let (org_id, object, row_id) = (org_id.to_owned(), object.clone(), row_id.to_owned());
+        self.readers
+            .run(move |c| reader::get_row(c, &org_id, &object, &row_id))
+            .await
+    }
+
+    async fn list_comments(
+        &self,
+        org_id: &str,
+        object: &ObjectRef,
+        row_id: &str,
+    ) -> StoreResult<Vec<StoredRow>> {
+        let (org_id, object, row_id) = (org_id.to_owned(), object.clone(), row_id.to_owned());
+        self.readers
+            .run(move |c| reader::list_comments(c, &org_id, &object, &row_id))
+            .await
+    }
+
+    async fn shutdown(&self) {
+        // Dropping the last sender lets the writer drain the queue and exit.
+        drop(
+            self.sender
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
+        let handle = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! The reader pool and read queries.
+
+use crate::{backend_err, schema};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::{Value, json};
+use spanloom_model::{ObjectKind, ObjectRef, XactId};
+use spanloom_store::{
+    PageRequest, RowPage, StoreError, StoreResult, StoredRow, Trace, TracePage, TraceQuery,
+    TraceSummary, cursor,
+};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
+
+/// Most rows or traces one page may hold.
+const MAX_PAGE: usize = 1000;
+
+/// A fixed set of read connections handed out to blocking tasks.
+pub(crate) struct ReaderPool {
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+impl ReaderPool {
+    pub(crate) fn open(path: &Path, size: usize) -> rusqlite::Result<Self> {
+        let size = size.max(1);
+        let mut conns = Vec::with_capacity(size);
+        for _ in 0..size {
+            let conn = Connection::open(path)?;
+            schema::configure_reader(&conn)?;
+            conns.push(conn);
+        }
+        Ok(Self {
+            idle: Mutex::new(conns),
+            permits: Semaphore::new(size),
+        })
+    }
+
+    /// Runs `f` on a reader connection in a blocking task.
+    pub(crate) async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let _permit = self.permits.acquire().await.map_err(backend_err)?;
+        let pool = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let Some(conn) = conn else {
+                return Err(StoreError::Backend("reader pool exhausted".into()));
+            };
+            let result = f(&conn);
+            pool.idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(conn);
+            result
+        })
+        .await
+        .map_err(backend_err)?
+    }
+}
+
+fn xact(raw: i64) -> XactId {
+    XactId::from_u64(raw as u64).unwrap_or(XactId::MIN)
+}
+
+fn page_limit(limit: usize) -> usize {
+    limit.clamp(1, MAX_PAGE)
+}
+
+const ROW_COLUMNS: &str = "row_id, project_id, xact_id, data, seq";
+
+fn stored_row(object: &ObjectRef) -> impl Fn(&Row<'_>) -> rusqlite::Result<(StoredRow, i64)> + '_ {
+    move |r| {
+        Ok((
+            StoredRow {
+                object: object.clone(),
+                id: r.get(0)?,
+                project_id: r.get(1)?,
+                xact_id: xact(r.get(2)?),
+                data_json: r.get(3)?,
+            },
+            r.get(4)?,
+        ))
+    }
+}
+
+pub(crate) fn fetch_rows(
+    c: &Connection,
+    org_id: &str,
+    object: &ObjectRef,
+    page: &PageRequest,
+) -> StoreResult<RowPage> {
+    let after = match &page.cursor {
+        Some(text) => cursor::decode(text, 1)?[0]
+            .as_i64()
+            .ok_or_else(|| StoreError::InvalidCursor(format!("{text:?} is not a row cursor")))?,
+        None => 0,
+    };
+    let limit = page_limit(page.limit);
+    let sql = format!(
+        "SELECT {ROW_COLUMNS} FROM spans WHERE kind = ?1 AND object_id = ?2 AND org_id = ?3 AND seq > ?4 ORDER BY seq LIMIT ?5"
+    );
+    let mut stmt = c.prepare_cached(&sql).map_err(backend_err)?;
+    let mut rows: Vec<(StoredRow, i64)> = stmt
+        .query_map(
+            params![
+                object.kind.code(),
+                object.id,
+                org_id,
+                after,
+                (limit + 1) as i64
+            ],
+            stored_row(object),
+        )
+        .map_err(backend_err)?
+        .collect::<Result<_, _>>()
+        .map_err(backend_err)?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let cursor = if more {
+        rows.last().map(|(_, seq)| cursor::encode(&[json!(seq)]))
+    } else {
+        None
+    };
+    Ok(RowPage {
+        rows: rows.into_iter().map(|(r, _)| r).collect(),
+        cursor,
+    })
+}
+
+pub(crate) fn get_row(
+    c: &Connection,
+    org_id: &str,
+    object: &ObjectRef,
+    row_id: &str,
+) -> StoreResult<Option<StoredRow>> {
+    let sql = format!(
+        "SELECT {ROW_COLUMNS} FROM spans WHERE kind = ?1 AND object_id = ?2 AND row_id = ?3 AND org_id = ?4"
+    );
+    let mut stmt = c.prepare_cached(&sql).map_err(backend_err)?;
+    let row = stmt
+        .query_row(
+            params![object.kind.code(), object.id, row_id, org_id],
+            stored_row(object),
+        )
+        .optional()
+        .map_err(backend_err)?;
+    Ok(row.map(|(r, _)| r))
+}
+
+pub(crate) fn get_span(
+    c: &Connection,
+    org_id: &str,
+    object: &ObjectRef,
+    span_id: &str,
+) -> StoreResult<Option<StoredRow>> {
+    let sql = format!(
+        "SELECT {ROW_COLUMNS} FROM spans WHERE kind = ?1 AND object_id = ?2 AND span_id = ?3 AND org_id = ?4 ORDER BY seq LIMIT 1"
+    );
+    let mut stmt = c.prepare_cached(&sql).map_err(backend_err)?;
+    let row = stmt
+        .query_row(
+            params![object.kind.code(), object.id, span_id, org_id],
+            stored_row(object),
+        )
+        .optional()
+        .map_err(backend_err)?;
+    Ok(row.map(|(r, _)| r))
+}
+
+pub(crate) fn list_comments(
+    c: &Connection,
+    org_id: &str,
+    object: &ObjectRef,
+    row_id: &str,
+) -> StoreResult<Vec<StoredRow>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT id, project_id, xact_id, data, 0 FROM comments
+             WHERE kind = ?1 AND object_id = ?2 AND target_id = ?3 AND org_id = ?4 ORDER BY xact_id, id",
+        )
+        .map_err(backend_err)?;
+    let rows = stmt
+        .query_map(
+            params![object.kind.code(), object.id, row_id, org_id],
+            stored_row(object),
+        )
+        .map_err(backend_err)?;
+    rows.map(|r| r.map(|(row, _)| row))
+        .collect::<Result<_, _>>()
+        .map_err(backend_err)
+}
+
+const SUMMARY_COLUMNS: &str = "root_span_id, project_id, start, \"end\", duration, span_count, error_count, \
+    prompt_tokens, completion_tokens, tokens, cost, root_id, root_span_span_id, root_name, root_type, \
+    input_preview, output_preview, tags, xact_id, start_key";
+
+fn summary_from(r: &Row<'_>) -> rusqlite::Result<(TraceSummary, f64)> {
+    let tags: Option<String> = r.get(17)?;
+    Ok((
+        TraceSummary {
+            root_span_id: r.get(0)?,
+            project_id: r.get(1)?,
+            start: r.get(2)?,
+            end: r.get(3)?,
+            duration: r.get(4)?,
+            span_count: r.get(5)?,
+            error_count: r.get(6)?,
+            prompt_tokens: r.get(7)?,
+            completion_tokens: r.get(8)?,
+            tokens: r.get(9)?,
+            estimated_cost: r.get(10)?,
+            root_id: r.get(11)?,
+            root_span_span_id: r.get(12)?,
+            root_name: r.get(13)?,
+            root_type: r.get(14)?,
+            input_preview: r.get(15)?,
+            output_preview: r.get(16)?,
+            tags: tags
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or_default(),
+            xact_id: xact(r.get(18)?),
+        },
+        r.get(19)?,
+    ))
+}
+
+pub(crate) fn list_traces(
+    c: &Connection,
+    org_id: &str,
+    object: &ObjectRef,
+    query: &TraceQuery,
+) -> StoreResult<TracePage> {
+    let (before_start, before_id) = match &query.cursor {
+        Some(text) => {
+            let key = cursor::decode(text, 2)?;
+            match (key[0].as_f64(), key[1].as_str()) {
+                (Some(start), Some(id)) => (Some(start), Some(id.to_owned())),
+                _ => {
+                    return Err(StoreError::InvalidCursor(format!(
+                        "{text:?} is not a trace cursor"
+                    )));
+                }
+            }
+        }
+        None => (None, None),
+    };
+    let limit = page_limit(query.limit);
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM traces
+         WHERE kind = ?1 AND object_id = ?2 AND org_id = ?3
+           AND (?4 IS NULL OR start_key >= ?4) AND (?5 IS NULL OR start_key < ?5)
+           AND (?6 IS NULL OR (start_key, root_span_id) < (?6, ?7))
+         ORDER BY start_key DESC, root_span_id DESC LIMIT ?8"
+    );
+    let mut stmt = c.prepare_cached(&sql).map_err(backend_err)?;
+    let mut traces: Vec<(TraceSummary, f64)> = stmt
+        .query_map(
+            params![
+                object.kind.code(),
+                object.id,
+                org_id,
+                query.from,
+                query.to,
+                before_start,
+                before_id,
+                (limit + 1) as i64
+            ],
+            summary_from,
+        )
+        .map_err(backend_err)?
+        .collect::<Result<_, _>>()
+        .map_err(backend_err)?;
+    let more = traces.len() > limit;
+    traces.truncate(limit);
+    let cursor = if more {
+        traces
+            .last()
+            .map(|(t, key)| cursor::encode(&[json!(key), Value::String(t.root_span_id.clone())]))
+    } else {
+        None
+    };
+    Ok(TracePage {
+        traces: traces.into_iter().map(|(t, _)| t).collect(),
+        cursor,
+    })
+}
+
+pub(crate) fn get_trace(
+    c: &Connection,
+    org_id: &str,
+    object: &ObjectRef,
+    root: &str,
+) -> StoreResult<Option<Trace>> {
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3 AND org_id = ?4"
+    );
+    let summary = c
+        .prepare_cached(&sql)
+        .map_err(backend_err)?
+        .query_row(
+            params![object.kind.code(), object.id, root, org_id],
+            summary_from,
+        )
+        .optional()
+        .map_err(backend_err)?;
+    let Some((summary, _)) = summary else {
+        return Ok(None);
+    };
+    let sql = format!(
+        "SELECT {ROW_COLUMNS} FROM spans WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3 AND org_id = ?4
+         ORDER BY start_key, seq"
+    );
+    let mut stmt = c.prepare_cached(&sql).map_err(backend_err)?;
+    let spans = stmt
+        .query_map(
+            params![object.kind.code(), object.id, root, org_id],
+            stored_row(object),
+        )
+        .map_err(backend_err)?
+        .map(|r| r.map(|(row, _)| row))
+        .collect::<Result<_, _>>()
+        .map_err(backend_err)?;
+    Ok(Some(Trace { summary, spans }))
+}
+
+/// The project of an object in an org (used by the writer to route and authorize rows).
+pub(crate) fn object_project(
+    c: &Connection,
+    org_id: &str,
+    object: &ObjectRef,
+) -> rusqlite::Result<Option<String>> {
+    let sql = match object.kind {
+        ObjectKind::ProjectLogs => "SELECT id FROM projects WHERE id = ?1 AND org_id = ?2",
+        ObjectKind::Experiment => {
+            "SELECT project_id FROM experiments WHERE id = ?1 AND org_id = ?2"
+        }
+        ObjectKind::Dataset => "SELECT project_id FROM datasets WHERE id = ?1 AND org_id = ?2",
+    };
+    c.prepare_cached(sql)?
+        .query_row([&object.id, org_id], |r| r.get(0))
+        .optional()
+}

@@ -1,0 +1,96 @@
+//! Tables, indexes and connection settings.
+
+use crate::config::{SqliteConfig, Synchronous};
+use rusqlite::Connection;
+
+/// The schema version this build writes. Bumped with each migration.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = r#"
+CREATE TABLE orgs (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created TEXT NOT NULL);
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL, created TEXT NOT NULL, revoked_at TEXT);
+CREATE TABLE projects (
+    id TEXT PRIMARY KEY, org_id TEXT NOT NULL, name TEXT NOT NULL, description TEXT,
+    created TEXT NOT NULL, settings TEXT, UNIQUE (org_id, name));
+CREATE TABLE experiments (
+    id TEXT PRIMARY KEY, org_id TEXT NOT NULL, project_id TEXT NOT NULL, name TEXT NOT NULL,
+    description TEXT, created TEXT NOT NULL, extra TEXT NOT NULL, UNIQUE (project_id, name));
+CREATE TABLE datasets (
+    id TEXT PRIMARY KEY, org_id TEXT NOT NULL, project_id TEXT NOT NULL, name TEXT NOT NULL,
+    description TEXT, created TEXT NOT NULL, metadata TEXT, UNIQUE (project_id, name));
+
+-- Append-only history of every row write: versions, audit and replay.
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY, xact_id INTEGER NOT NULL, org_id TEXT NOT NULL, kind INTEGER NOT NULL,
+    object_id TEXT NOT NULL, row_id TEXT NOT NULL, op TEXT NOT NULL, data TEXT, control TEXT);
+CREATE INDEX events_by_object ON events (kind, object_id, xact_id);
+
+-- The current merged rows, with the facts that lists and filters read.
+CREATE TABLE spans (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    org_id TEXT NOT NULL, kind INTEGER NOT NULL, object_id TEXT NOT NULL, row_id TEXT NOT NULL,
+    project_id TEXT NOT NULL, xact_id INTEGER NOT NULL, has_base INTEGER NOT NULL, base_hash INTEGER,
+    span_id TEXT, root_span_id TEXT, is_root INTEGER NOT NULL, created TEXT,
+    start REAL, start_key REAL NOT NULL, "end" REAL, name TEXT, span_type TEXT, is_error INTEGER NOT NULL,
+    prompt_tokens REAL, completion_tokens REAL, tokens REAL, cost REAL, tags TEXT,
+    input_preview TEXT, output_preview TEXT, data TEXT NOT NULL,
+    UNIQUE (kind, object_id, row_id));
+CREATE INDEX spans_by_trace ON spans (kind, object_id, root_span_id, start_key);
+CREATE INDEX spans_by_span_id ON spans (kind, object_id, span_id);
+CREATE INDEX spans_by_seq ON spans (kind, object_id, seq);
+
+-- One summary per trace, kept current in the same transaction as its spans.
+CREATE TABLE traces (
+    kind INTEGER NOT NULL, object_id TEXT NOT NULL, root_span_id TEXT NOT NULL,
+    org_id TEXT NOT NULL, project_id TEXT NOT NULL, start REAL, start_key REAL NOT NULL, "end" REAL,
+    duration REAL, span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,
+    prompt_tokens REAL NOT NULL, completion_tokens REAL NOT NULL, tokens REAL NOT NULL, cost REAL NOT NULL,
+    root_id TEXT, root_span_span_id TEXT, root_name TEXT, root_type TEXT,
+    input_preview TEXT, output_preview TEXT, tags TEXT, xact_id INTEGER NOT NULL,
+    PRIMARY KEY (kind, object_id, root_span_id)) WITHOUT ROWID;
+CREATE INDEX traces_by_start ON traces (kind, object_id, start_key DESC, root_span_id DESC);
+
+CREATE TABLE comments (
+    kind INTEGER NOT NULL, object_id TEXT NOT NULL, id TEXT NOT NULL, org_id TEXT NOT NULL,
+    project_id TEXT NOT NULL, target_id TEXT NOT NULL, xact_id INTEGER NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (kind, object_id, id));
+CREATE INDEX comments_by_target ON comments (kind, object_id, target_id);
+"#;
+
+/// Settings of the writer connection.
+pub(crate) fn configure_writer(conn: &Connection, config: &SqliteConfig) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    let sync = match config.synchronous {
+        Synchronous::Full => "FULL",
+        Synchronous::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    conn.pragma_update(None, "busy_timeout", 10_000)?;
+    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(())
+}
+
+/// Settings of a reader connection.
+pub(crate) fn configure_reader(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "busy_timeout", 10_000)?;
+    conn.pragma_update(None, "cache_size", -32_768)?;
+    conn.pragma_update(None, "query_only", true)?;
+    Ok(())
+}
+
+/// Creates or upgrades the schema.
+pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    if version < 1 {
+        tx.execute_batch(SCHEMA_V1)?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()
+}

@@ -1,0 +1,455 @@
+//! The single writer thread: group commit of queued write requests.
+//!
+//! Each loop takes every queued request (up to a cap), opens one transaction, applies each
+//! request inside its own savepoint under its own `_xact_id`, refreshes the summaries of every
+//! trace the batch touched, commits once, and only then answers each request. A request that
+//! fails (an unknown object) rolls back to its savepoint and does not affect the others.
+
+use crate::{backend_err, reader};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use serde_json::{Map, Value};
+use spanloom_ingest::{WriteOp, WriteRow};
+use spanloom_model::{ObjectRef, XactId, timefmt};
+use spanloom_normalize::span_facts;
+use spanloom_store::apply::{Applied, RowState, apply};
+use spanloom_store::{StoreError, StoreResult, WriteReceipt};
+use std::collections::{BTreeSet, HashMap};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::thread::JoinHandle;
+use std::time::Instant;
+use tokio::sync::{mpsc, oneshot};
+
+/// Most requests committed together.
+const MAX_GROUP: usize = 256;
+/// Stop adding requests to a group past this many rows.
+const MAX_GROUP_ROWS: usize = 20_000;
+
+/// Work for the writer.
+pub(crate) enum Job {
+    /// A row write request.
+    Write {
+        org_id: String,
+        rows: Vec<WriteRow>,
+        reply: oneshot::Sender<StoreResult<WriteReceipt>>,
+    },
+    /// A registry change, run in its own transaction.
+    Admin(Box<dyn FnOnce(&mut Connection) + Send>),
+}
+
+/// The writer thread.
+pub(crate) type WriterHandle = JoinHandle<()>;
+
+pub(crate) fn spawn(
+    conn: Connection,
+    receiver: mpsc::Receiver<Job>,
+    capacity: usize,
+) -> std::io::Result<WriterHandle> {
+    let last_xact: Option<i64> = conn
+        .query_row("SELECT max(xact_id) FROM events", [], |r| r.get(0))
+        .optional()
+        .ok()
+        .flatten()
+        .flatten();
+    let writer = Writer {
+        conn,
+        last_xact: last_xact.and_then(|x| XactId::from_u64(x as u64)),
+        projects: HashMap::new(),
+        capacity,
+    };
+    std::thread::Builder::new()
+        .name("spanloom-sqlite-writer".into())
+        .spawn(move || writer.run(receiver))
+}
+
+/// Key of a trace: (object kind code, object id, root span id).
+type TraceKey = (i64, String, String);
+
+struct Writer {
+    conn: Connection,
+    last_xact: Option<XactId>,
+    /// Object → (org, project): objects never move, so this cache never goes stale.
+    projects: HashMap<ObjectRef, (String, String)>,
+    capacity: usize,
+}
+
+struct PendingWrite {
+    org_id: String,
+    rows: Vec<WriteRow>,
+    reply: oneshot::Sender<StoreResult<WriteReceipt>>,
+}
+
+impl Writer {
+    fn run(mut self, mut receiver: mpsc::Receiver<Job>) {
+        while let Some(first) = receiver.blocking_recv() {
+            let mut group = Vec::new();
+            let mut rows = 0;
+            let mut next = Some(first);
+            while let Some(job) = next.take() {
+                match job {
+                    Job::Admin(f) => {
+                        // Commit what is gathered first, so registry changes keep queue order.
+                        self.commit_group(std::mem::take(&mut group));
+                        rows = 0;
+                        if catch_unwind(AssertUnwindSafe(|| f(&mut self.conn))).is_err() {
+                            tracing::error!("a registry change panicked; the writer continues");
+                        }
+                    }
+                    Job::Write {
+                        org_id,
+                        rows: r,
+                        reply,
+                    } => {
+                        rows += r.len();
+                        group.push(PendingWrite {
+                            org_id,
+                            rows: r,
+                            reply,
+                        });
+                    }
+                }
+                if group.len() < MAX_GROUP && rows < MAX_GROUP_ROWS {
+                    next = receiver.try_recv().ok();
+                }
+            }
+            metrics::gauge!("spanloom_store_writer_queue_depth")
+                .set((self.capacity - receiver.capacity()) as f64);
+            self.commit_group(group);
+        }
+        tracing::info!("writer drained its queue and stopped");
+    }
+
+    fn commit_group(&mut self, group: Vec<PendingWrite>) {
+        if group.is_empty() {
+            return;
+        }
+        let started = Instant::now();
+        let row_count: usize = group.iter().map(|w| w.rows.len()).sum();
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.apply_group(&group)));
+        let results = match outcome {
+            Ok(Ok(results)) => results,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, requests = group.len(), "group commit failed");
+                group
+                    .iter()
+                    .map(|_| Err(StoreError::Backend(format!("commit failed: {e}"))))
+                    .collect()
+            }
+            Err(_) => {
+                tracing::error!(requests = group.len(), "group commit panicked; rolled back");
+                self.projects.clear();
+                group
+                    .iter()
+                    .map(|_| {
+                        Err(StoreError::Backend(
+                            "internal error while committing".into(),
+                        ))
+                    })
+                    .collect()
+            }
+        };
+        metrics::histogram!("spanloom_store_commit_seconds")
+            .record(started.elapsed().as_secs_f64());
+        metrics::histogram!("spanloom_store_commit_rows").record(row_count as f64);
+        let committed: usize = results
+            .iter()
+            .zip(&group)
+            .filter(|(r, _)| r.is_ok())
+            .map(|(_, w)| w.rows.len())
+            .sum();
+        metrics::counter!("spanloom_store_rows_committed_total").increment(committed as u64);
+        for (write, result) in group.into_iter().zip(results) {
+            let _ = write.reply.send(result);
+        }
+    }
+
+    /// One transaction for the whole group; one savepoint per request.
+    fn apply_group(
+        &mut self,
+        group: &[PendingWrite],
+    ) -> rusqlite::Result<Vec<StoreResult<WriteReceipt>>> {
+        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+        let mut touched: BTreeSet<TraceKey> = BTreeSet::new();
+        let mut trace_projects: HashMap<TraceKey, (String, String)> = HashMap::new();
+        let mut results = Vec::with_capacity(group.len());
+        let mut last_xact = self.last_xact;
+        for write in group {
+            let xact = XactId::next_after(last_xact, timefmt::now_micros());
+            tx.execute_batch("SAVEPOINT request")?;
+            let mut request_touched = Vec::new();
+            match apply_request(&tx, &mut self.projects, write, xact, &mut request_touched) {
+                Ok(receipt) => {
+                    tx.execute_batch("RELEASE request")?;
+                    last_xact = Some(xact);
+                    for (key, org_project) in request_touched {
+                        trace_projects.insert(key.clone(), org_project);
+                        touched.insert(key);
+                    }
+                    results.push(Ok(receipt));
+                }
+                Err(e) => {
+                    tx.execute_batch("ROLLBACK TO request; RELEASE request")?;
+                    results.push(Err(e));
+                }
+            }
+        }
+        for key in &touched {
+            if let Some((org_id, project_id)) = trace_projects.get(key) {
+                refresh_trace(&tx, key, org_id, project_id)?;
+            }
+        }
+        tx.commit()?;
+        self.last_xact = last_xact;
+        Ok(results)
+    }
+}
+
+/// Applies one request's rows. Errors roll back to the request's savepoint.
+fn apply_request(
+    tx: &Transaction<'_>,
+    projects: &mut HashMap<ObjectRef, (String, String)>,
+    write: &PendingWrite,
+    xact: XactId,
+    touched: &mut Vec<(TraceKey, (String, String))>,
+) -> StoreResult<WriteReceipt> {
+    let mut row_ids = Vec::with_capacity(write.rows.len());
+    for row in &write.rows {
+        let project_id = resolve_project(tx, projects, &write.org_id, &row.object)?;
+        let org_project = (write.org_id.clone(), project_id.clone());
+        for key in apply_row(tx, &write.org_id, &project_id, row, xact).map_err(backend_err)? {
+            touched.push((key, org_project.clone()));
+        }
+        row_ids.push(row.id.clone());
+    }
+    Ok(WriteReceipt {
+        xact_id: xact,
+        row_ids,
+    })
+}
+
+fn resolve_project(
+    tx: &Transaction<'_>,
+    projects: &mut HashMap<ObjectRef, (String, String)>,
+    org_id: &str,
+    object: &ObjectRef,
+) -> StoreResult<String> {
+    if let Some((org, project)) = projects.get(object) {
+        return if org == org_id {
+            Ok(project.clone())
+        } else {
+            Err(StoreError::UnknownObject(object.clone()))
+        };
+    }
+    match reader::object_project(tx, org_id, object).map_err(backend_err)? {
+        Some(project) => {
+            projects.insert(object.clone(), (org_id.to_owned(), project.clone()));
+            Ok(project)
+        }
+        None => Err(StoreError::UnknownObject(object.clone())),
+    }
+}
+
+/// Applies one row write; returns the traces whose summaries need refreshing.
+fn apply_row(
+    tx: &Transaction<'_>,
+    org_id: &str,
+    project_id: &str,
+    row: &WriteRow,
+    xact: XactId,
+) -> rusqlite::Result<Vec<TraceKey>> {
+    let kind = row.object.kind.code();
+    let object_id = row.object.id.as_str();
+    let (event_data, op) = match &row.op {
+        WriteOp::Replace { row: data, .. } | WriteOp::Comment { row: data, .. } => (
+            Some(Value::Object(data.clone()).to_string()),
+            row.op.clone(),
+        ),
+        WriteOp::Merge { patch, .. } => (
+            Some(Value::Object(patch.clone()).to_string()),
+            row.op.clone(),
+        ),
+        WriteOp::Delete => (None, WriteOp::Delete),
+    };
+    tx.prepare_cached(
+        "INSERT INTO events (xact_id, org_id, kind, object_id, row_id, op, data, control) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![xact.as_i64(), org_id, kind, object_id, row.id, op.kind_name(), event_data, row.control])?;
+
+    if let WriteOp::Comment { target_id, .. } = &op {
+        tx.prepare_cached(
+            "INSERT INTO comments (kind, object_id, id, org_id, project_id, target_id, xact_id, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (kind, object_id, id) DO UPDATE SET target_id = excluded.target_id,
+                 xact_id = excluded.xact_id, data = excluded.data",
+        )?
+        .execute(params![kind, object_id, row.id, org_id, project_id, target_id, xact.as_i64(), event_data])?;
+        return Ok(Vec::new());
+    }
+
+    let existing: Option<(i64, String, bool, Option<i64>, Option<String>)> = tx
+        .prepare_cached("SELECT seq, data, has_base, base_hash, root_span_id FROM spans WHERE kind = ?1 AND object_id = ?2 AND row_id = ?3")?
+        .query_row(params![kind, object_id, row.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .optional()?;
+    let reuse_event_json = existing.is_none() && matches!(op, WriteOp::Replace { .. });
+    let (seq, old_root, state) = match existing {
+        Some((seq, data, has_base, base_hash, root)) => {
+            let data: Map<String, Value> = serde_json::from_str(&data).unwrap_or_default();
+            (
+                Some(seq),
+                root,
+                Some(RowState {
+                    data,
+                    has_base,
+                    base_hash: base_hash.map(|h| h as u64),
+                }),
+            )
+        }
+        None => (None, None, None),
+    };
+    let mut touched = Vec::new();
+    if let Some(root) = &old_root {
+        touched.push((kind, object_id.to_owned(), root.clone()));
+    }
+    match apply(state, &row.id, op) {
+        Applied::Unchanged => {}
+        Applied::Delete => {
+            if let Some(seq) = seq {
+                tx.prepare_cached("DELETE FROM spans WHERE seq = ?1")?
+                    .execute([seq])?;
+            }
+        }
+        Applied::Upsert(state) => {
+            let facts = span_facts(&state.data);
+            let data_json = match (reuse_event_json, event_data) {
+                (true, Some(json)) => json,
+                _ => Value::Object(state.data).to_string(),
+            };
+            if let Some(root) = &facts.root_span_id {
+                touched.push((kind, object_id.to_owned(), root.clone()));
+            }
+            let values = params![
+                org_id,
+                kind,
+                object_id,
+                row.id,
+                project_id,
+                xact.as_i64(),
+                state.has_base,
+                state.base_hash.map(|h| h as i64),
+                facts.span_id,
+                facts.root_span_id,
+                facts.is_root,
+                facts.created,
+                facts.start,
+                facts.start.unwrap_or(0.0),
+                facts.end,
+                facts.name,
+                facts.span_type,
+                facts.is_error,
+                facts.prompt_tokens,
+                facts.completion_tokens,
+                facts.tokens,
+                facts.cost,
+                facts.tags,
+                facts.input_preview,
+                facts.output_preview,
+                data_json
+            ];
+            match seq {
+                Some(seq) => {
+                    tx.prepare_cached(
+                        "UPDATE spans SET org_id = ?1, kind = ?2, object_id = ?3, row_id = ?4, project_id = ?5, xact_id = ?6,
+                            has_base = ?7, base_hash = ?8, span_id = ?9, root_span_id = ?10, is_root = ?11, created = ?12,
+                            start = ?13, start_key = ?14, \"end\" = ?15, name = ?16, span_type = ?17, is_error = ?18,
+                            prompt_tokens = ?19, completion_tokens = ?20, tokens = ?21, cost = ?22, tags = ?23,
+                            input_preview = ?24, output_preview = ?25, data = ?26
+                         WHERE seq = ?27",
+                    )?
+                    .execute(rusqlite::params_from_iter(values.iter().copied().chain(std::iter::once(&seq as &dyn rusqlite::ToSql))))?;
+                }
+                None => {
+                    tx.prepare_cached(
+                        "INSERT INTO spans (org_id, kind, object_id, row_id, project_id, xact_id, has_base, base_hash,
+                            span_id, root_span_id, is_root, created, start, start_key, \"end\", name, span_type, is_error,
+                            prompt_tokens, completion_tokens, tokens, cost, tags, input_preview, output_preview, data)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+                            ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+                    )?
+                    .execute(values)?;
+                }
+            }
+        }
+    }
+    Ok(touched)
+}
+
+/// Recomputes one trace's summary from its spans' indexed facts (no payload parsing).
+fn refresh_trace(
+    tx: &Transaction<'_>,
+    key: &TraceKey,
+    org_id: &str,
+    project_id: &str,
+) -> rusqlite::Result<()> {
+    let (kind, object_id, root) = key;
+    let agg = tx
+        .prepare_cached(
+            "SELECT count(*), total(is_error), min(start), max(\"end\"), total(prompt_tokens), total(completion_tokens),
+                    total(tokens), total(cost), max(xact_id)
+             FROM spans WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
+        )?
+        .query_row(params![kind, object_id, root], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, f64>(1)?,
+                r.get::<_, Option<f64>>(2)?,
+                r.get::<_, Option<f64>>(3)?,
+                r.get::<_, f64>(4)?,
+                r.get::<_, f64>(5)?,
+                r.get::<_, f64>(6)?,
+                r.get::<_, f64>(7)?,
+                r.get::<_, Option<i64>>(8)?,
+            ))
+        })?;
+    let (count, errors, start, end, prompt, completion, tokens, cost, xact) = agg;
+    if count == 0 {
+        tx.prepare_cached(
+            "DELETE FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
+        )?
+        .execute(params![kind, object_id, root])?;
+        return Ok(());
+    }
+    let root_row: Option<(String, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>)> = tx
+        .prepare_cached(
+            "SELECT row_id, span_id, name, span_type, input_preview, output_preview FROM spans
+             WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3 AND is_root = 1 ORDER BY start_key, seq LIMIT 1",
+        )?
+        .query_row(params![kind, object_id, root], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .optional()?;
+    let tags: Vec<String> = tx
+        .prepare_cached(
+            "SELECT DISTINCT j.value FROM spans, json_each(spans.tags) AS j
+             WHERE spans.kind = ?1 AND spans.object_id = ?2 AND spans.root_span_id = ?3 AND spans.tags IS NOT NULL",
+        )?
+        .query_map(params![kind, object_id, root], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
+    let tags = (!tags.is_empty()).then(|| Value::from(tags).to_string());
+    let (root_id, root_span, root_name, root_type, input_preview, output_preview) = match root_row {
+        Some((id, span, name, ty, input, output)) => (Some(id), span, name, ty, input, output),
+        None => (None, None, None, None, None, None),
+    };
+    let duration = match (start, end) {
+        (Some(s), Some(e)) => Some(e - s),
+        _ => None,
+    };
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO traces (kind, object_id, root_span_id, org_id, project_id, start, start_key, \"end\", duration,
+            span_count, error_count, prompt_tokens, completion_tokens, tokens, cost, root_id, root_span_span_id, root_name,
+            root_type, input_preview, output_preview, tags, xact_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+    )?
+    .execute(params![
+        kind, object_id, root, org_id, project_id, start, start.unwrap_or(0.0), end, duration, count, errors as i64,
+        prompt, completion, tokens, cost, root_id, root_span, root_name, root_type, input_preview, output_preview, tags,
+        xact.unwrap_or(0)
+    ])?;
+    Ok(())
+}

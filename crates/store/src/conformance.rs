@@ -1,0 +1,846 @@
+//! The conformance suite: one set of behaviours every backend must pass unchanged.
+//!
+//! A backend runs it from its tests with a factory expression that yields
+//! `(Arc<dyn Store>, guard)` (the guard keeps temporary resources alive):
+//!
+//! ```ignore
+//! spanloom_store::store_conformance_suite!(async { let dir = tempdir(); (Arc::new(open(&dir)), dir) });
+//! ```
+
+use crate::{PageRequest, Store, TraceQuery};
+use serde_json::{Value, json};
+use spanloom_ingest::{WriteRow, logs3::decode_logs3};
+use spanloom_model::{ObjectKind, ObjectRef, XactId};
+use std::collections::HashSet;
+
+/// Generates one `#[tokio::test]` per conformance case for a backend.
+#[macro_export]
+macro_rules! store_conformance_suite {
+    ($make:expr) => {
+        $crate::__conformance_cases!($make;
+            orgs_and_keys, projects_are_create_or_get_and_org_scoped, replace_then_fetch,
+            merge_rules, merges_before_their_row_end_up_right, retried_requests_are_idempotent,
+            delete_removes_the_row, one_fixed_width_xact_per_request,
+            unknown_object_rejects_the_whole_request, orgs_are_isolated,
+            fetch_pages_never_skip_or_repeat, trace_summaries_stay_current,
+            trace_list_newest_first_with_range_and_cursor, whole_trace_and_single_span,
+            experiment_and_dataset_rows, comments_are_not_spans, experiments_names_and_ensure_new,
+            bad_cursor_is_rejected);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_cases {
+    ($make:expr; $($case:ident),* $(,)?) => { $(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $case() {
+            let (store, _guard) = $make.await;
+            $crate::conformance::$case(&*store).await;
+            store.shutdown().await;
+        }
+    )* };
+}
+
+fn rows(values: Vec<Value>) -> Vec<WriteRow> {
+    let body = json!({"rows": values, "api_version": 2}).to_string();
+    decode_logs3(body.as_bytes()).expect("conformance rows are valid")
+}
+
+async fn setup(store: &dyn Store, org: &str) -> (String, ObjectRef) {
+    let org = store.get_or_create_org(org).await.expect("org");
+    let project = store
+        .create_or_get_project(&org.id, "proj", None)
+        .await
+        .expect("project");
+    (org.id, ObjectRef::project_logs(project.id))
+}
+
+async fn all_rows(store: &dyn Store, org: &str, object: &ObjectRef) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .fetch_rows(
+                org,
+                object,
+                PageRequest {
+                    limit: 7,
+                    cursor: cursor.clone(),
+                },
+            )
+            .await
+            .expect("fetch");
+        out.extend(page.rows.iter().map(|r| r.to_event_value()));
+        match page.cursor {
+            Some(c) => cursor = Some(c),
+            None => return out,
+        }
+    }
+}
+
+async fn row(store: &dyn Store, org: &str, object: &ObjectRef, id: &str) -> Option<Value> {
+    store
+        .get_row(org, object, id)
+        .await
+        .expect("get_row")
+        .map(|r| r.to_event_value())
+}
+
+fn span(
+    object: &ObjectRef,
+    id: &str,
+    trace: &str,
+    span: &str,
+    parent: Option<&str>,
+    extra: Value,
+) -> Value {
+    let mut v = json!({
+        "id": id, "project_id": object.id, "log_id": "g", "span_id": span, "root_span_id": trace,
+        "span_parents": parent.map(|p| vec![p]), "created": "2026-11-21T10:00:00.000000+00:00",
+    });
+    if let (Some(map), Value::Object(extra)) = (v.as_object_mut(), extra) {
+        map.extend(extra);
+    }
+    v
+}
+
+/// Orgs are create-or-get; keys authenticate until revoked, by id or prefix.
+pub async fn orgs_and_keys(store: &dyn Store) {
+    let a = store.get_or_create_org("acme").await.expect("org");
+    assert_eq!(store.get_or_create_org("acme").await.expect("org").id, a.id);
+    let key = crate::auth::generate_api_key();
+    let info = store
+        .insert_api_key(&a.id, "ci", &key.hash, &key.prefix)
+        .await
+        .expect("key");
+    let ctx = store
+        .authenticate(&key.hash)
+        .await
+        .expect("auth")
+        .expect("known key");
+    assert_eq!(
+        (ctx.org_id.as_str(), ctx.org_name.as_str()),
+        (a.id.as_str(), "acme")
+    );
+    assert!(store.authenticate("nope").await.expect("auth").is_none());
+    let listed = store.list_api_keys(Some(&a.id)).await.expect("list");
+    assert!(
+        listed
+            .iter()
+            .any(|k| k.id == info.id && k.prefix == key.prefix && k.revoked_at.is_none())
+    );
+    assert!(store.revoke_api_key(&info.id).await.expect("revoke"));
+    assert!(store.authenticate(&key.hash).await.expect("auth").is_none());
+    let key2 = crate::auth::generate_api_key();
+    store
+        .insert_api_key(&a.id, "two", &key2.hash, &key2.prefix)
+        .await
+        .expect("key");
+    assert!(
+        store
+            .revoke_api_key(&key2.prefix)
+            .await
+            .expect("revoke by prefix")
+    );
+    assert!(!store.revoke_api_key("sl-unknown").await.expect("revoke"));
+}
+
+/// `create_or_get_project` is idempotent per org; projects of one org are invisible to another.
+pub async fn projects_are_create_or_get_and_org_scoped(store: &dyn Store) {
+    let a = store.get_or_create_org("a").await.expect("org");
+    let b = store.get_or_create_org("b").await.expect("org");
+    let p1 = store
+        .create_or_get_project(&a.id, "bot", Some("d"))
+        .await
+        .expect("p");
+    let p2 = store
+        .create_or_get_project(&a.id, "bot", None)
+        .await
+        .expect("p");
+    assert_eq!(p1, p2);
+    assert_eq!(p1.description.as_deref(), Some("d"));
+    let pb = store
+        .create_or_get_project(&b.id, "bot", None)
+        .await
+        .expect("p");
+    assert_ne!(pb.id, p1.id);
+    assert_eq!(
+        store.get_project(&a.id, &p1.id).await.expect("get"),
+        Some(p1.clone())
+    );
+    assert_eq!(store.get_project(&b.id, &p1.id).await.expect("get"), None);
+    store
+        .create_or_get_project(&a.id, "another", None)
+        .await
+        .expect("p");
+    let listed = store.list_projects(&a.id, None, 100).await.expect("list");
+    assert_eq!(
+        listed.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        ["another", "bot"]
+    );
+    let named = store
+        .list_projects(&a.id, Some("bot"), 100)
+        .await
+        .expect("list");
+    assert_eq!(named, vec![p1]);
+}
+
+/// A replace row reads back with `_xact_id` and routing fields.
+pub async fn replace_then_fetch(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    let receipt = store
+        .write(
+            &org,
+            rows(vec![span(
+                &obj,
+                "r1",
+                "t1",
+                "s1",
+                None,
+                json!({"input": {"q": "日本語"}, "metrics": {"start": 1.5}}),
+            )]),
+        )
+        .await
+        .expect("write");
+    assert_eq!(receipt.row_ids, ["r1"]);
+    let got = row(store, &org, &obj, "r1").await.expect("row");
+    assert_eq!(got["input"], json!({"q": "日本語"}));
+    assert_eq!(got["_xact_id"], json!(receipt.xact_id.to_string()));
+    assert_eq!(got["project_id"], json!(obj.id));
+    assert_eq!(got["log_id"], json!("g"));
+    assert_eq!(got["span_id"], json!("s1"));
+    assert_eq!(got["created"], json!("2026-11-21T10:00:00.000000+00:00"));
+}
+
+/// Deep merge: objects recurse, arrays replace, tags union, identity and `created` kept.
+pub async fn merge_rules(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    let base = span(
+        &obj,
+        "r",
+        "t",
+        "s",
+        None,
+        json!({"metadata": {"a": 1, "n": {"x": 1}}, "tags": ["a"], "output": [1, 2]}),
+    );
+    store.write(&org, rows(vec![base])).await.expect("write");
+    let patch = json!({"id": "r", "project_id": obj.id, "log_id": "g", "_is_merge": true,
+        "span_id": "other", "root_span_id": "other", "created": "2000-01-01T00:00:00Z",
+        "metadata": {"n": {"y": 2}}, "tags": ["b", "a"], "output": [3]});
+    store.write(&org, rows(vec![patch])).await.expect("write");
+    let got = row(store, &org, &obj, "r").await.expect("row");
+    assert_eq!(got["metadata"], json!({"a": 1, "n": {"x": 1, "y": 2}}));
+    assert_eq!(got["tags"], json!(["a", "b"]));
+    assert_eq!(got["output"], json!([3]));
+    assert_eq!(got["span_id"], json!("s"));
+    assert_eq!(got["root_span_id"], json!("t"));
+    assert_eq!(got["created"], json!("2026-11-21T10:00:00.000000+00:00"));
+}
+
+/// Start, log and end rows give the same result in any arrival order.
+pub async fn merges_before_their_row_end_up_right(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    let start = |id: &str| {
+        span(
+            &obj,
+            id,
+            "t",
+            &format!("s{id}"),
+            None,
+            json!({"input": "q", "metrics": {"start": 1.0}}),
+        )
+    };
+    let log = |id: &str| json!({"id": id, "project_id": obj.id, "log_id": "g", "_is_merge": true, "output": "a", "tags": ["x"]});
+    let end = |id: &str| json!({"id": id, "project_id": obj.id, "log_id": "g", "_is_merge": true, "metrics": {"end": 2.0}});
+    for row in [start("a"), log("a"), end("a")] {
+        store.write(&org, rows(vec![row])).await.expect("write");
+    }
+    for row in [end("b"), log("b"), start("b")] {
+        store.write(&org, rows(vec![row])).await.expect("write");
+    }
+    let mut a = row(store, &org, &obj, "a").await.expect("a");
+    let mut b = row(store, &org, &obj, "b").await.expect("b");
+    for v in [&mut a, &mut b] {
+        let m = v.as_object_mut().expect("object");
+        for k in ["id", "span_id", "_xact_id"] {
+            m.remove(k);
+        }
+    }
+    assert_eq!(a, b);
+    assert_eq!(a["metrics"], json!({"start": 1.0, "end": 2.0}));
+    assert_eq!(a["output"], json!("a"));
+    let summary = store
+        .get_trace(&org, &obj, "t")
+        .await
+        .expect("trace")
+        .expect("exists")
+        .summary;
+    assert_eq!(summary.span_count, 2);
+    assert_eq!(summary.end, Some(2.0));
+}
+
+/// Resending identical requests (a client retry) leaves the same result.
+pub async fn retried_requests_are_idempotent(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    let start = span(
+        &obj,
+        "r",
+        "t",
+        "s",
+        None,
+        json!({"input": "q", "tags": ["a"], "metrics": {"start": 1.0}}),
+    );
+    let merge = json!({"id": "r", "project_id": obj.id, "log_id": "g", "_is_merge": true, "tags": ["b"], "metrics": {"end": 3.0}});
+    store
+        .write(&org, rows(vec![start.clone()]))
+        .await
+        .expect("write");
+    store
+        .write(&org, rows(vec![merge.clone()]))
+        .await
+        .expect("write");
+    let once = row(store, &org, &obj, "r").await.expect("row");
+    store.write(&org, rows(vec![start])).await.expect("write");
+    store.write(&org, rows(vec![merge])).await.expect("write");
+    let mut twice = row(store, &org, &obj, "r").await.expect("row");
+    twice["_xact_id"] = once["_xact_id"].clone();
+    assert_eq!(once, twice);
+    assert_eq!(all_rows(store, &org, &obj).await.len(), 1);
+}
+
+/// `_object_delete` removes a row from reads and from its trace.
+pub async fn delete_removes_the_row(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    store
+        .write(
+            &org,
+            rows(vec![
+                span(&obj, "a", "t", "sa", None, json!({})),
+                span(&obj, "b", "t", "sb", Some("sa"), json!({})),
+            ]),
+        )
+        .await
+        .expect("write");
+    store
+        .write(
+            &org,
+            rows(vec![
+                json!({"id": "b", "project_id": obj.id, "log_id": "g", "_object_delete": true}),
+            ]),
+        )
+        .await
+        .expect("delete");
+    assert!(row(store, &org, &obj, "b").await.is_none());
+    assert_eq!(all_rows(store, &org, &obj).await.len(), 1);
+    let trace = store
+        .get_trace(&org, &obj, "t")
+        .await
+        .expect("trace")
+        .expect("exists");
+    assert_eq!(trace.summary.span_count, 1);
+    store
+        .write(
+            &org,
+            rows(vec![
+                json!({"id": "a", "project_id": obj.id, "log_id": "g", "_object_delete": true}),
+            ]),
+        )
+        .await
+        .expect("delete");
+    assert!(
+        store
+            .get_trace(&org, &obj, "t")
+            .await
+            .expect("trace")
+            .is_none()
+    );
+}
+
+/// Every request gets one transaction id, shared by its rows; ids grow and have 19 digits.
+pub async fn one_fixed_width_xact_per_request(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    let mut last: Option<XactId> = None;
+    for i in 0..5 {
+        let r = store
+            .write(
+                &org,
+                rows(vec![
+                    span(&obj, &format!("a{i}"), "t", "s", None, json!({})),
+                    span(&obj, &format!("b{i}"), "t", "s", None, json!({})),
+                ]),
+            )
+            .await
+            .expect("write");
+        assert_eq!(r.xact_id.to_string().len(), 19);
+        assert!(last.is_none_or(|l| r.xact_id > l));
+        last = Some(r.xact_id);
+        let a = row(store, &org, &obj, &format!("a{i}")).await.expect("a");
+        let b = row(store, &org, &obj, &format!("b{i}")).await.expect("b");
+        assert_eq!(a["_xact_id"], b["_xact_id"]);
+    }
+}
+
+/// A request with one row for an unknown object writes nothing at all.
+pub async fn unknown_object_rejects_the_whole_request(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    let unknown = ObjectRef::project_logs("00000000-0000-0000-0000-000000000000");
+    let err = store
+        .write(
+            &org,
+            rows(vec![
+                span(&obj, "good", "t", "s", None, json!({})),
+                span(&unknown, "bad", "t", "s", None, json!({})),
+            ]),
+        )
+        .await
+        .expect_err("unknown object");
+    assert!(matches!(err, crate::StoreError::UnknownObject(o) if o == unknown));
+    assert!(row(store, &org, &obj, "good").await.is_none());
+}
+
+/// A key of one org can neither write to nor read another org's objects.
+pub async fn orgs_are_isolated(store: &dyn Store) {
+    let (org_a, obj_a) = setup(store, "a").await;
+    let (org_b, _) = setup(store, "b").await;
+    store
+        .write(
+            &org_a,
+            rows(vec![span(
+                &obj_a,
+                "r",
+                "t",
+                "s",
+                None,
+                json!({"input": "secret"}),
+            )]),
+        )
+        .await
+        .expect("write");
+    let err = store
+        .write(
+            &org_b,
+            rows(vec![span(&obj_a, "x", "t", "s", None, json!({}))]),
+        )
+        .await
+        .expect_err("cross-org write");
+    assert!(matches!(err, crate::StoreError::UnknownObject(_)));
+    assert!(all_rows(store, &org_b, &obj_a).await.is_empty());
+    assert!(row(store, &org_b, &obj_a, "r").await.is_none());
+    assert!(
+        store
+            .get_trace(&org_b, &obj_a, "t")
+            .await
+            .expect("trace")
+            .is_none()
+    );
+    assert!(
+        store
+            .get_span(&org_b, &obj_a, "s")
+            .await
+            .expect("span")
+            .is_none()
+    );
+    let traces = store
+        .list_traces(
+            &org_b,
+            &obj_a,
+            TraceQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("list");
+    assert!(traces.traces.is_empty());
+}
+
+/// Cursor pages cover every row exactly once, even with writes between pages.
+pub async fn fetch_pages_never_skip_or_repeat(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    let batch: Vec<Value> = (0..30)
+        .map(|i| {
+            span(
+                &obj,
+                &format!("r{i:02}"),
+                &format!("t{i}"),
+                "s",
+                None,
+                json!({}),
+            )
+        })
+        .collect();
+    store.write(&org, rows(batch)).await.expect("write");
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut extra = 0;
+    loop {
+        let page = store
+            .fetch_rows(
+                &org,
+                &obj,
+                PageRequest {
+                    limit: 8,
+                    cursor: cursor.clone(),
+                },
+            )
+            .await
+            .expect("fetch");
+        assert!(page.rows.len() <= 8);
+        seen.extend(page.rows.iter().map(|r| r.id.clone()));
+        // Concurrent ingest: update an already-seen row and add a new one between pages.
+        if extra < 3 {
+            let update = json!({"id": "r00", "project_id": obj.id, "log_id": "g", "_is_merge": true, "output": extra});
+            let new = span(&obj, &format!("new{extra}"), "tn", "s", None, json!({}));
+            store
+                .write(&org, rows(vec![update, new]))
+                .await
+                .expect("write");
+            extra += 1;
+        }
+        match page.cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let unique: HashSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), seen.len(), "a row was repeated: {seen:?}");
+    for i in 0..30 {
+        assert!(unique.contains(&format!("r{i:02}")), "r{i:02} was skipped");
+    }
+}
+
+/// Trace summaries follow every write: counts, errors, tokens, cost, times, root, tags.
+pub async fn trace_summaries_stay_current(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    let root = span(
+        &obj,
+        "root",
+        "t",
+        "s0",
+        None,
+        json!({
+        "span_attributes": {"name": "agent", "type": "task"}, "input": "hello there", "tags": ["prod"],
+        "metrics": {"start": 100.0}}),
+    );
+    let llm = span(
+        &obj,
+        "llm",
+        "t",
+        "s1",
+        Some("s0"),
+        json!({
+        "span_attributes": {"name": "chat", "type": "llm"},
+        "metrics": {"start": 100.5, "end": 101.0, "prompt_tokens": 10, "completion_tokens": 5, "estimated_cost": 0.25},
+        "tags": ["llm"]}),
+    );
+    store.write(&org, rows(vec![llm])).await.expect("write");
+    let s = store
+        .get_trace(&org, &obj, "t")
+        .await
+        .expect("trace")
+        .expect("exists")
+        .summary;
+    assert_eq!((s.span_count, s.root_name.clone()), (1, None));
+    store.write(&org, rows(vec![root])).await.expect("write");
+    let tool = span(
+        &obj,
+        "tool",
+        "t",
+        "s2",
+        Some("s0"),
+        json!({"error": "boom", "metrics": {"start": 101.0, "end": 101.5, "prompt_tokens": 1, "tokens": 3}}),
+    );
+    store.write(&org, rows(vec![tool])).await.expect("write");
+    let end = json!({"id": "root", "project_id": obj.id, "log_id": "g", "_is_merge": true, "output": "bye", "metrics": {"end": 102.0}});
+    store.write(&org, rows(vec![end])).await.expect("write");
+    let s = store
+        .get_trace(&org, &obj, "t")
+        .await
+        .expect("trace")
+        .expect("exists")
+        .summary;
+    assert_eq!(s.span_count, 3);
+    assert_eq!(s.error_count, 1);
+    assert_eq!(
+        (s.start, s.end, s.duration),
+        (Some(100.0), Some(102.0), Some(2.0))
+    );
+    assert_eq!(
+        (s.prompt_tokens, s.completion_tokens, s.tokens),
+        (11.0, 5.0, 18.0)
+    );
+    assert!((s.estimated_cost - 0.25).abs() < 1e-12);
+    assert_eq!(s.root_name.as_deref(), Some("agent"));
+    assert_eq!(s.root_type.as_deref(), Some("task"));
+    assert_eq!(s.root_id.as_deref(), Some("root"));
+    assert_eq!(s.input_preview.as_deref(), Some("hello there"));
+    assert_eq!(s.output_preview.as_deref(), Some("bye"));
+    let tags: HashSet<_> = s.tags.iter().map(String::as_str).collect();
+    assert_eq!(tags, HashSet::from(["prod", "llm"]));
+}
+
+/// Trace lists are newest first, filter by time range and page with cursors.
+pub async fn trace_list_newest_first_with_range_and_cursor(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    let batch: Vec<Value> = (0..25)
+        .map(|i| {
+            span(
+                &obj,
+                &format!("r{i}"),
+                &format!("t{i:02}"),
+                "s",
+                None,
+                json!({"metrics": {"start": 1000.0 + f64::from(i)}}),
+            )
+        })
+        .collect();
+    store.write(&org, rows(batch)).await.expect("write");
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_traces(
+                &org,
+                &obj,
+                TraceQuery {
+                    limit: 10,
+                    cursor: cursor.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("list");
+        seen.extend(page.traces.iter().map(|t| t.root_span_id.clone()));
+        match page.cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..25).rev().map(|i| format!("t{i:02}")).collect();
+    assert_eq!(seen, expected);
+    let ranged = store
+        .list_traces(
+            &org,
+            &obj,
+            TraceQuery {
+                limit: 100,
+                from: Some(1005.0),
+                to: Some(1010.0),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("list");
+    let ids: Vec<_> = ranged
+        .traces
+        .iter()
+        .map(|t| t.root_span_id.as_str())
+        .collect();
+    assert_eq!(ids, ["t09", "t08", "t07", "t06", "t05"]);
+}
+
+/// A whole trace comes back with every span ordered by start; single spans by span id.
+pub async fn whole_trace_and_single_span(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    let mut batch = vec![span(
+        &obj,
+        "root",
+        "t",
+        "s0",
+        None,
+        json!({"metrics": {"start": 1.0}}),
+    )];
+    for i in 1..=50 {
+        let parent = format!("s{}", (i - 1) / 3);
+        batch.push(span(
+            &obj,
+            &format!("r{i}"),
+            "t",
+            &format!("s{i}"),
+            Some(&parent),
+            json!({"metrics": {"start": 1.0 + f64::from(i)}}),
+        ));
+    }
+    batch.push(span(&obj, "other", "t2", "x", None, json!({})));
+    store.write(&org, rows(batch)).await.expect("write");
+    let trace = store
+        .get_trace(&org, &obj, "t")
+        .await
+        .expect("trace")
+        .expect("exists");
+    assert_eq!(trace.spans.len(), 51);
+    assert_eq!(trace.summary.span_count, 51);
+    let starts: Vec<f64> = trace
+        .spans
+        .iter()
+        .map(|s| {
+            s.to_event_value()["metrics"]["start"]
+                .as_f64()
+                .unwrap_or(0.0)
+        })
+        .collect();
+    assert!(starts.windows(2).all(|w| w[0] <= w[1]));
+    let one = store
+        .get_span(&org, &obj, "s7")
+        .await
+        .expect("span")
+        .expect("exists");
+    assert_eq!(one.id, "r7");
+    assert_eq!(one.to_event_value()["span_parents"], json!(["s2"]));
+    assert!(
+        store
+            .get_trace(&org, &obj, "nope")
+            .await
+            .expect("trace")
+            .is_none()
+    );
+}
+
+/// Rows route to experiments and datasets by their ids.
+pub async fn experiment_and_dataset_rows(store: &dyn Store) {
+    let (org, logs) = setup(store, "o").await;
+    let exp = store
+        .create_experiment(&org, &logs.id, Some("e1"), false, Default::default())
+        .await
+        .expect("exp");
+    let ds = store
+        .create_or_get_dataset(&org, &logs.id, "d1", None, None)
+        .await
+        .expect("ds");
+    assert_eq!(
+        store
+            .create_or_get_dataset(&org, &logs.id, "d1", None, None)
+            .await
+            .expect("ds")
+            .id,
+        ds.id
+    );
+    store
+        .write(
+            &org,
+            rows(vec![
+                json!({"id": "e", "experiment_id": exp.id, "input": 1, "scores": {"acc": 0.5}}),
+                json!({"id": "d", "dataset_id": ds.id, "input": 2, "expected": 3, "tags": null}),
+            ]),
+        )
+        .await
+        .expect("write");
+    let e_obj = ObjectRef::new(ObjectKind::Experiment, exp.id.clone());
+    let d_obj = ObjectRef::new(ObjectKind::Dataset, ds.id.clone());
+    let e = all_rows(store, &org, &e_obj).await;
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0]["experiment_id"], json!(exp.id));
+    assert_eq!(e[0]["project_id"], json!(logs.id));
+    assert_eq!(e[0]["scores"], json!({"acc": 0.5}));
+    let d = all_rows(store, &org, &d_obj).await;
+    assert_eq!(d[0]["expected"], json!(3));
+    assert_eq!(d[0]["dataset_id"], json!(ds.id));
+    assert!(
+        d[0]["span_id"].is_string()
+            && d[0]["root_span_id"].is_string()
+            && d[0]["created"].is_string()
+    );
+    assert!(all_rows(store, &org, &logs).await.is_empty());
+    assert_eq!(
+        store
+            .get_experiment(&org, &exp.id)
+            .await
+            .expect("get")
+            .map(|e| e.name),
+        Some("e1".into())
+    );
+    assert_eq!(
+        store
+            .get_dataset(&org, &ds.id)
+            .await
+            .expect("get")
+            .map(|d| d.name),
+        Some("d1".into())
+    );
+}
+
+/// Comment rows are kept apart from spans and attached to their target.
+pub async fn comments_are_not_spans(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    store
+        .write(&org, rows(vec![span(&obj, "r", "t", "s", None, json!({}))]))
+        .await
+        .expect("write");
+    store
+        .write(&org, rows(vec![json!({"project_id": obj.id, "log_id": "g", "comment": {"text": "nice"}, "origin": {"id": "r"}})]))
+        .await
+        .expect("comment");
+    assert_eq!(all_rows(store, &org, &obj).await.len(), 1);
+    let comments = store
+        .list_comments(&org, &obj, "r")
+        .await
+        .expect("comments");
+    assert_eq!(comments.len(), 1);
+    assert_eq!(
+        comments[0].to_event_value()["comment"],
+        json!({"text": "nice"})
+    );
+}
+
+/// Experiment names: generated when absent, unique with `ensure_new`, reused without.
+pub async fn experiments_names_and_ensure_new(store: &dyn Store) {
+    let (org, logs) = setup(store, "o").await;
+    let a = store
+        .create_experiment(&org, &logs.id, Some("run"), true, Default::default())
+        .await
+        .expect("a");
+    let b = store
+        .create_experiment(&org, &logs.id, Some("run"), true, Default::default())
+        .await
+        .expect("b");
+    let c = store
+        .create_experiment(&org, &logs.id, Some("run"), false, Default::default())
+        .await
+        .expect("c");
+    assert_eq!(a.name, "run");
+    assert_ne!(b.name, "run");
+    assert_ne!(a.id, b.id);
+    assert_eq!(c.id, a.id);
+    let generated = store
+        .create_experiment(&org, &logs.id, None, true, Default::default())
+        .await
+        .expect("gen");
+    assert!(!generated.name.is_empty());
+    let other = store.get_or_create_org("other").await.expect("org");
+    let err = store
+        .create_experiment(&other.id, &logs.id, Some("x"), true, Default::default())
+        .await;
+    assert!(
+        err.is_err(),
+        "an org cannot create experiments in another org's project"
+    );
+}
+
+/// A cursor the store did not issue is an error, not an empty page.
+pub async fn bad_cursor_is_rejected(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    let err = store
+        .fetch_rows(
+            &org,
+            &obj,
+            PageRequest {
+                limit: 5,
+                cursor: Some("garbage!".into()),
+            },
+        )
+        .await;
+    assert!(matches!(err, Err(crate::StoreError::InvalidCursor(_))));
+    let err = store
+        .list_traces(
+            &org,
+            &obj,
+            TraceQuery {
+                limit: 5,
+                cursor: Some("Wzld".into()),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(matches!(err, Err(crate::StoreError::InvalidCursor(_))));
+}
