@@ -1,0 +1,71 @@
+//! Reading request bodies within the size limit and the in-flight memory budget.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, StatusCode, header};
+use tokio::sync::OwnedSemaphorePermit;
+
+/// A body read into memory, holding its share of the in-flight budget until dropped.
+pub struct LimitedBody {
+    /// The bytes.
+    pub bytes: Bytes,
+    _permit: OwnedSemaphorePermit,
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!(
+            "request body exceeds the limit of {limit} bytes ({:.0} MiB); split the batch or raise --max-body-bytes",
+            limit as f64 / (1024.0 * 1024.0)
+        ),
+    )
+}
+
+/// Reads the whole body: 413 past the limit (naming it), 503 when too many bytes are in flight.
+pub async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<LimitedBody, ApiError> {
+    let limit = state.config.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    // Without a declared length, reserve a chunk of the budget; the limit still caps the read.
+    let reserve_kib = declared.unwrap_or(1024 * 1024).div_ceil(1024).max(1);
+    let permit = u32::try_from(reserve_kib)
+        .ok()
+        .and_then(|n| state.inflight.clone().try_acquire_many_owned(n).ok())
+        .ok_or_else(|| {
+            ApiError::overloaded("too many request bytes in flight; retry shortly", 1)
+        })?;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if is_length_limit(&e) {
+            too_large(limit)
+        } else {
+            ApiError::bad_request(format!("could not read the request body: {e}"))
+        }
+    })?;
+    Ok(LimitedBody {
+        bytes,
+        _permit: permit,
+    })
+}
+
+fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        current = err.source();
+    }
+    false
+}

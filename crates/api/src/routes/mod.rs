@@ -1,0 +1,67 @@
+//! Route table. One file per resource.
+
+mod health;
+mod login;
+mod logs3;
+mod objects;
+mod projects;
+mod traces;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::Router;
+use axum::http::{Method, Uri};
+use axum::routing::{get, post};
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/metrics", get(health::metrics))
+        .route("/api/apikey/login", post(login::login))
+        .route("/version", get(login::version))
+        .route("/v1/project", post(projects::create).get(projects::list))
+        .route("/v1/project/{id}", get(projects::get_one))
+        .route("/v1/experiment", post(objects::create_experiment))
+        .route("/v1/experiment/{id}", get(objects::get_experiment))
+        .route("/v1/dataset", post(objects::create_dataset))
+        .route("/v1/dataset/{id}", get(objects::get_dataset))
+        .route("/logs3", post(logs3::logs3))
+        .route("/v1/{object_type}/{id}/insert", post(logs3::insert))
+        .route(
+            "/v1/{object_type}/{id}/fetch",
+            post(objects::fetch_post).get(objects::fetch_get),
+        )
+        .route("/api/v1/{object_type}/{id}/traces", get(traces::list))
+        .route(
+            "/api/v1/{object_type}/{id}/traces/{root_span_id}",
+            get(traces::one),
+        )
+        .route(
+            "/api/v1/{object_type}/{id}/spans/{span_id}",
+            get(traces::span),
+        )
+        .route("/api/v1/{object_type}/{id}/rows/{row_id}", get(traces::row))
+}
+
+pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no route for {method} {}", uri.path()))
+}
+
+/// Parses the `{object_type}` path segment.
+pub(crate) fn object_kind(name: &str) -> Result<spanloom_model::ObjectKind, ApiError> {
+    spanloom_model::ObjectKind::parse(name).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "unknown object type {name:?}: expected project_logs, experiment or dataset"
+        ))
+    })
+}
+
+/// A JSON response from a pre-serialized body.
+pub(crate) fn raw_json(body: String) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}

@@ -1,0 +1,115 @@
+//! Command-line interface. Flags describe the process; each has a `SPANLOOM_*` variable.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Spanloom: tracing and evaluation for LLM and agent apps.
+#[derive(Parser, Debug)]
+#[command(name = "spanloom", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server: API and ingest on one HTTP port, data in an embedded store.
+    Serve(ServeArgs),
+    /// Create, list and revoke API keys.
+    Keys(KeysArgs),
+}
+
+/// Where the data lives (shared by every subcommand).
+#[derive(Args, Debug, Clone)]
+pub struct DataDirArg {
+    /// Data directory (created if missing).
+    #[arg(long, env = "SPANLOOM_DATA_DIR", default_value = "./spanloom-data")]
+    pub data_dir: PathBuf,
+}
+
+/// Log output format.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// How hard the store syncs at commit.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// fsync each commit: acknowledged writes survive power loss.
+    Full,
+    /// Acknowledged writes survive a crash of the process, not of the machine.
+    Normal,
+}
+
+/// `spanloom serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// Address to listen on. Port 4318 is also the standard OTLP/HTTP port.
+    #[arg(long, env = "SPANLOOM_BIND", default_value = "127.0.0.1:4318")]
+    pub bind: SocketAddr,
+    /// Base URL clients should use (returned at login); by default taken from the request's Host.
+    #[arg(long, env = "SPANLOOM_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Largest accepted request body in bytes (default 64 MiB).
+    #[arg(long, env = "SPANLOOM_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Request body bytes held in memory at once before new requests get 503 (default 1 GiB).
+    #[arg(long, env = "SPANLOOM_MAX_INFLIGHT_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub max_inflight_bytes: usize,
+    /// Write requests queued for the writer before new ones get 503.
+    #[arg(long, env = "SPANLOOM_WRITE_QUEUE", default_value_t = 1024)]
+    pub write_queue: usize,
+    /// Store sync mode.
+    #[arg(long, env = "SPANLOOM_SYNC", value_enum, default_value_t = SyncMode::Full)]
+    pub sync: SyncMode,
+    /// Name of the org created on first start.
+    #[arg(long, env = "SPANLOOM_ORG", default_value = "spanloom")]
+    pub org: String,
+    /// Log format.
+    #[arg(long, env = "SPANLOOM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// `spanloom keys ...`.
+#[derive(Args, Debug)]
+pub struct KeysArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// What to do with keys.
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+/// Key actions.
+#[derive(Subcommand, Debug)]
+pub enum KeysAction {
+    /// Create a key (and its org if new); prints the key once.
+    Create {
+        /// Org of the key.
+        #[arg(long, default_value = "spanloom")]
+        org: String,
+        /// A label for the key.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// List keys (never their secrets).
+    List {
+        /// Only keys of this org.
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Revoke a key by id or by its listed prefix.
+    Revoke {
+        /// Key id or prefix.
+        key: String,
+    },
+}

@@ -1,0 +1,80 @@
+//! `spanloom serve`: open the store, bootstrap, serve HTTP, shut down gracefully.
+
+use crate::bootstrap;
+use crate::cli::{ServeArgs, SyncMode};
+use crate::telemetry;
+use anyhow::Context;
+use spanloom_api::{ApiConfig, AppState};
+use spanloom_store::Store;
+use spanloom_store_sqlite::{SqliteConfig, SqliteStore, Synchronous};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Opens the embedded store in a data directory.
+pub fn open_store(
+    dir: &Path,
+    readers: usize,
+    queue: usize,
+    sync: Synchronous,
+) -> anyhow::Result<SqliteStore> {
+    let config = SqliteConfig {
+        readers,
+        queue_capacity: queue,
+        synchronous: sync,
+        ..SqliteConfig::new(dir)
+    };
+    SqliteStore::open(config).with_context(|| format!("cannot open the store in {}", dir.display()))
+}
+
+/// Runs the server until SIGTERM or Ctrl-C, then drains the writer.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    telemetry::init_logging(args.log_format);
+    let metrics = telemetry::init_metrics()?;
+    let sync = match args.sync {
+        SyncMode::Full => Synchronous::Full,
+        SyncMode::Normal => Synchronous::Normal,
+    };
+    let data_dir = &args.data.data_dir;
+    let store: Arc<dyn Store> = Arc::new(open_store(data_dir, 4, args.write_queue, sync)?);
+    bootstrap::ensure_admin(store.as_ref(), data_dir, &args.org).await?;
+
+    let config = ApiConfig {
+        max_body_bytes: args.max_body_bytes,
+        max_inflight_bytes: args.max_inflight_bytes,
+        public_url: args.public_url.clone(),
+    };
+    let app = spanloom_api::router(AppState::new(Arc::clone(&store), config, Some(metrics)));
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(url = %format!("http://{addr}"), data_dir = %data_dir.display(), store = store.backend_name(), "spanloom serving");
+    println!("spanloom listening on http://{addr}");
+
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("stopped accepting requests; draining the writer");
+    store.shutdown().await;
+    tracing::info!("shutdown complete");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
