@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs everything the tests need: a Python venv in .venv with pytest, requests and the
+# unmodified official braintrust SDK. Safe to rerun.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+# braintrust 0.48.1 pins a certifi newer than the registry serves; its other dependencies are
+# in requirements.txt, so install the SDK itself without dependency resolution.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "braintrust==0.48.1"
+.venv/bin/python -c "import braintrust, pytest, requests; print('test env ready: braintrust', braintrust.__version__ if hasattr(braintrust, '__version__') else '0.48.1')"
