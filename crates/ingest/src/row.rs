@@ -17,6 +17,9 @@ pub struct WriteRow {
     pub control: Option<String>,
 }
 
+/// `(path, values)`: values to remove from the array at a path (the API's `_array_delete`).
+pub type ArrayDelete = (Vec<String>, Vec<Value>);
+
 /// The operation a row write performs.
 #[derive(Debug, Clone)]
 pub enum WriteOp {
@@ -34,8 +37,8 @@ pub enum WriteOp {
         patch: Map<String, Value>,
         /// Paths below which the merge must not descend.
         merge_paths: Vec<Vec<String>>,
-        /// `(path, values)` to remove from arrays after merging.
-        array_deletes: Vec<(Vec<String>, Vec<Value>)>,
+        /// Values to remove from arrays after merging.
+        array_deletes: Vec<ArrayDelete>,
     },
     /// Delete the row.
     Delete,
@@ -77,8 +80,8 @@ pub fn validate_row(row: Value) -> Result<WriteRow, String> {
 
     let is_merge = take_bool(&mut row, fields::IS_MERGE)?;
     let is_delete = take_bool(&mut row, fields::OBJECT_DELETE)?;
-    let merge_paths = take_merge_paths(&mut row)?;
-    let array_deletes = take_array_deletes(&mut row)?;
+    let merge_paths = parse_merge_paths(&row)?;
+    let array_deletes = parse_array_deletes(&row)?;
     let mut control = Map::new();
     if is_merge {
         control.insert(fields::IS_MERGE.into(), Value::Bool(true));
@@ -235,7 +238,7 @@ fn take_bool(row: &mut Map<String, Value>, key: &str) -> Result<bool, String> {
     }
 }
 
-fn take_merge_paths(row: &Map<String, Value>) -> Result<Vec<Vec<String>>, String> {
+fn parse_merge_paths(row: &Map<String, Value>) -> Result<Vec<Vec<String>>, String> {
     let Some(value) = row.get(fields::MERGE_PATHS) else {
         return Ok(Vec::new());
     };
@@ -250,7 +253,7 @@ fn take_merge_paths(row: &Map<String, Value>) -> Result<Vec<Vec<String>>, String
     }
 }
 
-fn take_array_deletes(row: &Map<String, Value>) -> Result<Vec<(Vec<String>, Vec<Value>)>, String> {
+fn parse_array_deletes(row: &Map<String, Value>) -> Result<Vec<ArrayDelete>, String> {
     let Some(value) = row.get(fields::ARRAY_DELETE) else {
         return Ok(Vec::new());
     };

@@ -223,10 +223,8 @@ pub(crate) fn create_experiment(
         Some(n) if !n.is_empty() => n.to_owned(),
         _ => format!("experiment-{}", &ids::new_span_id()[..8]),
     };
-    if !ensure_new {
-        if let Some(existing) = find(c, &base)? {
-            return Ok(existing);
-        }
+    if !ensure_new && let Some(existing) = find(c, &base)? {
+        return Ok(existing);
     }
     let mut candidate = base.clone();
     let mut n = 1;

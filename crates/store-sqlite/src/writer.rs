@@ -61,6 +61,26 @@ pub(crate) fn spawn(
         .spawn(move || writer.run(receiver))
 }
 
+/// A row's stored state, as the writer loads it before applying a write.
+struct ExistingRow {
+    seq: i64,
+    data: String,
+    has_base: bool,
+    base_hash: Option<i64>,
+    root: Option<String>,
+}
+
+/// The root span's facts that a trace summary shows.
+#[derive(Default)]
+struct RootFacts {
+    row_id: Option<String>,
+    span_id: Option<String>,
+    name: Option<String>,
+    span_type: Option<String>,
+    input_preview: Option<String>,
+    output_preview: Option<String>,
+}
+
 /// Key of a trace: (object kind code, object id, root span id).
 type TraceKey = (i64, String, String);
 
@@ -285,23 +305,18 @@ fn apply_row(
         return Ok(Vec::new());
     }
 
-    let existing: Option<(i64, String, bool, Option<i64>, Option<String>)> = tx
+    let existing = tx
         .prepare_cached("SELECT seq, data, has_base, base_hash, root_span_id FROM spans WHERE kind = ?1 AND object_id = ?2 AND row_id = ?3")?
-        .query_row(params![kind, object_id, row.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+        .query_row(params![kind, object_id, row.id], |r| {
+            Ok(ExistingRow { seq: r.get(0)?, data: r.get(1)?, has_base: r.get(2)?, base_hash: r.get(3)?, root: r.get(4)? })
+        })
         .optional()?;
     let reuse_event_json = existing.is_none() && matches!(op, WriteOp::Replace { .. });
     let (seq, old_root, state) = match existing {
-        Some((seq, data, has_base, base_hash, root)) => {
-            let data: Map<String, Value> = serde_json::from_str(&data).unwrap_or_default();
-            (
-                Some(seq),
-                root,
-                Some(RowState {
-                    data,
-                    has_base,
-                    base_hash: base_hash.map(|h| h as u64),
-                }),
-            )
+        Some(e) => {
+            let data: Map<String, Value> = serde_json::from_str(&e.data).unwrap_or_default();
+            let state = RowState { data, has_base: e.has_base, base_hash: e.base_hash.map(|h| h as u64) };
+            (Some(e.seq), e.root, Some(state))
         }
         None => (None, None, None),
     };
@@ -417,13 +432,23 @@ fn refresh_trace(
         .execute(params![kind, object_id, root])?;
         return Ok(());
     }
-    let root_row: Option<(String, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>)> = tx
+    let root_row = tx
         .prepare_cached(
             "SELECT row_id, span_id, name, span_type, input_preview, output_preview FROM spans
              WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3 AND is_root = 1 ORDER BY start_key, seq LIMIT 1",
         )?
-        .query_row(params![kind, object_id, root], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
-        .optional()?;
+        .query_row(params![kind, object_id, root], |r| {
+            Ok(RootFacts {
+                row_id: Some(r.get(0)?),
+                span_id: r.get(1)?,
+                name: r.get(2)?,
+                span_type: r.get(3)?,
+                input_preview: r.get(4)?,
+                output_preview: r.get(5)?,
+            })
+        })
+        .optional()?
+        .unwrap_or_default();
     let tags: Vec<String> = tx
         .prepare_cached(
             "SELECT DISTINCT j.value FROM spans, json_each(spans.tags) AS j
@@ -432,10 +457,6 @@ fn refresh_trace(
         .query_map(params![kind, object_id, root], |r| r.get::<_, String>(0))?
         .collect::<Result<_, _>>()?;
     let tags = (!tags.is_empty()).then(|| Value::from(tags).to_string());
-    let (root_id, root_span, root_name, root_type, input_preview, output_preview) = match root_row {
-        Some((id, span, name, ty, input, output)) => (Some(id), span, name, ty, input, output),
-        None => (None, None, None, None, None, None),
-    };
     let duration = match (start, end) {
         (Some(s), Some(e)) => Some(e - s),
         _ => None,
@@ -448,7 +469,8 @@ fn refresh_trace(
     )?
     .execute(params![
         kind, object_id, root, org_id, project_id, start, start.unwrap_or(0.0), end, duration, count, errors as i64,
-        prompt, completion, tokens, cost, root_id, root_span, root_name, root_type, input_preview, output_preview, tags,
+        prompt, completion, tokens, cost, root_row.row_id, root_row.span_id, root_row.name, root_row.span_type,
+        root_row.input_preview, root_row.output_preview, tags,
         xact.unwrap_or(0)
     ])?;
     Ok(())

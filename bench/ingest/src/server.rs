@@ -1,0 +1,242 @@
+//! Starting and stopping a `spanloom serve` process, and measuring it (peak RSS, disk use).
+
+use anyhow::{Context, bail};
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long to wait for the server to print its URL.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long to wait for the server to drain and exit after SIGTERM before killing it.
+const STOP_TIMEOUT: Duration = Duration::from_secs(180);
+/// Prefix of the stdout line announcing the URL.
+const LISTENING: &str = "spanloom listening on ";
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct ServerOpts {
+    /// Path of the `spanloom` binary.
+    pub binary: PathBuf,
+    /// `--sync` value (`full` or `normal`).
+    pub sync: String,
+    /// `--write-queue`, if set.
+    pub write_queue: Option<usize>,
+}
+
+impl ServerOpts {
+    /// The arguments after the binary for a data directory.
+    fn args(&self, data_dir: &Path) -> Vec<String> {
+        let mut args = vec![
+            "serve".to_owned(),
+            "--data-dir".to_owned(),
+            data_dir.display().to_string(),
+            "--bind".to_owned(),
+            "127.0.0.1:0".to_owned(),
+            "--sync".to_owned(),
+            self.sync.clone(),
+        ];
+        if let Some(n) = self.write_queue {
+            args.push("--write-queue".to_owned());
+            args.push(n.to_string());
+        }
+        args
+    }
+
+    /// The server command line as text (for the report).
+    pub fn command_line(&self, data_dir: &Path) -> String {
+        let mut parts = vec![self.binary.display().to_string()];
+        parts.extend(self.args(data_dir));
+        parts.join(" ")
+    }
+}
+
+/// A running server with a fresh data directory.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    /// The admin API key.
+    pub key: String,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    stderr_path: PathBuf,
+}
+
+/// What stopping the server observed.
+#[derive(Debug, Clone)]
+pub struct Stopped {
+    /// Time from SIGTERM to exit.
+    pub shutdown: Duration,
+    /// Exit status as text.
+    pub status: String,
+    /// Whether it exited by itself (rather than being killed after [`STOP_TIMEOUT`]).
+    pub clean: bool,
+}
+
+impl Server {
+    /// Starts the server on `dir/data` (stderr to `dir/server.stderr`) and waits for its URL.
+    pub fn start(opts: &ServerOpts, dir: &Path) -> anyhow::Result<Server> {
+        let data_dir = dir.join("data");
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create {}", data_dir.display()))?;
+        let stderr_path = dir.join("server.stderr");
+        let stderr = File::create(&stderr_path)
+            .with_context(|| format!("cannot create {}", stderr_path.display()))?;
+        let mut child = Command::new(&opts.binary)
+            .args(opts.args(&data_dir))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .with_context(|| format!("cannot start {}", opts.binary.display()))?;
+        let stdout = child
+            .stdout
+            .take()
+            .context("the server's stdout is not piped")?;
+
+        // Read stdout on a thread: report the URL, then keep draining so the pipe never fills.
+        let (tx, rx) = mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.trim().strip_prefix(LISTENING)
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(url.to_owned());
+                }
+            }
+        });
+
+        let mut server = Server {
+            child,
+            url: String::new(),
+            key: String::new(),
+            data_dir,
+            stderr_path,
+        };
+        match rx.recv_timeout(START_TIMEOUT) {
+            Ok(url) => server.url = url,
+            Err(_) => bail!(
+                "the server did not print its URL within {START_TIMEOUT:?} (exit status: {}); stderr:\n{}",
+                server.exit_status(),
+                server.stderr_tail(40)
+            ),
+        }
+        let key_path = server.data_dir.join("admin-key");
+        server.key = std::fs::read_to_string(&key_path)
+            .with_context(|| format!("cannot read the admin key at {}", key_path.display()))?
+            .trim()
+            .to_owned();
+        if !server.key.starts_with("sl-") {
+            bail!("unexpected admin key format in {}", key_path.display());
+        }
+        Ok(server)
+    }
+
+    /// Process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Peak resident set size so far in KiB (`VmHWM` from `/proc/<pid>/status`).
+    pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
+        let path = format!("/proc/{}/status", self.pid());
+        let status = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .with_context(|| format!("no VmHWM in {path}"))
+    }
+
+    /// The last `n` lines of the server's stderr.
+    pub fn stderr_tail(&self, n: usize) -> String {
+        stderr_tail(&self.stderr_path, n)
+    }
+
+    /// Path of the server's stderr log.
+    pub fn stderr_path(&self) -> &Path {
+        &self.stderr_path
+    }
+
+    fn exit_status(&mut self) -> String {
+        match self.child.try_wait() {
+            Ok(Some(s)) => s.to_string(),
+            Ok(None) => "still running".to_owned(),
+            Err(e) => format!("unknown ({e})"),
+        }
+    }
+
+    /// Sends SIGTERM and waits for a graceful exit; kills it after [`STOP_TIMEOUT`].
+    pub fn stop(mut self) -> anyhow::Result<Stopped> {
+        let t0 = Instant::now();
+        let pid = self.pid().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .context("cannot run `kill`")?;
+        if !sent.success() {
+            bail!(
+                "`kill -TERM {pid}` failed (exit status: {})",
+                self.exit_status()
+            );
+        }
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(Stopped {
+                    shutdown: t0.elapsed(),
+                    status: status.to_string(),
+                    clean: status.success(),
+                });
+            }
+            if t0.elapsed() > STOP_TIMEOUT {
+                self.child.kill()?;
+                let status = self.child.wait()?;
+                return Ok(Stopped {
+                    shutdown: t0.elapsed(),
+                    status: format!("killed after {STOP_TIMEOUT:?} ({status})"),
+                    clean: false,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    /// A server still running here was abandoned on an error path: kill it.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The last `n` lines of a file (empty if unreadable).
+pub fn stderr_tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Total size in bytes of the regular files below `path`.
+pub fn dir_bytes(path: &Path) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(path).with_context(|| format!("cannot list {}", path.display()))?
+    {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        if meta.is_dir() {
+            total += dir_bytes(&entry.path())?;
+        } else if meta.is_file() {
+            total += meta.len();
+        }
+    }
+    Ok(total)
+}
