@@ -315,7 +315,11 @@ fn apply_row(
     let (seq, old_root, state) = match existing {
         Some(e) => {
             let data: Map<String, Value> = serde_json::from_str(&e.data).unwrap_or_default();
-            let state = RowState { data, has_base: e.has_base, base_hash: e.base_hash.map(|h| h as u64) };
+            let state = RowState {
+                data,
+                has_base: e.has_base,
+                base_hash: e.base_hash.map(|h| h as u64),
+            };
             (Some(e.seq), e.root, Some(state))
         }
         None => (None, None, None),
