@@ -27,6 +27,8 @@ pub enum WriteOp {
     Replace {
         /// The row content (no routing or control fields).
         row: Map<String, Value>,
+        /// `row` serialized (sorted keys), as stored.
+        json: String,
         /// Hash of the content as the client sent it (before server-filled ids), so that a
         /// retried identical replace is recognised and does not undo later merges.
         content_hash: u64,
@@ -151,33 +153,47 @@ pub fn validate_row(row: Value) -> Result<WriteRow, String> {
         });
     }
 
-    // Hash before filling server-side defaults: a retried identical row hashes the same.
-    let content_hash =
-        xxhash_rust::xxh3::xxh3_64(Value::Object(row.clone()).to_string().as_bytes());
+    // Hash the content as the client sent it, before server-side defaults are filled in, so a
+    // retried identical row hashes the same. Most SDK rows need no defaults, and then this same
+    // text is what the store keeps: each row is serialized once.
+    let client_json =
+        serde_json::to_string(&row).map_err(|e| format!("cannot serialize the row: {e}"))?;
+    let content_hash = xxhash_rust::xxh3::xxh3_64(client_json.as_bytes());
+    let mut filled = id.is_none();
     let id = id.unwrap_or_else(ids::new_row_id);
     row.insert(fields::ID.into(), Value::String(id.clone()));
-    fill_created(&mut row);
-    if row.get(fields::SPAN_ID).is_none_or(Value::is_null) {
-        row.insert(fields::SPAN_ID.into(), Value::String(ids::new_span_id()));
-    }
-    if row.get(fields::ROOT_SPAN_ID).is_none_or(Value::is_null) {
-        row.insert(
-            fields::ROOT_SPAN_ID.into(),
-            Value::String(ids::new_trace_id()),
-        );
-    }
+    filled |= fill_created(&mut row);
+    filled |= fill_default(&mut row, fields::SPAN_ID, ids::new_span_id);
+    filled |= fill_default(&mut row, fields::ROOT_SPAN_ID, ids::new_trace_id);
+    let json = if filled {
+        serde_json::to_string(&row).map_err(|e| format!("cannot serialize the row: {e}"))?
+    } else {
+        client_json
+    };
     Ok(WriteRow {
         object,
         id,
-        op: WriteOp::Replace { row, content_hash },
+        op: WriteOp::Replace {
+            row,
+            json,
+            content_hash,
+        },
         control,
     })
 }
 
-fn fill_created(row: &mut Map<String, Value>) {
-    if row.get(fields::CREATED).is_none_or(Value::is_null) {
-        row.insert(fields::CREATED.into(), Value::String(timefmt::now_iso()));
+/// Sets `key` to `make()` when absent or null; returns whether it did.
+fn fill_default(row: &mut Map<String, Value>, key: &str, make: fn() -> String) -> bool {
+    if row.get(key).is_none_or(Value::is_null) {
+        row.insert(key.into(), Value::String(make()));
+        true
+    } else {
+        false
     }
+}
+
+fn fill_created(row: &mut Map<String, Value>) -> bool {
+    fill_default(row, fields::CREATED, timefmt::now_iso)
 }
 
 /// Finds the object a row belongs to from its routing fields.

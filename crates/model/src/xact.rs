@@ -39,11 +39,11 @@ impl XactId {
     }
 
     /// The next id after `last` that is also not behind the clock `now_micros`: ids track
-    /// wall-clock time (microseconds since 2020) so that they stay meaningful across restarts,
-    /// but never go backwards even if the clock does.
+    /// wall-clock time (10 µs ticks since 2020, which lasts 89 years in 48 bits) so that they
+    /// stay meaningful across restarts, but never go backwards even if the clock does.
     pub fn next_after(last: Option<XactId>, now_micros: u64) -> XactId {
         const EPOCH_2020_MICROS: u64 = 1_577_836_800_000_000;
-        let clock = now_micros.saturating_sub(EPOCH_2020_MICROS) & XACT_LOW_MASK;
+        let clock = (now_micros.saturating_sub(EPOCH_2020_MICROS) / 10).min(XACT_LOW_MASK);
         let after_last = last.map(|l| (l.0 & XACT_LOW_MASK) + 1).unwrap_or(0);
         XactId(XACT_PREFIX | clock.max(after_last).min(XACT_LOW_MASK))
     }

@@ -143,22 +143,25 @@ impl Writer {
             return;
         }
         let started = Instant::now();
-        let row_count: usize = group.iter().map(|w| w.rows.len()).sum();
-        let outcome = catch_unwind(AssertUnwindSafe(|| self.apply_group(&group)));
+        let sizes: Vec<usize> = group.iter().map(|w| w.rows.len()).collect();
+        let (replies, work): (Vec<_>, Vec<_>) = group
+            .into_iter()
+            .map(|w| (w.reply, (w.org_id, w.rows)))
+            .unzip();
+        let requests = replies.len();
+        let outcome = catch_unwind(AssertUnwindSafe(|| self.apply_group(work)));
         let results = match outcome {
             Ok(Ok(results)) => results,
             Ok(Err(e)) => {
-                tracing::error!(error = %e, requests = group.len(), "group commit failed");
-                group
-                    .iter()
+                tracing::error!(error = %e, requests, "group commit failed");
+                (0..requests)
                     .map(|_| Err(StoreError::Backend(format!("commit failed: {e}"))))
                     .collect()
             }
             Err(_) => {
-                tracing::error!(requests = group.len(), "group commit panicked; rolled back");
+                tracing::error!(requests, "group commit panicked; rolled back");
                 self.projects.clear();
-                group
-                    .iter()
+                (0..requests)
                     .map(|_| {
                         Err(StoreError::Backend(
                             "internal error while committing".into(),
@@ -169,34 +172,42 @@ impl Writer {
         };
         metrics::histogram!("spanloom_store_commit_seconds")
             .record(started.elapsed().as_secs_f64());
-        metrics::histogram!("spanloom_store_commit_rows").record(row_count as f64);
+        metrics::histogram!("spanloom_store_commit_rows")
+            .record(sizes.iter().sum::<usize>() as f64);
         let committed: usize = results
             .iter()
-            .zip(&group)
+            .zip(&sizes)
             .filter(|(r, _)| r.is_ok())
-            .map(|(_, w)| w.rows.len())
+            .map(|(_, n)| n)
             .sum();
         metrics::counter!("spanloom_store_rows_committed_total").increment(committed as u64);
-        for (write, result) in group.into_iter().zip(results) {
-            let _ = write.reply.send(result);
+        for (reply, result) in replies.into_iter().zip(results) {
+            let _ = reply.send(result);
         }
     }
 
     /// One transaction for the whole group; one savepoint per request.
     fn apply_group(
         &mut self,
-        group: &[PendingWrite],
+        group: Vec<(String, Vec<WriteRow>)>,
     ) -> rusqlite::Result<Vec<StoreResult<WriteReceipt>>> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let mut touched: BTreeSet<TraceKey> = BTreeSet::new();
         let mut trace_projects: HashMap<TraceKey, (String, String)> = HashMap::new();
         let mut results = Vec::with_capacity(group.len());
         let mut last_xact = self.last_xact;
-        for write in group {
+        for (org_id, rows) in group {
             let xact = XactId::next_after(last_xact, timefmt::now_micros());
             tx.execute_batch("SAVEPOINT request")?;
             let mut request_touched = Vec::new();
-            match apply_request(&tx, &mut self.projects, write, xact, &mut request_touched) {
+            match apply_request(
+                &tx,
+                &mut self.projects,
+                &org_id,
+                rows,
+                xact,
+                &mut request_touched,
+            ) {
                 Ok(receipt) => {
                     tx.execute_batch("RELEASE request")?;
                     last_xact = Some(xact);
@@ -227,18 +238,18 @@ impl Writer {
 fn apply_request(
     tx: &Transaction<'_>,
     projects: &mut HashMap<ObjectRef, (String, String)>,
-    write: &PendingWrite,
+    org_id: &str,
+    rows: Vec<WriteRow>,
     xact: XactId,
     touched: &mut Vec<(TraceKey, (String, String))>,
 ) -> StoreResult<WriteReceipt> {
-    let mut row_ids = Vec::with_capacity(write.rows.len());
-    for row in &write.rows {
-        let project_id = resolve_project(tx, projects, &write.org_id, &row.object)?;
-        let org_project = (write.org_id.clone(), project_id.clone());
-        for key in apply_row(tx, &write.org_id, &project_id, row, xact).map_err(backend_err)? {
-            touched.push((key, org_project.clone()));
-        }
+    let mut row_ids = Vec::with_capacity(rows.len());
+    for row in rows {
+        let project_id = resolve_project(tx, projects, org_id, &row.object)?;
         row_ids.push(row.id.clone());
+        for key in apply_row(tx, org_id, &project_id, row, xact).map_err(backend_err)? {
+            touched.push((key, (org_id.to_owned(), project_id.clone())));
+        }
     }
     Ok(WriteReceipt {
         xact_id: xact,
@@ -273,26 +284,30 @@ fn apply_row(
     tx: &Transaction<'_>,
     org_id: &str,
     project_id: &str,
-    row: &WriteRow,
+    row: WriteRow,
     xact: XactId,
 ) -> rusqlite::Result<Vec<TraceKey>> {
-    let kind = row.object.kind.code();
-    let object_id = row.object.id.as_str();
-    let (event_data, op) = match &row.op {
-        WriteOp::Replace { row: data, .. } | WriteOp::Comment { row: data, .. } => (
-            Some(Value::Object(data.clone()).to_string()),
-            row.op.clone(),
-        ),
-        WriteOp::Merge { patch, .. } => (
-            Some(Value::Object(patch.clone()).to_string()),
-            row.op.clone(),
-        ),
-        WriteOp::Delete => (None, WriteOp::Delete),
+    let WriteRow {
+        object,
+        id: row_id,
+        mut op,
+        control,
+    } = row;
+    let kind = object.kind.code();
+    let object_id = object.id.as_str();
+    // The event log keeps what the client sent. A replace row's text is reused as the stored
+    // row when nothing was merged into it, so large payloads are serialized once.
+    let event_json: Option<String> = match &mut op {
+        WriteOp::Replace { json, .. } => Some(std::mem::take(json)),
+        WriteOp::Merge { patch, .. } => serde_json::to_string(patch).ok(),
+        WriteOp::Comment { row, .. } => serde_json::to_string(row).ok(),
+        WriteOp::Delete => None,
     };
     tx.prepare_cached(
         "INSERT INTO events (xact_id, org_id, kind, object_id, row_id, op, data, control) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![xact.as_i64(), org_id, kind, object_id, row.id, op.kind_name(), event_data, row.control])?;
+    .execute(params![xact.as_i64(), org_id, kind, object_id, row_id, op.kind_name(), event_json, control])?;
+    let event_data = event_json;
 
     if let WriteOp::Comment { target_id, .. } = &op {
         tx.prepare_cached(
@@ -301,13 +316,13 @@ fn apply_row(
              ON CONFLICT (kind, object_id, id) DO UPDATE SET target_id = excluded.target_id,
                  xact_id = excluded.xact_id, data = excluded.data",
         )?
-        .execute(params![kind, object_id, row.id, org_id, project_id, target_id, xact.as_i64(), event_data])?;
+        .execute(params![kind, object_id, row_id, org_id, project_id, target_id, xact.as_i64(), event_data])?;
         return Ok(Vec::new());
     }
 
     let existing = tx
         .prepare_cached("SELECT seq, data, has_base, base_hash, root_span_id FROM spans WHERE kind = ?1 AND object_id = ?2 AND row_id = ?3")?
-        .query_row(params![kind, object_id, row.id], |r| {
+        .query_row(params![kind, object_id, row_id], |r| {
             Ok(ExistingRow { seq: r.get(0)?, data: r.get(1)?, has_base: r.get(2)?, base_hash: r.get(3)?, root: r.get(4)? })
         })
         .optional()?;
@@ -328,7 +343,7 @@ fn apply_row(
     if let Some(root) = &old_root {
         touched.push((kind, object_id.to_owned(), root.clone()));
     }
-    match apply(state, &row.id, op) {
+    match apply(state, &row_id, op) {
         Applied::Unchanged => {}
         Applied::Delete => {
             if let Some(seq) = seq {
@@ -349,7 +364,7 @@ fn apply_row(
                 org_id,
                 kind,
                 object_id,
-                row.id,
+                row_id,
                 project_id,
                 xact.as_i64(),
                 state.has_base,

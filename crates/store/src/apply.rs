@@ -36,7 +36,9 @@ pub enum Applied {
 /// handled by the backend; passing one returns [`Applied::Unchanged`].
 pub fn apply(existing: Option<RowState>, id: &str, op: WriteOp) -> Applied {
     match op {
-        WriteOp::Replace { row, content_hash } => match existing {
+        WriteOp::Replace {
+            row, content_hash, ..
+        } => match existing {
             Some(state) if state.has_base && state.base_hash == Some(content_hash) => {
                 Applied::Unchanged
             }
@@ -91,6 +93,7 @@ mod tests {
 
     fn replace(v: Value, hash: u64) -> WriteOp {
         WriteOp::Replace {
+            json: v.to_string(),
             row: v.as_object().cloned().unwrap_or_default(),
             content_hash: hash,
         }
