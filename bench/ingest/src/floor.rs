@@ -99,7 +99,7 @@ pub fn run(
             tx.prepare_cached(
                 "INSERT INTO rows (row_id, is_merge, ts, tokens, data) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![id, is_merge, ts, tokens, data])?;
+            .execute(params![id, is_merge, ts, i64::try_from(*tokens)?, data])?;
             pending += 1;
             rows += 1;
             if pending == ROWS_PER_TX {

@@ -291,7 +291,9 @@ async fn post_rows(
             .body(body.clone())
             .send()
             .await
-            .with_context(|| format!("POST /logs3 ({rows} rows) failed after {:?}", t0.elapsed()))?;
+            .with_context(|| {
+                format!("POST /logs3 ({rows} rows) failed after {:?}", t0.elapsed())
+            })?;
         let status = resp.status();
         let text = resp
             .text()
@@ -309,7 +311,10 @@ async fn post_rows(
                     bail!("stopping: another client failed");
                 }
                 if t0.elapsed() > shared.cfg.time_limit {
-                    bail!("POST /logs3 still overloaded (503) after {:?}: {text}", t0.elapsed());
+                    bail!(
+                        "POST /logs3 still overloaded (503) after {:?}: {text}",
+                        t0.elapsed()
+                    );
                 }
                 tokio::time::sleep(OVERLOAD_BACKOFF).await;
             }
@@ -320,8 +325,8 @@ async fn post_rows(
 
 /// Checks that a 200 answer acknowledges `rows` row ids.
 fn check_ack(text: &str, rows: usize) -> anyhow::Result<()> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).with_context(|| format!("POST /logs3 answered 200 with: {text}"))?;
+    let value: serde_json::Value = serde_json::from_str(text)
+        .with_context(|| format!("POST /logs3 answered 200 with: {text}"))?;
     let ids = value["ids"].as_array().map_or(0, Vec::len);
     if ids != rows || value["xact_id"].is_null() {
         bail!("POST /logs3 acknowledged {ids} ids for {rows} rows: {text}");

@@ -146,12 +146,18 @@ impl Server {
     /// Peak resident set size so far in KiB (`VmHWM` from `/proc/<pid>/status`).
     pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
         let path = format!("/proc/{}/status", self.pid());
-        let status = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+        let status =
+            std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .with_context(|| format!("no VmHWM in {path}"))
+    }
+
+    /// CPU time (user + system) the server has used so far.
+    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        cpu_time(&self.pid().to_string())
     }
 
     /// The last `n` lines of the server's stderr.
@@ -218,6 +224,59 @@ impl Drop for Server {
     }
 }
 
+/// CPU time (user + system) of a process (`"self"` or a pid), from `/proc/<pid>/stat`.
+pub fn cpu_time(pid: &str) -> anyhow::Result<Duration> {
+    let path = format!("/proc/{pid}/stat");
+    let stat = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    // Fields after the command name (which may contain spaces) start at field 3 (`state`);
+    // utime and stime are fields 14 and 15.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .with_context(|| format!("unexpected {path}"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<u64> {
+        fields
+            .get(i)
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("unexpected {path}"))
+    };
+    let total = ticks(11)? + ticks(12)?;
+    Ok(Duration::from_secs_f64(
+        total as f64 / clock_ticks_per_sec(),
+    ))
+}
+
+/// `getconf CLK_TCK` (100 on practically every Linux).
+fn clock_ticks_per_sec() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .filter(|t: &f64| *t > 0.0)
+            .unwrap_or(100.0)
+    })
+}
+
+/// Sizes of the regular files directly in `path`, largest first.
+pub fn file_sizes(path: &Path) -> anyhow::Result<Vec<(String, u64)>> {
+    let mut files = Vec::new();
+    for entry in
+        std::fs::read_dir(path).with_context(|| format!("cannot list {}", path.display()))?
+    {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        if meta.is_file() {
+            files.push((entry.file_name().to_string_lossy().into_owned(), meta.len()));
+        }
+    }
+    files.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(files)
+}
+
 /// The last `n` lines of a file (empty if unreadable).
 pub fn stderr_tail(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -228,7 +287,8 @@ pub fn stderr_tail(path: &Path, n: usize) -> String {
 /// Total size in bytes of the regular files below `path`.
 pub fn dir_bytes(path: &Path) -> anyhow::Result<u64> {
     let mut total = 0;
-    for entry in std::fs::read_dir(path).with_context(|| format!("cannot list {}", path.display()))?
+    for entry in
+        std::fs::read_dir(path).with_context(|| format!("cannot list {}", path.display()))?
     {
         let entry = entry?;
         let meta = entry.metadata()?;

@@ -22,6 +22,7 @@ const INPUT_BYTES: usize = 8 * 1024;
 /// Approximate size of a span's output text.
 const OUTPUT_BYTES: usize = 2 * 1024;
 
+#[rustfmt::skip]
 const WORDS: &[&str] = &[
     "the", "model", "agent", "answer", "question", "context", "document", "summary", "user",
     "assistant", "system", "tool", "call", "result", "function", "search", "query", "index",
@@ -30,26 +31,26 @@ const WORDS: &[&str] = &[
     "string", "list", "object", "field", "schema", "error", "warning", "retry", "timeout",
     "budget", "invoice", "customer", "order", "shipping", "refund", "policy", "account",
     "password", "email", "address", "billing", "payment", "subscription", "plan", "upgrade",
-    "report", "quarter", "revenue", "growth", "forecast", "metric", "dashboard", "chart",
-    "trend", "analysis", "dataset", "sample", "label", "score", "evaluation", "experiment",
-    "baseline", "variant", "accuracy", "precision", "recall", "feedback", "review", "comment",
-    "ticket", "issue", "bug", "feature", "release", "deploy", "version", "branch", "commit",
-    "merge", "build", "test", "coverage", "pipeline", "stage", "cluster", "node", "region",
-    "zone", "network", "packet", "socket", "stream", "buffer", "cache", "memory", "disk",
-    "file", "folder", "path", "upload", "download", "image", "audio", "video", "text",
-    "language", "translate", "english", "french", "german", "spanish", "japanese", "weather",
-    "forecast", "temperature", "rain", "sunny", "cloudy", "wind", "city", "country", "travel",
-    "flight", "hotel", "booking", "reservation", "restaurant", "menu", "recipe", "ingredient",
-    "kitchen", "garden", "plant", "water", "light", "energy", "battery", "charge", "vehicle",
-    "route", "map", "distance", "minute", "hour", "day", "week", "month", "year", "morning",
-    "evening", "please", "thanks", "could", "would", "should", "might", "must", "will", "can",
-    "explain", "describe", "compare", "list", "find", "check", "verify", "update", "create",
-    "delete", "remove", "add", "change", "fix", "improve", "optimize", "measure", "estimate",
-    "quickly", "carefully", "again", "also", "however", "because", "therefore", "although",
-    "while", "before", "after", "during", "between", "within", "without", "about", "above",
-    "below", "into", "from", "with", "for", "and", "but", "or", "not", "all", "some", "many",
-    "few", "each", "every", "other", "new", "old", "large", "small", "fast", "slow", "good",
-    "better", "best", "bad", "important", "simple", "complex", "clear", "exact", "recent",
+    "report", "quarter", "revenue", "growth", "forecast", "metric", "dashboard", "chart", "trend",
+    "analysis", "dataset", "sample", "label", "score", "evaluation", "experiment", "baseline",
+    "variant", "accuracy", "precision", "recall", "feedback", "review", "comment", "ticket",
+    "issue", "bug", "feature", "release", "deploy", "version", "branch", "commit", "merge",
+    "build", "test", "coverage", "pipeline", "stage", "cluster", "node", "region", "zone",
+    "network", "packet", "socket", "stream", "buffer", "cache", "memory", "disk", "file", "folder",
+    "path", "upload", "download", "image", "audio", "video", "text", "language", "translate",
+    "english", "french", "german", "spanish", "japanese", "weather", "forecast", "temperature",
+    "rain", "sunny", "cloudy", "wind", "city", "country", "travel", "flight", "hotel", "booking",
+    "reservation", "restaurant", "menu", "recipe", "ingredient", "kitchen", "garden", "plant",
+    "water", "light", "energy", "battery", "charge", "vehicle", "route", "map", "distance",
+    "minute", "hour", "day", "week", "month", "year", "morning", "evening", "please", "thanks",
+    "could", "would", "should", "might", "must", "will", "can", "explain", "describe", "compare",
+    "list", "find", "check", "verify", "update", "create", "delete", "remove", "add", "change",
+    "fix", "improve", "optimize", "measure", "estimate", "quickly", "carefully", "again", "also",
+    "however", "because", "therefore", "although", "while", "before", "after", "during", "between",
+    "within", "without", "about", "above", "below", "into", "from", "with", "for", "and", "but",
+    "or", "not", "all", "some", "many", "few", "each", "every", "other", "new", "old", "large",
+    "small", "fast", "slow", "good", "better", "best", "bad", "important", "simple", "complex",
+    "clear", "exact", "recent",
 ];
 
 const MODELS: &[(&str, &str)] = &[
@@ -399,11 +400,18 @@ mod tests {
             if i % TRACE_SPANS == 0 {
                 assert_eq!(start["span_parents"], Value::Null);
             } else {
-                assert_eq!(start["span_parents"][0], spans[i - i % TRACE_SPANS].start_row_span_id()?);
-                assert_eq!(start["root_span_id"], serde_json::from_str::<Value>(&spans[i - i % TRACE_SPANS].start_row)?["root_span_id"]);
+                assert_eq!(
+                    start["span_parents"][0],
+                    spans[i - i % TRACE_SPANS].start_row_span_id()?
+                );
+                assert_eq!(
+                    start["root_span_id"],
+                    serde_json::from_str::<Value>(&spans[i - i % TRACE_SPANS].start_row)?["root_span_id"]
+                );
             }
         }
-        let body: Value = serde_json::from_str(&logs3_body(spans.iter().map(|s| s.end_row.as_str())))?;
+        let body: Value =
+            serde_json::from_str(&logs3_body(spans.iter().map(|s| s.end_row.as_str())))?;
         assert_eq!(body["rows"].as_array().map(Vec::len), Some(10));
         Ok(())
     }
@@ -417,7 +425,10 @@ mod tests {
     #[test]
     fn iso_formatting() {
         assert_eq!(iso_utc(0.0), "1970-01-01T00:00:00.000000+00:00");
-        assert_eq!(iso_utc(1_795_341_600.25), "2026-11-22T10:00:00.250000+00:00");
+        assert_eq!(
+            iso_utc(1_795_341_600.25),
+            "2026-11-22T10:00:00.250000+00:00"
+        );
         assert_eq!(civil_from_days(19_782), (2024, 2, 29));
     }
 }
