@@ -13,7 +13,12 @@ pub fn preview(value: &Value) -> Option<String> {
         Value::String(s) => s.clone(),
         other => message_text(other).unwrap_or_else(|| other.to_string()),
     };
-    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Only the head of a long text can reach the preview; don't walk the rest.
+    let head = match text.char_indices().nth(PREVIEW_CHARS * 4) {
+        Some((cut, _)) => &text[..cut],
+        None => text.as_str(),
+    };
+    let one_line: String = head.split_whitespace().collect::<Vec<_>>().join(" ");
     Some(truncate_chars(&one_line, PREVIEW_CHARS))
 }
 

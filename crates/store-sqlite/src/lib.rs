@@ -14,6 +14,8 @@
 //!
 //! Everything lives in one file, `<data dir>/spanloom.db` (plus its WAL), and needs no setup.
 
+mod checkpoint;
+mod codec;
 mod config;
 mod reader;
 mod registry;
@@ -40,6 +42,7 @@ use writer::{Job, WriterHandle};
 pub struct SqliteStore {
     sender: RwLock<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<WriterHandle>>,
+    checkpointer: Mutex<Option<checkpoint::Checkpointer>>,
     readers: Arc<ReaderPool>,
     queue_capacity: usize,
 }
@@ -61,9 +64,11 @@ impl SqliteStore {
         let readers = Arc::new(ReaderPool::open(&path, config.readers).map_err(backend_err)?);
         let (sender, receiver) = mpsc::channel(config.queue_capacity);
         let writer = writer::spawn(conn, receiver, config.queue_capacity).map_err(backend_err)?;
+        let checkpointer = checkpoint::Checkpointer::spawn(&path).map_err(backend_err)?;
         Ok(Self {
             sender: RwLock::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
+            checkpointer: Mutex::new(Some(checkpointer)),
             readers,
             queue_capacity: config.queue_capacity,
         })
@@ -254,6 +259,7 @@ impl Store for SqliteStore {
 
     async fn write(&self, org_id: &str, rows: Vec<WriteRow>) -> StoreResult<WriteReceipt> {
         let (reply, rx) = oneshot::channel();
+        let rows = rows.into_iter().map(writer::PreparedRow::new).collect();
         let job = Job::Write {
             org_id: org_id.to_owned(),
             rows,
@@ -351,6 +357,14 @@ impl Store for SqliteStore {
         let handle = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(handle) = handle {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+        let checkpointer = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(mut checkpointer) = checkpointer {
+            let _ = tokio::task::spawn_blocking(move || checkpointer.stop()).await;
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The reader pool and read queries.
 
-use crate::{backend_err, schema};
+use crate::{backend_err, codec, schema};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Value, json};
 use spanloom_model::{ObjectKind, ObjectRef, XactId};
@@ -78,7 +78,7 @@ fn stored_row(object: &ObjectRef) -> impl Fn(&Row<'_>) -> rusqlite::Result<(Stor
                 id: r.get(0)?,
                 project_id: r.get(1)?,
                 xact_id: xact(r.get(2)?),
-                data_json: r.get(3)?,
+                data_json: codec::decode(r.get_ref(3)?)?,
             },
             r.get(4)?,
         ))

@@ -70,6 +70,8 @@ pub(crate) fn configure_writer(conn: &Connection, config: &SqliteConfig) -> rusq
     conn.pragma_update(None, "busy_timeout", 10_000)?;
     conn.pragma_update(None, "cache_size", -65_536)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Checkpoints run on their own thread (see `checkpoint`), not inside the writer's commits.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(())
 }
 

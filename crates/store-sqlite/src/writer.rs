@@ -5,6 +5,7 @@
 //! trace the batch touched, commits once, and only then answers each request. A request that
 //! fails (an unknown object) rolls back to its savepoint and does not affect the others.
 
+use crate::codec::{self, Payload};
 use crate::{backend_err, reader};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde_json::{Map, Value};
@@ -29,7 +30,7 @@ pub(crate) enum Job {
     /// A row write request.
     Write {
         org_id: String,
-        rows: Vec<WriteRow>,
+        rows: Vec<PreparedRow>,
         reply: oneshot::Sender<StoreResult<WriteReceipt>>,
     },
     /// A registry change, run in its own transaction.
@@ -94,7 +95,7 @@ struct Writer {
 
 struct PendingWrite {
     org_id: String,
-    rows: Vec<WriteRow>,
+    rows: Vec<PreparedRow>,
     reply: oneshot::Sender<StoreResult<WriteReceipt>>,
 }
 
@@ -189,7 +190,7 @@ impl Writer {
     /// One transaction for the whole group; one savepoint per request.
     fn apply_group(
         &mut self,
-        group: Vec<(String, Vec<WriteRow>)>,
+        group: Vec<(String, Vec<PreparedRow>)>,
     ) -> rusqlite::Result<Vec<StoreResult<WriteReceipt>>> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let mut touched: BTreeSet<TraceKey> = BTreeSet::new();
@@ -239,14 +240,14 @@ fn apply_request(
     tx: &Transaction<'_>,
     projects: &mut HashMap<ObjectRef, (String, String)>,
     org_id: &str,
-    rows: Vec<WriteRow>,
+    rows: Vec<PreparedRow>,
     xact: XactId,
     touched: &mut Vec<(TraceKey, (String, String))>,
 ) -> StoreResult<WriteReceipt> {
     let mut row_ids = Vec::with_capacity(rows.len());
     for row in rows {
-        let project_id = resolve_project(tx, projects, org_id, &row.object)?;
-        row_ids.push(row.id.clone());
+        let project_id = resolve_project(tx, projects, org_id, &row.row.object)?;
+        row_ids.push(row.row.id.clone());
         for key in apply_row(tx, org_id, &project_id, row, xact).map_err(backend_err)? {
             touched.push((key, (org_id.to_owned(), project_id.clone())));
         }
@@ -284,30 +285,25 @@ fn apply_row(
     tx: &Transaction<'_>,
     org_id: &str,
     project_id: &str,
-    row: WriteRow,
+    prepared: PreparedRow,
     xact: XactId,
 ) -> rusqlite::Result<Vec<TraceKey>> {
+    let PreparedRow {
+        row,
+        event: event_data,
+    } = prepared;
     let WriteRow {
         object,
         id: row_id,
-        mut op,
+        op,
         control,
     } = row;
     let kind = object.kind.code();
     let object_id = object.id.as_str();
-    // The event log keeps what the client sent. A replace row's text is reused as the stored
-    // row when nothing was merged into it, so large payloads are serialized once.
-    let event_json: Option<String> = match &mut op {
-        WriteOp::Replace { json, .. } => Some(std::mem::take(json)),
-        WriteOp::Merge { patch, .. } => serde_json::to_string(patch).ok(),
-        WriteOp::Comment { row, .. } => serde_json::to_string(row).ok(),
-        WriteOp::Delete => None,
-    };
     tx.prepare_cached(
         "INSERT INTO events (xact_id, org_id, kind, object_id, row_id, op, data, control) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![xact.as_i64(), org_id, kind, object_id, row_id, op.kind_name(), event_json, control])?;
-    let event_data = event_json;
+    .execute(params![xact.as_i64(), org_id, kind, object_id, row_id, op.kind_name(), event_data, control])?;
 
     if let WriteOp::Comment { target_id, .. } = &op {
         tx.prepare_cached(
@@ -323,7 +319,7 @@ fn apply_row(
     let existing = tx
         .prepare_cached("SELECT seq, data, has_base, base_hash, root_span_id FROM spans WHERE kind = ?1 AND object_id = ?2 AND row_id = ?3")?
         .query_row(params![kind, object_id, row_id], |r| {
-            Ok(ExistingRow { seq: r.get(0)?, data: r.get(1)?, has_base: r.get(2)?, base_hash: r.get(3)?, root: r.get(4)? })
+            Ok(ExistingRow { seq: r.get(0)?, data: codec::decode(r.get_ref(1)?)?, has_base: r.get(2)?, base_hash: r.get(3)?, root: r.get(4)? })
         })
         .optional()?;
     let reuse_event_json = existing.is_none() && matches!(op, WriteOp::Replace { .. });
@@ -353,9 +349,10 @@ fn apply_row(
         }
         Applied::Upsert(state) => {
             let facts = span_facts(&state.data);
+            // A replace row stored as sent reuses the payload already encoded for the event log.
             let data_json = match (reuse_event_json, event_data) {
-                (true, Some(json)) => json,
-                _ => Value::Object(state.data).to_string(),
+                (true, Some(payload)) => payload,
+                _ => Payload::encode(Value::Object(state.data).to_string()),
             };
             if let Some(root) = &facts.root_span_id {
                 touched.push((kind, object_id.to_owned(), root.clone()));
@@ -391,7 +388,7 @@ fn apply_row(
             match seq {
                 Some(seq) => {
                     tx.prepare_cached(
-                        "UPDATE spans SET org_id = ?1, kind = ?2, object_id = ?3, row_id = ?4, project_id = ?5, xact_id = ?6,
+                        "UPDATE spans SET xact_id = ?6,
                             has_base = ?7, base_hash = ?8, span_id = ?9, root_span_id = ?10, is_root = ?11, created = ?12,
                             start = ?13, start_key = ?14, \"end\" = ?15, name = ?16, span_type = ?17, is_error = ?18,
                             prompt_tokens = ?19, completion_tokens = ?20, tokens = ?21, cost = ?22, tags = ?23,
@@ -493,4 +490,27 @@ fn refresh_trace(
         xact.unwrap_or(0)
     ])?;
     Ok(())
+}
+
+/// A row write with its event-log payload already encoded. Encoding (serializing and
+/// compressing) happens on the request's task, in parallel, not on the single writer thread.
+pub(crate) struct PreparedRow {
+    row: WriteRow,
+    event: Option<Payload>,
+}
+
+impl PreparedRow {
+    /// Encodes what the event log keeps: the row as the client sent it, or the merge patch.
+    pub(crate) fn new(mut row: WriteRow) -> Self {
+        let json = match &mut row.op {
+            WriteOp::Replace { json, .. } => Some(std::mem::take(json)),
+            WriteOp::Merge { patch, .. } => serde_json::to_string(patch).ok(),
+            WriteOp::Comment { row, .. } => serde_json::to_string(row).ok(),
+            WriteOp::Delete => None,
+        };
+        Self {
+            row,
+            event: json.map(Payload::encode),
+        }
+    }
 }

@@ -1,0 +1,88 @@
+//! Background WAL checkpoints on their own thread and connection.
+//!
+//! SQLite's automatic checkpoint runs inside the committing transaction, which would put the
+//! copy of the WAL into the database file (and its fsync) on the single writer thread. Here the
+//! writer only appends to the WAL; this thread copies it back on the other core.
+
+use rusqlite::Connection;
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How often the WAL is copied back when nothing asks sooner.
+const INTERVAL: Duration = Duration::from_millis(200);
+/// WAL frames past which a blocking `RESTART` checkpoint bounds the file's size.
+const RESTART_FRAMES: i64 = 64 * 1024;
+
+/// The checkpoint thread; stops (after a final truncating checkpoint) when dropped via `stop`.
+pub(crate) struct Checkpointer {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    pub(crate) fn spawn(path: &Path) -> rusqlite::Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "busy_timeout", 1_000)?;
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let signal = Arc::clone(&stop);
+        let handle = std::thread::Builder::new()
+            .name("spanloom-sqlite-checkpoint".into())
+            .spawn(move || run(conn, signal))
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        Ok(Self {
+            stop,
+            handle: Some(handle),
+        })
+    }
+
+    /// Stops the thread after a final checkpoint that truncates the WAL.
+    pub(crate) fn stop(&mut self) {
+        let (lock, cvar) = &*self.stop;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cvar.notify_all();
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn run(conn: Connection, stop: Arc<(Mutex<bool>, Condvar)>) {
+    let (lock, cvar) = &*stop;
+    loop {
+        let stopping = {
+            let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+            let (guard, _) = cvar
+                .wait_timeout(guard, INTERVAL)
+                .unwrap_or_else(|e| e.into_inner());
+            *guard
+        };
+        if stopping {
+            if let Err(e) = checkpoint(&conn, "TRUNCATE") {
+                tracing::warn!(error = %e, "final WAL checkpoint failed");
+            }
+            return;
+        }
+        match checkpoint(&conn, "PASSIVE") {
+            Ok(frames) if frames > RESTART_FRAMES => {
+                if let Err(e) = checkpoint(&conn, "RESTART") {
+                    tracing::debug!(error = %e, "WAL restart checkpoint deferred");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "WAL checkpoint deferred"),
+        }
+    }
+}
+
+/// Runs one checkpoint; returns the WAL's size in frames.
+fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<i64> {
+    let started = std::time::Instant::now();
+    let frames = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        r.get::<_, i64>(1)
+    })?;
+    metrics::histogram!("spanloom_store_checkpoint_seconds")
+        .record(started.elapsed().as_secs_f64());
+    Ok(frames)
+}
