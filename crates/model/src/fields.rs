@@ -70,6 +70,10 @@ pub const CONTROL_FIELDS: [&str; 7] = [
     XACT_ID,
 ];
 
+/// The payload fields: large, written once, rarely merged. Storage backends may keep them apart
+/// from the rest of the row so that merges touching only small fields never rewrite them.
+pub const PAYLOAD_FIELDS: [&str; 3] = ["input", "output", "expected"];
+
 /// `metrics` sub-fields.
 pub mod metrics {
     /// Start time, unix seconds.

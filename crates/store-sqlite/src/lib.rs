@@ -17,6 +17,7 @@
 mod checkpoint;
 mod codec;
 mod config;
+mod payloads;
 mod reader;
 mod registry;
 mod schema;

@@ -1,5 +1,6 @@
 //! The reader pool and read queries.
 
+use crate::payloads::{self, Field};
 use crate::{backend_err, codec, schema};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Value, json};
@@ -68,21 +69,62 @@ fn page_limit(limit: usize) -> usize {
     limit.clamp(1, MAX_PAGE)
 }
 
-const ROW_COLUMNS: &str = "row_id, project_id, xact_id, data, seq";
-
-fn stored_row(object: &ObjectRef) -> impl Fn(&Row<'_>) -> rusqlite::Result<(StoredRow, i64)> + '_ {
-    move |r| {
-        Ok((
-            StoredRow {
-                object: object.clone(),
-                id: r.get(0)?,
-                project_id: r.get(1)?,
-                xact_id: xact(r.get(2)?),
-                data_json: codec::decode(r.get_ref(3)?)?,
-            },
-            r.get(4)?,
-        ))
+/// Reads current rows with their payload fields spliced back in. `filter` and `order` apply to
+/// `spans` (aliased `s`); the limit applies to rows, not to joined payload fields.
+fn read_rows(
+    c: &Connection,
+    object: &ObjectRef,
+    filter: &str,
+    order: &str,
+    limit: usize,
+    params: &[&dyn rusqlite::ToSql],
+) -> StoreResult<Vec<(StoredRow, i64)>> {
+    let sql = format!(
+        "SELECT s.row_id, s.project_id, s.xact_id, s.data, s.seq, p.field, p.payload
+         FROM (SELECT row_id, project_id, xact_id, data, seq, start_key FROM spans s
+               WHERE {filter} ORDER BY {order} LIMIT {limit}) s
+         LEFT JOIN span_payloads p ON p.seq = s.seq
+         ORDER BY {order}, p.field"
+    );
+    let mut stmt = c.prepare_cached(&sql).map_err(backend_err)?;
+    let mut rows = stmt.query(params).map_err(backend_err)?;
+    let mut out: Vec<(StoredRow, i64)> = Vec::new();
+    let mut fields: Vec<(Field, String)> = Vec::new();
+    while let Some(r) = rows.next().map_err(backend_err)? {
+        let seq: i64 = r.get(4).map_err(backend_err)?;
+        if out.last().is_none_or(|(_, last)| *last != seq) {
+            finish_row(&mut out, &mut fields);
+            out.push((
+                StoredRow {
+                    object: object.clone(),
+                    id: r.get(0).map_err(backend_err)?,
+                    project_id: r.get(1).map_err(backend_err)?,
+                    xact_id: xact(r.get(2).map_err(backend_err)?),
+                    data_json: codec::decode(r.get_ref(3).map_err(backend_err)?)
+                        .map_err(backend_err)?,
+                },
+                seq,
+            ));
+        }
+        let field: Option<i64> = r.get(5).map_err(backend_err)?;
+        if let Some(field) = field.and_then(Field::from_code) {
+            fields.push((
+                field,
+                codec::decode(r.get_ref(6).map_err(backend_err)?).map_err(backend_err)?,
+            ));
+        }
     }
+    finish_row(&mut out, &mut fields);
+    Ok(out)
+}
+
+fn finish_row(out: &mut [(StoredRow, i64)], fields: &mut Vec<(Field, String)>) {
+    if let Some((row, _)) = out.last_mut()
+        && !fields.is_empty()
+    {
+        row.data_json = payloads::splice(std::mem::take(&mut row.data_json), fields);
+    }
+    fields.clear();
 }
 
 pub(crate) fn fetch_rows(
@@ -98,24 +140,14 @@ pub(crate) fn fetch_rows(
         None => 0,
     };
     let limit = page_limit(page.limit);
-    let sql = format!(
-        "SELECT {ROW_COLUMNS} FROM spans WHERE kind = ?1 AND object_id = ?2 AND org_id = ?3 AND seq > ?4 ORDER BY seq LIMIT ?5"
-    );
-    let mut stmt = c.prepare_cached(&sql).map_err(backend_err)?;
-    let mut rows: Vec<(StoredRow, i64)> = stmt
-        .query_map(
-            params![
-                object.kind.code(),
-                object.id,
-                org_id,
-                after,
-                (limit + 1) as i64
-            ],
-            stored_row(object),
-        )
-        .map_err(backend_err)?
-        .collect::<Result<_, _>>()
-        .map_err(backend_err)?;
+    let mut rows = read_rows(
+        c,
+        object,
+        "s.kind = ?1 AND s.object_id = ?2 AND s.org_id = ?3 AND s.seq > ?4",
+        "s.seq",
+        limit + 1,
+        params![object.kind.code(), object.id, org_id, after],
+    )?;
     let more = rows.len() > limit;
     rows.truncate(limit);
     let cursor = if more {
@@ -135,18 +167,15 @@ pub(crate) fn get_row(
     object: &ObjectRef,
     row_id: &str,
 ) -> StoreResult<Option<StoredRow>> {
-    let sql = format!(
-        "SELECT {ROW_COLUMNS} FROM spans WHERE kind = ?1 AND object_id = ?2 AND row_id = ?3 AND org_id = ?4"
-    );
-    let mut stmt = c.prepare_cached(&sql).map_err(backend_err)?;
-    let row = stmt
-        .query_row(
-            params![object.kind.code(), object.id, row_id, org_id],
-            stored_row(object),
-        )
-        .optional()
-        .map_err(backend_err)?;
-    Ok(row.map(|(r, _)| r))
+    let rows = read_rows(
+        c,
+        object,
+        "s.kind = ?1 AND s.object_id = ?2 AND s.row_id = ?3 AND s.org_id = ?4",
+        "s.seq",
+        1,
+        params![object.kind.code(), object.id, row_id, org_id],
+    )?;
+    Ok(rows.into_iter().next().map(|(r, _)| r))
 }
 
 pub(crate) fn get_span(
@@ -155,18 +184,15 @@ pub(crate) fn get_span(
     object: &ObjectRef,
     span_id: &str,
 ) -> StoreResult<Option<StoredRow>> {
-    let sql = format!(
-        "SELECT {ROW_COLUMNS} FROM spans WHERE kind = ?1 AND object_id = ?2 AND span_id = ?3 AND org_id = ?4 ORDER BY seq LIMIT 1"
-    );
-    let mut stmt = c.prepare_cached(&sql).map_err(backend_err)?;
-    let row = stmt
-        .query_row(
-            params![object.kind.code(), object.id, span_id, org_id],
-            stored_row(object),
-        )
-        .optional()
-        .map_err(backend_err)?;
-    Ok(row.map(|(r, _)| r))
+    let rows = read_rows(
+        c,
+        object,
+        "s.kind = ?1 AND s.object_id = ?2 AND s.span_id = ?3 AND s.org_id = ?4",
+        "s.seq",
+        1,
+        params![object.kind.code(), object.id, span_id, org_id],
+    )?;
+    Ok(rows.into_iter().next().map(|(r, _)| r))
 }
 
 pub(crate) fn list_comments(
@@ -177,19 +203,25 @@ pub(crate) fn list_comments(
 ) -> StoreResult<Vec<StoredRow>> {
     let mut stmt = c
         .prepare_cached(
-            "SELECT id, project_id, xact_id, data, 0 FROM comments
+            "SELECT id, project_id, xact_id, data FROM comments
              WHERE kind = ?1 AND object_id = ?2 AND target_id = ?3 AND org_id = ?4 ORDER BY xact_id, id",
         )
         .map_err(backend_err)?;
     let rows = stmt
         .query_map(
             params![object.kind.code(), object.id, row_id, org_id],
-            stored_row(object),
+            |r| {
+                Ok(StoredRow {
+                    object: object.clone(),
+                    id: r.get(0)?,
+                    project_id: r.get(1)?,
+                    xact_id: xact(r.get(2)?),
+                    data_json: codec::decode(r.get_ref(3)?)?,
+                })
+            },
         )
         .map_err(backend_err)?;
-    rows.map(|r| r.map(|(row, _)| row))
-        .collect::<Result<_, _>>()
-        .map_err(backend_err)
+    rows.collect::<Result<_, _>>().map_err(backend_err)
 }
 
 const SUMMARY_COLUMNS: &str = "root_span_id, project_id, start, \"end\", duration, span_count, error_count, \
@@ -308,20 +340,17 @@ pub(crate) fn get_trace(
     let Some((summary, _)) = summary else {
         return Ok(None);
     };
-    let sql = format!(
-        "SELECT {ROW_COLUMNS} FROM spans WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3 AND org_id = ?4
-         ORDER BY start_key, seq"
-    );
-    let mut stmt = c.prepare_cached(&sql).map_err(backend_err)?;
-    let spans = stmt
-        .query_map(
-            params![object.kind.code(), object.id, root, org_id],
-            stored_row(object),
-        )
-        .map_err(backend_err)?
-        .map(|r| r.map(|(row, _)| row))
-        .collect::<Result<_, _>>()
-        .map_err(backend_err)?;
+    let spans = read_rows(
+        c,
+        object,
+        "s.kind = ?1 AND s.object_id = ?2 AND s.root_span_id = ?3 AND s.org_id = ?4",
+        "s.start_key, s.seq",
+        usize::MAX >> 1,
+        params![object.kind.code(), object.id, root, org_id],
+    )?
+    .into_iter()
+    .map(|(row, _)| row)
+    .collect();
     Ok(Some(Trace { summary, spans }))
 }
 

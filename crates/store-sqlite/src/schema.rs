@@ -35,11 +35,19 @@ CREATE TABLE spans (
     span_id TEXT, root_span_id TEXT, is_root INTEGER NOT NULL, created TEXT,
     start REAL, start_key REAL NOT NULL, "end" REAL, name TEXT, span_type TEXT, is_error INTEGER NOT NULL,
     prompt_tokens REAL, completion_tokens REAL, tokens REAL, cost REAL, tags TEXT,
-    input_preview TEXT, output_preview TEXT, data TEXT NOT NULL,
+    input_preview TEXT, output_preview TEXT, data NOT NULL,
+    payload_mask INTEGER NOT NULL DEFAULT 0, object_mask INTEGER NOT NULL DEFAULT 0,
     UNIQUE (kind, object_id, row_id));
 CREATE INDEX spans_by_trace ON spans (kind, object_id, root_span_id, start_key);
 CREATE INDEX spans_by_span_id ON spans (kind, object_id, span_id);
 CREATE INDEX spans_by_seq ON spans (kind, object_id, seq);
+
+-- The payload fields (input, output, expected) of current rows, apart from the rest of the row
+-- (`spans.data`), so a merge that adds the output or the end time never rewrites the input.
+-- `spans.payload_mask` says which fields a row has here; `object_mask` which of them are objects.
+CREATE TABLE span_payloads (
+    id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, field INTEGER NOT NULL, payload NOT NULL,
+    UNIQUE (seq, field));
 
 -- One summary per trace, kept current in the same transaction as its spans.
 CREATE TABLE traces (

@@ -6,6 +6,7 @@
 //! fails (an unknown object) rolls back to its savepoint and does not affect the others.
 
 use crate::codec::{self, Payload};
+use crate::payloads::{self, Field};
 use crate::{backend_err, reader};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde_json::{Map, Value};
@@ -69,6 +70,10 @@ struct ExistingRow {
     has_base: bool,
     base_hash: Option<i64>,
     root: Option<String>,
+    payload_mask: i64,
+    object_mask: i64,
+    /// Stored input and output previews (kept when a merge does not touch those fields).
+    previews: [Option<String>; 2],
 }
 
 /// The root span's facts that a trace summary shows.
@@ -290,7 +295,9 @@ fn apply_row(
 ) -> rusqlite::Result<Vec<TraceKey>> {
     let PreparedRow {
         row,
-        event: event_data,
+        event,
+        core,
+        mut fields,
     } = prepared;
     let WriteRow {
         object,
@@ -303,7 +310,7 @@ fn apply_row(
     tx.prepare_cached(
         "INSERT INTO events (xact_id, org_id, kind, object_id, row_id, op, data, control) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![xact.as_i64(), org_id, kind, object_id, row_id, op.kind_name(), event_data, control])?;
+    .execute(params![xact.as_i64(), org_id, kind, object_id, row_id, op.kind_name(), event, control])?;
 
     if let WriteOp::Comment { target_id, .. } = &op {
         tx.prepare_cached(
@@ -312,102 +319,228 @@ fn apply_row(
              ON CONFLICT (kind, object_id, id) DO UPDATE SET target_id = excluded.target_id,
                  xact_id = excluded.xact_id, data = excluded.data",
         )?
-        .execute(params![kind, object_id, row_id, org_id, project_id, target_id, xact.as_i64(), event_data])?;
+        .execute(params![kind, object_id, row_id, org_id, project_id, target_id, xact.as_i64(), event])?;
         return Ok(Vec::new());
     }
 
     let existing = tx
-        .prepare_cached("SELECT seq, data, has_base, base_hash, root_span_id FROM spans WHERE kind = ?1 AND object_id = ?2 AND row_id = ?3")?
+        .prepare_cached(
+            "SELECT seq, data, has_base, base_hash, root_span_id, payload_mask, object_mask, input_preview, output_preview
+             FROM spans WHERE kind = ?1 AND object_id = ?2 AND row_id = ?3",
+        )?
         .query_row(params![kind, object_id, row_id], |r| {
-            Ok(ExistingRow { seq: r.get(0)?, data: codec::decode(r.get_ref(1)?)?, has_base: r.get(2)?, base_hash: r.get(3)?, root: r.get(4)? })
+            Ok(ExistingRow {
+                seq: r.get(0)?,
+                data: codec::decode(r.get_ref(1)?)?,
+                has_base: r.get(2)?,
+                base_hash: r.get(3)?,
+                root: r.get(4)?,
+                payload_mask: r.get(5)?,
+                object_mask: r.get(6)?,
+                previews: [r.get(7)?, r.get(8)?],
+            })
         })
         .optional()?;
-    let reuse_event_json = existing.is_none() && matches!(op, WriteOp::Replace { .. });
-    let (seq, old_root, state) = match existing {
+    let mut touched = Vec::new();
+    if let Some(root) = existing.as_ref().and_then(|e| e.root.clone()) {
+        touched.push((kind, object_id.to_owned(), root));
+    }
+
+    if matches!(op, WriteOp::Delete) {
+        if let Some(e) = &existing {
+            tx.prepare_cached("DELETE FROM spans WHERE seq = ?1")?
+                .execute([e.seq])?;
+            payloads::delete_all(tx, e.seq)?;
+        }
+        return Ok(touched);
+    }
+
+    // Load only the stored payload fields this write must merge with; others stay untouched.
+    let is_replace = matches!(op, WriteOp::Replace { .. });
+    let mut loaded: Vec<Field> = Vec::new();
+    let state = match &existing {
         Some(e) => {
-            let data: Map<String, Value> = serde_json::from_str(&e.data).unwrap_or_default();
-            let state = RowState {
+            let mut data: Map<String, Value> = serde_json::from_str(&e.data).unwrap_or_default();
+            for field in Field::all().filter(|f| e.payload_mask & f.bit() != 0) {
+                let needed = match &op {
+                    WriteOp::Replace { .. } => !e.has_base,
+                    WriteOp::Merge { array_deletes, .. } => {
+                        let patch_is_object = fields
+                            .iter()
+                            .any(|p| p.field == field && p.value.is_object());
+                        (patch_is_object && e.object_mask & field.bit() != 0)
+                            || array_deletes.iter().any(|(path, _)| {
+                                path.first().map(String::as_str) == Some(field.name())
+                            })
+                    }
+                    _ => false,
+                };
+                if needed && let Some(value) = payloads::load(tx, e.seq, field)? {
+                    data.insert(field.name().to_owned(), value);
+                    loaded.push(field);
+                }
+            }
+            Some(RowState {
                 data,
                 has_base: e.has_base,
                 base_hash: e.base_hash.map(|h| h as u64),
-            };
-            (Some(e.seq), e.root, Some(state))
+            })
         }
-        None => (None, None, None),
+        None => None,
     };
-    let mut touched = Vec::new();
-    if let Some(root) = &old_root {
+    // Put the incoming payload values back into the operation for the shared merge rules.
+    let op = match op {
+        WriteOp::Replace {
+            mut row,
+            json,
+            content_hash,
+        } => {
+            for p in &mut fields {
+                row.insert(p.field.name().to_owned(), std::mem::take(&mut p.value));
+            }
+            WriteOp::Replace {
+                row,
+                json,
+                content_hash,
+            }
+        }
+        WriteOp::Merge {
+            mut patch,
+            merge_paths,
+            array_deletes,
+        } => {
+            for p in &mut fields {
+                patch.insert(p.field.name().to_owned(), std::mem::take(&mut p.value));
+            }
+            WriteOp::Merge {
+                patch,
+                merge_paths,
+                array_deletes,
+            }
+        }
+        other => other,
+    };
+
+    let Applied::Upsert(mut state) = apply(state, &row_id, op) else {
+        return Ok(touched);
+    };
+
+    // Split the merged row: payload fields go to `span_payloads`, the rest stays in `spans.data`.
+    let (old_mask, old_objects, old_previews) = match &existing {
+        Some(e) => (e.payload_mask, e.object_mask, e.previews.clone()),
+        None => (0, 0, [None, None]),
+    };
+    let (mut payload_mask, mut object_mask) = if is_replace {
+        (0, 0)
+    } else {
+        (old_mask, old_objects)
+    };
+    let mut previews = if is_replace {
+        [None, None]
+    } else {
+        old_previews
+    };
+    let mut writes: Vec<(Field, Payload)> = Vec::new();
+    for field in Field::all() {
+        let Some(value) = state.data.remove(field.name()) else {
+            continue;
+        };
+        let prepared = fields.iter_mut().find(|p| p.field == field);
+        let (payload, preview) = match prepared {
+            // Written as sent: reuse the encoding done off the writer thread.
+            Some(p) if !loaded.contains(&field) => (
+                std::mem::replace(&mut p.encoded, Payload::Text(String::new())),
+                p.preview.take(),
+            ),
+            _ => (
+                Payload::encode(value.to_string()),
+                spanloom_normalize::preview(&value),
+            ),
+        };
+        payload_mask |= field.bit();
+        if value.is_object() {
+            object_mask |= field.bit();
+        } else {
+            object_mask &= !field.bit();
+        }
+        if field.0 < previews.len() {
+            previews[field.0] = preview;
+        }
+        writes.push((field, payload));
+    }
+    let mut facts = span_facts(&state.data);
+    [facts.input_preview, facts.output_preview] = previews;
+    let data_json = match (existing.is_none() && is_replace, core) {
+        (true, Some(core)) => core,
+        _ => Payload::encode(Value::Object(state.data).to_string()),
+    };
+    if let Some(root) = &facts.root_span_id {
         touched.push((kind, object_id.to_owned(), root.clone()));
     }
-    match apply(state, &row_id, op) {
-        Applied::Unchanged => {}
-        Applied::Delete => {
-            if let Some(seq) = seq {
-                tx.prepare_cached("DELETE FROM spans WHERE seq = ?1")?
-                    .execute([seq])?;
-            }
+    let values = params![
+        org_id,
+        kind,
+        object_id,
+        row_id,
+        project_id,
+        xact.as_i64(),
+        state.has_base,
+        state.base_hash.map(|h| h as i64),
+        facts.span_id,
+        facts.root_span_id,
+        facts.is_root,
+        facts.created,
+        facts.start,
+        facts.start.unwrap_or(0.0),
+        facts.end,
+        facts.name,
+        facts.span_type,
+        facts.is_error,
+        facts.prompt_tokens,
+        facts.completion_tokens,
+        facts.tokens,
+        facts.cost,
+        facts.tags,
+        facts.input_preview,
+        facts.output_preview,
+        data_json,
+        payload_mask,
+        object_mask
+    ];
+    let seq = match &existing {
+        Some(e) => {
+            tx.prepare_cached(
+                "UPDATE spans SET xact_id = ?6,
+                    has_base = ?7, base_hash = ?8, span_id = ?9, root_span_id = ?10, is_root = ?11, created = ?12,
+                    start = ?13, start_key = ?14, \"end\" = ?15, name = ?16, span_type = ?17, is_error = ?18,
+                    prompt_tokens = ?19, completion_tokens = ?20, tokens = ?21, cost = ?22, tags = ?23,
+                    input_preview = ?24, output_preview = ?25, data = ?26, payload_mask = ?27, object_mask = ?28
+                 WHERE seq = ?29",
+            )?
+            .execute(rusqlite::params_from_iter(values.iter().copied().chain(std::iter::once(&e.seq as &dyn rusqlite::ToSql))))?;
+            e.seq
         }
-        Applied::Upsert(state) => {
-            let facts = span_facts(&state.data);
-            // A replace row stored as sent reuses the payload already encoded for the event log.
-            let data_json = match (reuse_event_json, event_data) {
-                (true, Some(payload)) => payload,
-                _ => Payload::encode(Value::Object(state.data).to_string()),
-            };
-            if let Some(root) = &facts.root_span_id {
-                touched.push((kind, object_id.to_owned(), root.clone()));
-            }
-            let values = params![
-                org_id,
-                kind,
-                object_id,
-                row_id,
-                project_id,
-                xact.as_i64(),
-                state.has_base,
-                state.base_hash.map(|h| h as i64),
-                facts.span_id,
-                facts.root_span_id,
-                facts.is_root,
-                facts.created,
-                facts.start,
-                facts.start.unwrap_or(0.0),
-                facts.end,
-                facts.name,
-                facts.span_type,
-                facts.is_error,
-                facts.prompt_tokens,
-                facts.completion_tokens,
-                facts.tokens,
-                facts.cost,
-                facts.tags,
-                facts.input_preview,
-                facts.output_preview,
-                data_json
-            ];
-            match seq {
-                Some(seq) => {
-                    tx.prepare_cached(
-                        "UPDATE spans SET xact_id = ?6,
-                            has_base = ?7, base_hash = ?8, span_id = ?9, root_span_id = ?10, is_root = ?11, created = ?12,
-                            start = ?13, start_key = ?14, \"end\" = ?15, name = ?16, span_type = ?17, is_error = ?18,
-                            prompt_tokens = ?19, completion_tokens = ?20, tokens = ?21, cost = ?22, tags = ?23,
-                            input_preview = ?24, output_preview = ?25, data = ?26
-                         WHERE seq = ?27",
-                    )?
-                    .execute(rusqlite::params_from_iter(values.iter().copied().chain(std::iter::once(&seq as &dyn rusqlite::ToSql))))?;
-                }
-                None => {
-                    tx.prepare_cached(
-                        "INSERT INTO spans (org_id, kind, object_id, row_id, project_id, xact_id, has_base, base_hash,
-                            span_id, root_span_id, is_root, created, start, start_key, \"end\", name, span_type, is_error,
-                            prompt_tokens, completion_tokens, tokens, cost, tags, input_preview, output_preview, data)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-                            ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
-                    )?
-                    .execute(values)?;
-                }
-            }
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO spans (org_id, kind, object_id, row_id, project_id, xact_id, has_base, base_hash,
+                    span_id, root_span_id, is_root, created, start, start_key, \"end\", name, span_type, is_error,
+                    prompt_tokens, completion_tokens, tokens, cost, tags, input_preview, output_preview, data,
+                    payload_mask, object_mask)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+                    ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
+            )?
+            .execute(values)?;
+            tx.last_insert_rowid()
+        }
+    };
+    for (field, payload) in &writes {
+        payloads::put(tx, seq, *field, payload)?;
+    }
+    // A replace drops stored payload fields the new row does not have.
+    if is_replace {
+        for field in Field::all().filter(|f| old_mask & f.bit() != 0 && payload_mask & f.bit() == 0)
+        {
+            payloads::delete(tx, seq, field)?;
         }
     }
     Ok(touched)
@@ -492,25 +625,61 @@ fn refresh_trace(
     Ok(())
 }
 
-/// A row write with its event-log payload already encoded. Encoding (serializing and
-/// compressing) happens on the request's task, in parallel, not on the single writer thread.
+/// A row write with its payloads already encoded. Encoding (serializing and compressing)
+/// happens on the request's task, in parallel, not on the single writer thread.
 pub(crate) struct PreparedRow {
+    /// The write, with payload fields moved out of its row or patch into `fields`.
     row: WriteRow,
+    /// What the event log keeps: the row as sent, or the merge patch.
     event: Option<Payload>,
+    /// For a replace: the row without its payload fields, as stored in `spans.data`.
+    core: Option<Payload>,
+    /// Payload fields of the row or patch, encoded.
+    fields: Vec<PreparedField>,
+}
+
+/// One payload field of an incoming row, encoded for `span_payloads`.
+struct PreparedField {
+    field: Field,
+    value: Value,
+    encoded: Payload,
+    preview: Option<String>,
 }
 
 impl PreparedRow {
-    /// Encodes what the event log keeps: the row as the client sent it, or the merge patch.
+    /// Encodes everything the writer will store.
     pub(crate) fn new(mut row: WriteRow) -> Self {
-        let json = match &mut row.op {
+        let event = match &mut row.op {
             WriteOp::Replace { json, .. } => Some(std::mem::take(json)),
             WriteOp::Merge { patch, .. } => serde_json::to_string(patch).ok(),
             WriteOp::Comment { row, .. } => serde_json::to_string(row).ok(),
             WriteOp::Delete => None,
-        };
+        }
+        .map(Payload::encode);
+        let mut fields = Vec::new();
+        let mut core = None;
+        if let WriteOp::Replace { row: map, .. } | WriteOp::Merge { patch: map, .. } = &mut row.op {
+            for field in Field::all() {
+                if let Some(value) = map.remove(field.name()) {
+                    let encoded = Payload::encode(value.to_string());
+                    let preview = spanloom_normalize::preview(&value);
+                    fields.push(PreparedField {
+                        field,
+                        value,
+                        encoded,
+                        preview,
+                    });
+                }
+            }
+        }
+        if let WriteOp::Replace { row: map, .. } = &row.op {
+            core = serde_json::to_string(map).ok().map(Payload::encode);
+        }
         Self {
             row,
-            event: json.map(Payload::encode),
+            event,
+            core,
+            fields,
         }
     }
 }

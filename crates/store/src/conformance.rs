@@ -25,7 +25,7 @@ macro_rules! store_conformance_suite {
             fetch_pages_never_skip_or_repeat, trace_summaries_stay_current,
             trace_list_newest_first_with_range_and_cursor, whole_trace_and_single_span,
             experiment_and_dataset_rows, comments_are_not_spans, experiments_names_and_ensure_new,
-            bad_cursor_is_rejected);
+            bad_cursor_is_rejected, payload_fields_follow_the_merge_rules);
     };
 }
 
@@ -843,4 +843,144 @@ pub async fn bad_cursor_is_rejected(store: &dyn Store) {
         )
         .await;
     assert!(matches!(err, Err(crate::StoreError::InvalidCursor(_))));
+}
+
+/// Input, output and expected merge like any other field, however a backend stores them.
+pub async fn payload_fields_follow_the_merge_rules(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    let merge = |id: &str, extra: Value| {
+        let mut v = json!({"id": id, "project_id": obj.id, "log_id": "g", "_is_merge": true});
+        if let (Some(m), Value::Object(e)) = (v.as_object_mut(), extra) {
+            m.extend(e);
+        }
+        v
+    };
+    // Objects deep-merge; other values replace; null is kept as a value.
+    store
+        .write(
+            &org,
+            rows(vec![span(
+                &obj,
+                "a",
+                "t",
+                "s",
+                None,
+                json!({"input": {"q": "hi", "n": {"x": 1}}, "output": "first", "expected": [1]}),
+            )]),
+        )
+        .await
+        .expect("write");
+    store
+        .write(
+            &org,
+            rows(vec![merge(
+                "a",
+                json!({"input": {"n": {"y": 2}}, "output": {"text": "second"}, "expected": null}),
+            )]),
+        )
+        .await
+        .expect("merge");
+    let got = row(store, &org, &obj, "a").await.expect("a");
+    assert_eq!(got["input"], json!({"q": "hi", "n": {"x": 1, "y": 2}}));
+    assert_eq!(got["output"], json!({"text": "second"}));
+    assert_eq!(got["expected"], Value::Null);
+    assert!(got.as_object().is_some_and(|m| m.contains_key("expected")));
+    store
+        .write(
+            &org,
+            rows(vec![merge("a", json!({"output": {"more": true}}))]),
+        )
+        .await
+        .expect("merge");
+    assert_eq!(
+        row(store, &org, &obj, "a").await.expect("a")["output"],
+        json!({"text": "second", "more": true})
+    );
+    // `_array_delete` and `_merge_paths` reach into payload fields.
+    store
+        .write(
+            &org,
+            rows(vec![merge("a", json!({"expected": ["k", "d"]}))]),
+        )
+        .await
+        .expect("merge");
+    store
+        .write(&org, rows(vec![merge("a", json!({"_array_delete": [{"path": ["expected"], "delete": ["d"]}], "_merge_paths": [["input"]], "input": {"only": 1}}))]))
+        .await
+        .expect("merge");
+    let got = row(store, &org, &obj, "a").await.expect("a");
+    assert_eq!(got["expected"], json!(["k"]));
+    assert_eq!(got["input"], json!({"only": 1}));
+    // A replace drops payload fields it does not carry.
+    store
+        .write(
+            &org,
+            rows(vec![span(
+                &obj,
+                "a",
+                "t",
+                "s",
+                None,
+                json!({"output": "only output"}),
+            )]),
+        )
+        .await
+        .expect("replace");
+    let got = row(store, &org, &obj, "a").await.expect("a");
+    assert!(got.get("input").is_none() && got.get("expected").is_none());
+    assert_eq!(got["output"], json!("only output"));
+    // Merges before the row: payload objects merge with the replace row's.
+    store
+        .write(
+            &org,
+            rows(vec![merge(
+                "b",
+                json!({"input": {"late": 1}, "output": "late output"}),
+            )]),
+        )
+        .await
+        .expect("merge");
+    store
+        .write(
+            &org,
+            rows(vec![span(
+                &obj,
+                "b",
+                "t2",
+                "s2",
+                None,
+                json!({"input": {"early": 1}, "output": "replaced"}),
+            )]),
+        )
+        .await
+        .expect("replace");
+    let got = row(store, &org, &obj, "b").await.expect("b");
+    assert_eq!(got["input"], json!({"early": 1, "late": 1}));
+    assert_eq!(got["output"], json!("late output"));
+    let summary = store
+        .get_trace(&org, &obj, "t2")
+        .await
+        .expect("trace")
+        .expect("exists")
+        .summary;
+    assert_eq!(summary.output_preview.as_deref(), Some("late output"));
+    // Whole traces and pages carry the payload fields too.
+    let trace = store
+        .get_trace(&org, &obj, "t")
+        .await
+        .expect("trace")
+        .expect("exists");
+    assert_eq!(
+        trace.spans[0].to_event_value()["output"],
+        json!("only output")
+    );
+    assert_eq!(
+        store
+            .get_span(&org, &obj, "s2")
+            .await
+            .expect("span")
+            .expect("exists")
+            .to_event_value()["input"],
+        json!({"early": 1, "late": 1})
+    );
 }
