@@ -6,7 +6,7 @@
 //! api ──reads───▶ pool of reader connections (WAL lets them run beside the writer)
 //! ```
 //!
-//! * `schema` — tables: the append-only `events` log, merged `spans`, per-trace `traces`
+//! * `schema` — tables: the append-only `write_log`, merged `spans`, per-trace `traces`
 //!   summaries, `comments`, and the org / key / project / experiment / dataset registry.
 //! * `writer` — the single writer thread; applies [`spanloom_store::apply`] and keeps trace
 //!   summaries current in the same transaction, so a write is acknowledged only once committed.
@@ -260,7 +260,7 @@ impl Store for SqliteStore {
 
     async fn write(&self, org_id: &str, rows: Vec<WriteRow>) -> StoreResult<WriteReceipt> {
         let (reply, rx) = oneshot::channel();
-        let rows = rows.into_iter().map(writer::PreparedRow::new).collect();
+        let rows = writer::PreparedWrite::new(rows);
         let job = Job::Write {
             org_id: org_id.to_owned(),
             rows,

@@ -21,11 +21,13 @@ CREATE TABLE datasets (
     id TEXT PRIMARY KEY, org_id TEXT NOT NULL, project_id TEXT NOT NULL, name TEXT NOT NULL,
     description TEXT, created TEXT NOT NULL, metadata TEXT, UNIQUE (project_id, name));
 
--- Append-only history of every row write: versions, audit and replay.
-CREATE TABLE events (
+-- Append-only history of every write: one entry per request and object, holding that request's
+-- rows for the object as sent (a JSON list of {"id", "op", "row", "control"}). History,
+-- versions and replay read it; nothing updates it.
+CREATE TABLE write_log (
     seq INTEGER PRIMARY KEY, xact_id INTEGER NOT NULL, org_id TEXT NOT NULL, kind INTEGER NOT NULL,
-    object_id TEXT NOT NULL, row_id TEXT NOT NULL, op TEXT NOT NULL, data TEXT, control TEXT);
-CREATE INDEX events_by_object ON events (kind, object_id, xact_id);
+    object_id TEXT NOT NULL, entries NOT NULL);
+CREATE INDEX write_log_by_object ON write_log (kind, object_id, xact_id);
 
 -- The current merged rows, with the facts that lists and filters read.
 CREATE TABLE spans (

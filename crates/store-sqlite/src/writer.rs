@@ -31,7 +31,7 @@ pub(crate) enum Job {
     /// A row write request.
     Write {
         org_id: String,
-        rows: Vec<PreparedRow>,
+        rows: PreparedWrite,
         reply: oneshot::Sender<StoreResult<WriteReceipt>>,
     },
     /// A registry change, run in its own transaction.
@@ -47,7 +47,7 @@ pub(crate) fn spawn(
     capacity: usize,
 ) -> std::io::Result<WriterHandle> {
     let last_xact: Option<i64> = conn
-        .query_row("SELECT max(xact_id) FROM events", [], |r| r.get(0))
+        .query_row("SELECT max(xact_id) FROM write_log", [], |r| r.get(0))
         .optional()
         .ok()
         .flatten()
@@ -100,7 +100,7 @@ struct Writer {
 
 struct PendingWrite {
     org_id: String,
-    rows: Vec<PreparedRow>,
+    rows: PreparedWrite,
     reply: oneshot::Sender<StoreResult<WriteReceipt>>,
 }
 
@@ -195,7 +195,7 @@ impl Writer {
     /// One transaction for the whole group; one savepoint per request.
     fn apply_group(
         &mut self,
-        group: Vec<(String, Vec<PreparedRow>)>,
+        group: Vec<(String, PreparedWrite)>,
     ) -> rusqlite::Result<Vec<StoreResult<WriteReceipt>>> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
         let mut touched: BTreeSet<TraceKey> = BTreeSet::new();
@@ -245,10 +245,17 @@ fn apply_request(
     tx: &Transaction<'_>,
     projects: &mut HashMap<ObjectRef, (String, String)>,
     org_id: &str,
-    rows: Vec<PreparedRow>,
+    write: PreparedWrite,
     xact: XactId,
     touched: &mut Vec<(TraceKey, (String, String))>,
 ) -> StoreResult<WriteReceipt> {
+    for (object, entries) in &write.log {
+        resolve_project(tx, projects, org_id, object)?;
+        tx.prepare_cached("INSERT INTO write_log (xact_id, org_id, kind, object_id, entries) VALUES (?1, ?2, ?3, ?4, ?5)")
+            .and_then(|mut stmt| stmt.execute(params![xact.as_i64(), org_id, object.kind.code(), object.id, entries]))
+            .map_err(backend_err)?;
+    }
+    let rows = write.rows;
     let mut row_ids = Vec::with_capacity(rows.len());
     for row in rows {
         let project_id = resolve_project(tx, projects, org_id, &row.row.object)?;
@@ -295,7 +302,7 @@ fn apply_row(
 ) -> rusqlite::Result<Vec<TraceKey>> {
     let PreparedRow {
         row,
-        event,
+        comment,
         core,
         mut fields,
     } = prepared;
@@ -303,15 +310,10 @@ fn apply_row(
         object,
         id: row_id,
         op,
-        control,
+        control: _,
     } = row;
     let kind = object.kind.code();
     let object_id = object.id.as_str();
-    tx.prepare_cached(
-        "INSERT INTO events (xact_id, org_id, kind, object_id, row_id, op, data, control) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![xact.as_i64(), org_id, kind, object_id, row_id, op.kind_name(), event, control])?;
-
     if let WriteOp::Comment { target_id, .. } = &op {
         tx.prepare_cached(
             "INSERT INTO comments (kind, object_id, id, org_id, project_id, target_id, xact_id, data)
@@ -319,7 +321,7 @@ fn apply_row(
              ON CONFLICT (kind, object_id, id) DO UPDATE SET target_id = excluded.target_id,
                  xact_id = excluded.xact_id, data = excluded.data",
         )?
-        .execute(params![kind, object_id, row_id, org_id, project_id, target_id, xact.as_i64(), event])?;
+        .execute(params![kind, object_id, row_id, org_id, project_id, target_id, xact.as_i64(), comment])?;
         return Ok(Vec::new());
     }
 
@@ -625,13 +627,56 @@ fn refresh_trace(
     Ok(())
 }
 
-/// A row write with its payloads already encoded. Encoding (serializing and compressing)
-/// happens on the request's task, in parallel, not on the single writer thread.
-pub(crate) struct PreparedRow {
+/// A write request with everything the writer stores already encoded. Encoding (serializing
+/// and compressing) happens on the request's task, in parallel, not on the single writer thread.
+pub(crate) struct PreparedWrite {
+    /// The rows, in request order.
+    rows: Vec<PreparedRow>,
+    /// One write-log entry per object the request touches.
+    log: Vec<(ObjectRef, Payload)>,
+}
+
+impl PreparedWrite {
+    /// Prepares a request's rows.
+    pub(crate) fn new(rows: Vec<WriteRow>) -> Self {
+        let mut log: Vec<(ObjectRef, String)> = Vec::new();
+        let rows = rows
+            .into_iter()
+            .map(|row| {
+                let (prepared, entry) = PreparedRow::new(row);
+                let object = &prepared.row.object;
+                match log.iter_mut().find(|(o, _)| o == object) {
+                    Some((_, text)) => {
+                        text.push(',');
+                        text.push_str(&entry);
+                    }
+                    None => log.push((object.clone(), format!("[{entry}"))),
+                }
+                prepared
+            })
+            .collect();
+        let log = log
+            .into_iter()
+            .map(|(object, mut text)| {
+                text.push(']');
+                (object, Payload::encode(text))
+            })
+            .collect();
+        Self { rows, log }
+    }
+
+    /// Number of rows.
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+}
+
+/// A row write with its payloads already encoded.
+struct PreparedRow {
     /// The write, with payload fields moved out of its row or patch into `fields`.
     row: WriteRow,
-    /// What the event log keeps: the row as sent, or the merge patch.
-    event: Option<Payload>,
+    /// For a comment: the comment row as stored.
+    comment: Option<Payload>,
     /// For a replace: the row without its payload fields, as stored in `spans.data`.
     core: Option<Payload>,
     /// Payload fields of the row or patch, encoded.
@@ -647,15 +692,25 @@ struct PreparedField {
 }
 
 impl PreparedRow {
-    /// Encodes everything the writer will store.
-    pub(crate) fn new(mut row: WriteRow) -> Self {
-        let event = match &mut row.op {
-            WriteOp::Replace { json, .. } => Some(std::mem::take(json)),
-            WriteOp::Merge { patch, .. } => serde_json::to_string(patch).ok(),
-            WriteOp::Comment { row, .. } => serde_json::to_string(row).ok(),
-            WriteOp::Delete => None,
-        }
-        .map(Payload::encode);
+    /// Encodes what the writer will store; also returns the row's write-log entry (JSON text).
+    fn new(mut row: WriteRow) -> (Self, String) {
+        let body = match &mut row.op {
+            WriteOp::Replace { json, .. } => std::mem::take(json),
+            WriteOp::Merge { patch, .. } => {
+                serde_json::to_string(patch).unwrap_or_else(|_| "null".into())
+            }
+            WriteOp::Comment { row, .. } => {
+                serde_json::to_string(row).unwrap_or_else(|_| "null".into())
+            }
+            WriteOp::Delete => "null".into(),
+        };
+        let entry = format!(
+            "{{\"id\":{},\"op\":\"{}\",\"control\":{},\"row\":{body}}}",
+            Value::String(row.id.clone()),
+            row.op.kind_name(),
+            row.control.as_deref().unwrap_or("null"),
+        );
+        let comment = matches!(row.op, WriteOp::Comment { .. }).then(|| Payload::Text(body));
         let mut fields = Vec::new();
         let mut core = None;
         if let WriteOp::Replace { row: map, .. } | WriteOp::Merge { patch: map, .. } = &mut row.op {
@@ -675,11 +730,14 @@ impl PreparedRow {
         if let WriteOp::Replace { row: map, .. } = &row.op {
             core = serde_json::to_string(map).ok().map(Payload::encode);
         }
-        Self {
-            row,
-            event,
-            core,
-            fields,
-        }
+        (
+            Self {
+                row,
+                comment,
+                core,
+                fields,
+            },
+            entry,
+        )
     }
 }
