@@ -3,8 +3,8 @@
 //!
 //! Text is made of random words so that rows are not trivially compressible. To keep the
 //! client's CPU share small (it runs on the same machine as the server), the long texts come
-//! from a pre-generated pool; every span still gets unique ids, numbers, metadata and a unique
-//! final user message.
+//! from a pre-generated pool; every span still gets unique ids, numbers, metadata, a unique
+//! final user message and a unique tail on its output, so no payload repeats exactly.
 
 use rand::Rng;
 use rand::rngs::SmallRng;
@@ -236,12 +236,19 @@ impl Workload {
             .choose(rng)
             .map(String::as_str)
             .unwrap_or("[");
-        let output = self
+        let pooled = self
             .pool
             .outputs
             .choose(rng)
             .map(String::as_str)
             .unwrap_or("\"\"");
+        // A unique tail keeps every output distinct, so content deduplication in the store
+        // gets no help from the pool (real outputs rarely repeat).
+        let output = format!(
+            "{} {}\"",
+            pooled.strip_suffix('"').unwrap_or(pooled),
+            words(rng, 20)
+        );
         let question = json_str(&words(rng, 180));
         let (model, provider) = MODELS.choose(rng).copied().unwrap_or(("gpt-4o", "openai"));
         let temperature = rng.random_range(0..=100) as f64 / 100.0;

@@ -14,10 +14,10 @@
 //!
 //! Everything lives in one file, `<data dir>/spanloom.db` (plus its WAL), and needs no setup.
 
+mod blobs;
 mod checkpoint;
 mod codec;
 mod config;
-mod payloads;
 mod reader;
 mod registry;
 mod schema;
@@ -260,7 +260,7 @@ impl Store for SqliteStore {
 
     async fn write(&self, org_id: &str, rows: Vec<WriteRow>) -> StoreResult<WriteReceipt> {
         let (reply, rx) = oneshot::channel();
-        let rows = writer::PreparedWrite::new(rows);
+        let rows = writer::PreparedWrite::new(org_id, rows);
         let job = Job::Write {
             org_id: org_id.to_owned(),
             rows,

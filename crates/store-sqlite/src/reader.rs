@@ -1,6 +1,6 @@
 //! The reader pool and read queries.
 
-use crate::payloads::{self, Field};
+use crate::blobs::{self, Field};
 use crate::{backend_err, codec, schema};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Value, json};
@@ -70,7 +70,7 @@ fn page_limit(limit: usize) -> usize {
 }
 
 /// Reads current rows with their payload fields spliced back in. `filter` and `order` apply to
-/// `spans` (aliased `s`); the limit applies to rows, not to joined payload fields.
+/// `spans` (aliased `s`).
 fn read_rows(
     c: &Connection,
     object: &ObjectRef,
@@ -80,51 +80,38 @@ fn read_rows(
     params: &[&dyn rusqlite::ToSql],
 ) -> StoreResult<Vec<(StoredRow, i64)>> {
     let sql = format!(
-        "SELECT s.row_id, s.project_id, s.xact_id, s.data, s.seq, p.field, p.payload
-         FROM (SELECT row_id, project_id, xact_id, data, seq, start_key FROM spans s
-               WHERE {filter} ORDER BY {order} LIMIT {limit}) s
-         LEFT JOIN span_payloads p ON p.seq = s.seq
-         ORDER BY {order}, p.field"
+        "SELECT s.row_id, s.project_id, s.xact_id, s.data, s.seq, bi.data, bo.data, be.data
+         FROM (SELECT row_id, project_id, xact_id, data, seq, start_key, input_hash, output_hash, expected_hash
+               FROM spans s WHERE {filter} ORDER BY {order} LIMIT {limit}) s
+         LEFT JOIN blobs bi ON bi.hash = s.input_hash
+         LEFT JOIN blobs bo ON bo.hash = s.output_hash
+         LEFT JOIN blobs be ON be.hash = s.expected_hash
+         ORDER BY {order}"
     );
     let mut stmt = c.prepare_cached(&sql).map_err(backend_err)?;
-    let mut rows = stmt.query(params).map_err(backend_err)?;
-    let mut out: Vec<(StoredRow, i64)> = Vec::new();
-    let mut fields: Vec<(Field, String)> = Vec::new();
-    while let Some(r) = rows.next().map_err(backend_err)? {
-        let seq: i64 = r.get(4).map_err(backend_err)?;
-        if out.last().is_none_or(|(_, last)| *last != seq) {
-            finish_row(&mut out, &mut fields);
-            out.push((
+    let rows = stmt
+        .query_map(params, |r| {
+            let mut fields = Vec::new();
+            for field in Field::all() {
+                let value = r.get_ref(5 + field.0)?;
+                if value != rusqlite::types::ValueRef::Null {
+                    fields.push((field, codec::decode(value)?));
+                }
+            }
+            let core = codec::decode(r.get_ref(3)?)?;
+            Ok((
                 StoredRow {
                     object: object.clone(),
-                    id: r.get(0).map_err(backend_err)?,
-                    project_id: r.get(1).map_err(backend_err)?,
-                    xact_id: xact(r.get(2).map_err(backend_err)?),
-                    data_json: codec::decode(r.get_ref(3).map_err(backend_err)?)
-                        .map_err(backend_err)?,
+                    id: r.get(0)?,
+                    project_id: r.get(1)?,
+                    xact_id: xact(r.get(2)?),
+                    data_json: blobs::splice(core, &fields),
                 },
-                seq,
-            ));
-        }
-        let field: Option<i64> = r.get(5).map_err(backend_err)?;
-        if let Some(field) = field.and_then(Field::from_code) {
-            fields.push((
-                field,
-                codec::decode(r.get_ref(6).map_err(backend_err)?).map_err(backend_err)?,
-            ));
-        }
-    }
-    finish_row(&mut out, &mut fields);
-    Ok(out)
-}
-
-fn finish_row(out: &mut [(StoredRow, i64)], fields: &mut Vec<(Field, String)>) {
-    if let Some((row, _)) = out.last_mut()
-        && !fields.is_empty()
-    {
-        row.data_json = payloads::splice(std::mem::take(&mut row.data_json), fields);
-    }
-    fields.clear();
+                r.get(4)?,
+            ))
+        })
+        .map_err(backend_err)?;
+    rows.collect::<Result<_, _>>().map_err(backend_err)
 }
 
 pub(crate) fn fetch_rows(

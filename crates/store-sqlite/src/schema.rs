@@ -39,17 +39,18 @@ CREATE TABLE spans (
     prompt_tokens REAL, completion_tokens REAL, tokens REAL, cost REAL, tags TEXT,
     input_preview TEXT, output_preview TEXT, data NOT NULL,
     payload_mask INTEGER NOT NULL DEFAULT 0, object_mask INTEGER NOT NULL DEFAULT 0,
+    input_hash BLOB, output_hash BLOB, expected_hash BLOB,
     UNIQUE (kind, object_id, row_id));
 CREATE INDEX spans_by_trace ON spans (kind, object_id, root_span_id, start_key);
 CREATE INDEX spans_by_span_id ON spans (kind, object_id, span_id);
 CREATE INDEX spans_by_seq ON spans (kind, object_id, seq);
 
--- The payload fields (input, output, expected) of current rows, apart from the rest of the row
--- (`spans.data`), so a merge that adds the output or the end time never rewrites the input.
--- `spans.payload_mask` says which fields a row has here; `object_mask` which of them are objects.
-CREATE TABLE span_payloads (
-    id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, field INTEGER NOT NULL, payload NOT NULL,
-    UNIQUE (seq, field));
+-- Content-addressed store of payload values (input, output, expected): each distinct value is
+-- stored once per org, whichever rows and write-log entries refer to it by hash. Agent traces
+-- repeat the same messages turn after turn, and a merge that adds an output or an end time
+-- never rewrites the input. `spans.payload_mask` says which payload fields a row has,
+-- `object_mask` which of them are objects, and `spans.<field>_hash` where each value is.
+CREATE TABLE blobs (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, data NOT NULL);
 
 -- One summary per trace, kept current in the same transaction as its spans.
 CREATE TABLE traces (

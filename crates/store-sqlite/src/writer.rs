@@ -5,8 +5,8 @@
 //! trace the batch touched, commits once, and only then answers each request. A request that
 //! fails (an unknown object) rolls back to its savepoint and does not affect the others.
 
+use crate::blobs::{self, BlobHash, Field};
 use crate::codec::{self, Payload};
-use crate::payloads::{self, Field};
 use crate::{backend_err, reader};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde_json::{Map, Value};
@@ -72,6 +72,8 @@ struct ExistingRow {
     root: Option<String>,
     payload_mask: i64,
     object_mask: i64,
+    /// Where each payload field's value is.
+    hashes: [Option<Vec<u8>>; 3],
     /// Stored input and output previews (kept when a merge does not touch those fields).
     previews: [Option<String>; 2],
 }
@@ -327,7 +329,8 @@ fn apply_row(
 
     let existing = tx
         .prepare_cached(
-            "SELECT seq, data, has_base, base_hash, root_span_id, payload_mask, object_mask, input_preview, output_preview
+            "SELECT seq, data, has_base, base_hash, root_span_id, payload_mask, object_mask, input_preview, output_preview,
+                    input_hash, output_hash, expected_hash
              FROM spans WHERE kind = ?1 AND object_id = ?2 AND row_id = ?3",
         )?
         .query_row(params![kind, object_id, row_id], |r| {
@@ -340,6 +343,7 @@ fn apply_row(
                 payload_mask: r.get(5)?,
                 object_mask: r.get(6)?,
                 previews: [r.get(7)?, r.get(8)?],
+                hashes: [r.get(9)?, r.get(10)?, r.get(11)?],
             })
         })
         .optional()?;
@@ -350,9 +354,9 @@ fn apply_row(
 
     if matches!(op, WriteOp::Delete) {
         if let Some(e) = &existing {
+            // Blobs stay: other rows and the write log may refer to the same content.
             tx.prepare_cached("DELETE FROM spans WHERE seq = ?1")?
                 .execute([e.seq])?;
-            payloads::delete_all(tx, e.seq)?;
         }
         return Ok(touched);
     }
@@ -377,7 +381,10 @@ fn apply_row(
                     }
                     _ => false,
                 };
-                if needed && let Some(value) = payloads::load(tx, e.seq, field)? {
+                let stored = e.hashes[field.0].as_deref();
+                if needed
+                    && let Some(value) = stored.map(|h| blobs::load(tx, h)).transpose()?.flatten()
+                {
                     data.insert(field.name().to_owned(), value);
                     loaded.push(field);
                 }
@@ -428,38 +435,43 @@ fn apply_row(
     };
 
     // Split the merged row: payload fields go to `span_payloads`, the rest stays in `spans.data`.
-    let (old_mask, old_objects, old_previews) = match &existing {
-        Some(e) => (e.payload_mask, e.object_mask, e.previews.clone()),
-        None => (0, 0, [None, None]),
+    let (old_objects, old_hashes, old_previews) = match &existing {
+        Some(e) => (e.object_mask, e.hashes.clone(), e.previews.clone()),
+        None => (0, [None, None, None], [None, None]),
     };
-    let (mut payload_mask, mut object_mask) = if is_replace {
-        (0, 0)
+    let mut object_mask = if is_replace { 0 } else { old_objects };
+    let mut hashes: [Option<Vec<u8>>; 3] = if is_replace {
+        [None, None, None]
     } else {
-        (old_mask, old_objects)
+        old_hashes
     };
     let mut previews = if is_replace {
         [None, None]
     } else {
         old_previews
     };
-    let mut writes: Vec<(Field, Payload)> = Vec::new();
+    let mut writes: Vec<(BlobHash, Payload)> = Vec::new();
     for field in Field::all() {
         let Some(value) = state.data.remove(field.name()) else {
             continue;
         };
         let prepared = fields.iter_mut().find(|p| p.field == field);
-        let (payload, preview) = match prepared {
-            // Written as sent: reuse the encoding done off the writer thread.
+        let (hash, payload, preview) = match prepared {
+            // Written as sent: reuse the hash and encoding done off the writer thread.
             Some(p) if !loaded.contains(&field) => (
+                p.hash,
                 std::mem::replace(&mut p.encoded, Payload::Text(String::new())),
                 p.preview.take(),
             ),
-            _ => (
-                Payload::encode(value.to_string()),
-                spanloom_normalize::preview(&value),
-            ),
+            _ => {
+                let json = value.to_string();
+                (
+                    blobs::hash(org_id, &json),
+                    Payload::encode(json),
+                    spanloom_normalize::preview(&value),
+                )
+            }
         };
-        payload_mask |= field.bit();
         if value.is_object() {
             object_mask |= field.bit();
         } else {
@@ -468,8 +480,12 @@ fn apply_row(
         if field.0 < previews.len() {
             previews[field.0] = preview;
         }
-        writes.push((field, payload));
+        hashes[field.0] = Some(hash.to_vec());
+        writes.push((hash, payload));
     }
+    let payload_mask = Field::all()
+        .filter(|f| hashes[f.0].is_some())
+        .fold(0, |m, f| m | f.bit());
     let mut facts = span_facts(&state.data);
     [facts.input_preview, facts.output_preview] = previews;
     let data_json = match (existing.is_none() && is_replace, core) {
@@ -507,43 +523,38 @@ fn apply_row(
         facts.output_preview,
         data_json,
         payload_mask,
-        object_mask
+        object_mask,
+        hashes[0],
+        hashes[1],
+        hashes[2]
     ];
-    let seq = match &existing {
+    match &existing {
         Some(e) => {
             tx.prepare_cached(
                 "UPDATE spans SET xact_id = ?6,
                     has_base = ?7, base_hash = ?8, span_id = ?9, root_span_id = ?10, is_root = ?11, created = ?12,
                     start = ?13, start_key = ?14, \"end\" = ?15, name = ?16, span_type = ?17, is_error = ?18,
                     prompt_tokens = ?19, completion_tokens = ?20, tokens = ?21, cost = ?22, tags = ?23,
-                    input_preview = ?24, output_preview = ?25, data = ?26, payload_mask = ?27, object_mask = ?28
-                 WHERE seq = ?29",
+                    input_preview = ?24, output_preview = ?25, data = ?26, payload_mask = ?27, object_mask = ?28,
+                    input_hash = ?29, output_hash = ?30, expected_hash = ?31
+                 WHERE seq = ?32",
             )?
             .execute(rusqlite::params_from_iter(values.iter().copied().chain(std::iter::once(&e.seq as &dyn rusqlite::ToSql))))?;
-            e.seq
         }
         None => {
             tx.prepare_cached(
                 "INSERT INTO spans (org_id, kind, object_id, row_id, project_id, xact_id, has_base, base_hash,
                     span_id, root_span_id, is_root, created, start, start_key, \"end\", name, span_type, is_error,
                     prompt_tokens, completion_tokens, tokens, cost, tags, input_preview, output_preview, data,
-                    payload_mask, object_mask)
+                    payload_mask, object_mask, input_hash, output_hash, expected_hash)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-                    ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
+                    ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
             )?
             .execute(values)?;
-            tx.last_insert_rowid()
         }
-    };
-    for (field, payload) in &writes {
-        payloads::put(tx, seq, *field, payload)?;
     }
-    // A replace drops stored payload fields the new row does not have.
-    if is_replace {
-        for field in Field::all().filter(|f| old_mask & f.bit() != 0 && payload_mask & f.bit() == 0)
-        {
-            payloads::delete(tx, seq, field)?;
-        }
+    for (hash, payload) in &writes {
+        blobs::put(tx, hash, payload)?;
     }
     Ok(touched)
 }
@@ -627,8 +638,9 @@ fn refresh_trace(
     Ok(())
 }
 
-/// A write request with everything the writer stores already encoded. Encoding (serializing
-/// and compressing) happens on the request's task, in parallel, not on the single writer thread.
+/// A write request with everything the writer stores already encoded. Encoding (serializing,
+/// hashing and compressing) happens on the request's task, in parallel, not on the single
+/// writer thread.
 pub(crate) struct PreparedWrite {
     /// The rows, in request order.
     rows: Vec<PreparedRow>,
@@ -637,13 +649,13 @@ pub(crate) struct PreparedWrite {
 }
 
 impl PreparedWrite {
-    /// Prepares a request's rows.
-    pub(crate) fn new(rows: Vec<WriteRow>) -> Self {
+    /// Prepares a request's rows for an org.
+    pub(crate) fn new(org_id: &str, rows: Vec<WriteRow>) -> Self {
         let mut log: Vec<(ObjectRef, String)> = Vec::new();
         let rows = rows
             .into_iter()
             .map(|row| {
-                let (prepared, entry) = PreparedRow::new(row);
+                let (prepared, entry) = PreparedRow::new(org_id, row);
                 let object = &prepared.row.object;
                 match log.iter_mut().find(|(o, _)| o == object) {
                     Some((_, text)) => {
@@ -679,57 +691,71 @@ struct PreparedRow {
     comment: Option<Payload>,
     /// For a replace: the row without its payload fields, as stored in `spans.data`.
     core: Option<Payload>,
-    /// Payload fields of the row or patch, encoded.
+    /// Payload fields of the row or patch, hashed and encoded.
     fields: Vec<PreparedField>,
 }
 
-/// One payload field of an incoming row, encoded for `span_payloads`.
+/// One payload field of an incoming row, ready for the `blobs` table.
 struct PreparedField {
     field: Field,
     value: Value,
+    hash: BlobHash,
     encoded: Payload,
     preview: Option<String>,
 }
 
 impl PreparedRow {
-    /// Encodes what the writer will store; also returns the row's write-log entry (JSON text).
-    fn new(mut row: WriteRow) -> (Self, String) {
-        let body = match &mut row.op {
-            WriteOp::Replace { json, .. } => std::mem::take(json),
-            WriteOp::Merge { patch, .. } => {
-                serde_json::to_string(patch).unwrap_or_else(|_| "null".into())
-            }
-            WriteOp::Comment { row, .. } => {
-                serde_json::to_string(row).unwrap_or_else(|_| "null".into())
-            }
-            WriteOp::Delete => "null".into(),
-        };
-        let entry = format!(
-            "{{\"id\":{},\"op\":\"{}\",\"control\":{},\"row\":{body}}}",
-            Value::String(row.id.clone()),
-            row.op.kind_name(),
-            row.control.as_deref().unwrap_or("null"),
-        );
-        let comment = matches!(row.op, WriteOp::Comment { .. }).then(|| Payload::Text(body));
+    /// Encodes what the writer will store; also returns the row's write-log entry (JSON text):
+    /// `{"id", "op", "control", "row": <row or patch without payload fields>, "blobs": {field: hash}}`.
+    fn new(org_id: &str, mut row: WriteRow) -> (Self, String) {
         let mut fields = Vec::new();
-        let mut core = None;
+        if let WriteOp::Replace { json, .. } = &mut row.op {
+            // The full text is not kept: payload values are stored once, as blobs.
+            drop(std::mem::take(json));
+        }
         if let WriteOp::Replace { row: map, .. } | WriteOp::Merge { patch: map, .. } = &mut row.op {
             for field in Field::all() {
                 if let Some(value) = map.remove(field.name()) {
-                    let encoded = Payload::encode(value.to_string());
+                    let json = value.to_string();
+                    let hash = blobs::hash(org_id, &json);
                     let preview = spanloom_normalize::preview(&value);
                     fields.push(PreparedField {
                         field,
                         value,
-                        encoded,
+                        hash,
+                        encoded: Payload::encode(json),
                         preview,
                     });
                 }
             }
         }
-        if let WriteOp::Replace { row: map, .. } = &row.op {
-            core = serde_json::to_string(map).ok().map(Payload::encode);
-        }
+        let body = match &row.op {
+            WriteOp::Replace { row: map, .. }
+            | WriteOp::Merge { patch: map, .. }
+            | WriteOp::Comment { row: map, .. } => {
+                serde_json::to_string(map).unwrap_or_else(|_| "null".into())
+            }
+            WriteOp::Delete => "null".into(),
+        };
+        let blob_refs: Map<String, Value> = fields
+            .iter()
+            .map(|f| {
+                (
+                    f.field.name().to_owned(),
+                    Value::String(const_hex::encode(f.hash)),
+                )
+            })
+            .collect();
+        let entry = format!(
+            "{{\"id\":{},\"op\":\"{}\",\"control\":{},\"row\":{body},\"blobs\":{}}}",
+            Value::String(row.id.clone()),
+            row.op.kind_name(),
+            row.control.as_deref().unwrap_or("null"),
+            Value::Object(blob_refs),
+        );
+        let comment =
+            matches!(row.op, WriteOp::Comment { .. }).then(|| Payload::Text(body.clone()));
+        let core = matches!(row.op, WriteOp::Replace { .. }).then(|| Payload::encode(body));
         (
             Self {
                 row,

@@ -1,8 +1,9 @@
-//! The `span_payloads` table: a row's input, output and expected, stored apart from the rest.
+//! The content-addressed `blobs` table holding payload values (input, output, expected).
 
 use crate::codec::{self, Payload};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use spanloom_model::fields::PAYLOAD_FIELDS;
 
 /// A payload field, by its index in [`PAYLOAD_FIELDS`].
@@ -20,61 +21,42 @@ impl Field {
         PAYLOAD_FIELDS[self.0]
     }
 
-    /// The stored code.
-    pub(crate) fn code(self) -> i64 {
-        self.0 as i64
-    }
-
-    /// The field of a stored code.
-    pub(crate) fn from_code(code: i64) -> Option<Field> {
-        usize::try_from(code)
-            .ok()
-            .filter(|i| *i < PAYLOAD_FIELDS.len())
-            .map(Field)
-    }
-
     /// This field's bit in `payload_mask` / `object_mask`.
     pub(crate) fn bit(self) -> i64 {
         1 << self.0
     }
 }
 
-/// Loads one payload field's value.
-pub(crate) fn load(c: &Connection, seq: i64, field: Field) -> rusqlite::Result<Option<Value>> {
+/// A blob's key: SHA-256 of the org id and the value's JSON text. Scoping by org keeps one
+/// tenant from probing another's content; a cryptographic hash keeps anyone from forging a
+/// collision that would swap content under another row.
+pub(crate) type BlobHash = [u8; 32];
+
+/// Hashes a value's JSON text for an org.
+pub(crate) fn hash(org_id: &str, json: &str) -> BlobHash {
+    let mut h = Sha256::new();
+    h.update(org_id.as_bytes());
+    h.update([0]);
+    h.update(json.as_bytes());
+    h.finalize().into()
+}
+
+/// Stores a blob unless one with this hash exists (then nothing is written).
+pub(crate) fn put(c: &Connection, hash: &BlobHash, payload: &Payload) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO blobs (hash, data) VALUES (?1, ?2) ON CONFLICT (hash) DO NOTHING",
+    )?
+    .execute(params![&hash[..], payload])?;
+    Ok(())
+}
+
+/// Loads and parses a blob.
+pub(crate) fn load(c: &Connection, hash: &[u8]) -> rusqlite::Result<Option<Value>> {
     let text = c
-        .prepare_cached("SELECT payload FROM span_payloads WHERE seq = ?1 AND field = ?2")?
-        .query_row(params![seq, field.code()], |r| codec::decode(r.get_ref(0)?))
+        .prepare_cached("SELECT data FROM blobs WHERE hash = ?1")?
+        .query_row([hash], |r| codec::decode(r.get_ref(0)?))
         .optional()?;
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
-}
-
-/// Writes one payload field.
-pub(crate) fn put(
-    c: &Connection,
-    seq: i64,
-    field: Field,
-    payload: &Payload,
-) -> rusqlite::Result<()> {
-    c.prepare_cached(
-        "INSERT INTO span_payloads (seq, field, payload) VALUES (?1, ?2, ?3)
-         ON CONFLICT (seq, field) DO UPDATE SET payload = excluded.payload",
-    )?
-    .execute(params![seq, field.code(), payload])?;
-    Ok(())
-}
-
-/// Removes one payload field.
-pub(crate) fn delete(c: &Connection, seq: i64, field: Field) -> rusqlite::Result<()> {
-    c.prepare_cached("DELETE FROM span_payloads WHERE seq = ?1 AND field = ?2")?
-        .execute(params![seq, field.code()])?;
-    Ok(())
-}
-
-/// Removes every payload field of a row.
-pub(crate) fn delete_all(c: &Connection, seq: i64) -> rusqlite::Result<()> {
-    c.prepare_cached("DELETE FROM span_payloads WHERE seq = ?1")?
-        .execute([seq])?;
-    Ok(())
 }
 
 /// Adds payload fields to a row's JSON object text, as text (no re-parse of either side).
@@ -108,7 +90,7 @@ mod tests {
 
     #[test]
     fn splices_into_empty_and_full_objects() {
-        let f = |i| Field(i);
+        let f = Field;
         assert_eq!(splice("{}".into(), &[(f(0), "1".into())]), "{\"input\":1}");
         assert_eq!(
             splice(
@@ -120,5 +102,11 @@ mod tests {
         let v: Value =
             serde_json::from_str(&splice("{ }".into(), &[(f(1), "\"x\"".into())])).unwrap();
         assert_eq!(v, serde_json::json!({"output": "x"}));
+    }
+
+    #[test]
+    fn hashes_are_scoped_by_org() {
+        assert_ne!(hash("a", "1"), hash("b", "1"));
+        assert_eq!(hash("a", "1"), hash("a", "1"));
     }
 }
