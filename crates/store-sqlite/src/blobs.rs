@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use spanloom_model::fields::PAYLOAD_FIELDS;
+use std::collections::HashMap;
 
 /// A payload field, by its index in [`PAYLOAD_FIELDS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,22 +42,87 @@ pub(crate) fn hash(org_id: &str, json: &str) -> BlobHash {
     h.finalize().into()
 }
 
-/// Stores a blob unless one with this hash exists (then nothing is written).
-pub(crate) fn put(c: &Connection, hash: &BlobHash, payload: &Payload) -> rusqlite::Result<()> {
-    c.prepare_cached(
-        "INSERT INTO blobs (hash, data) VALUES (?1, ?2) ON CONFLICT (hash) DO NOTHING",
-    )?
-    .execute(params![&hash[..], payload])?;
-    Ok(())
+/// Stores a blob; returns its id.
+pub(crate) fn insert(c: &Connection, hash: &BlobHash, payload: &Payload) -> rusqlite::Result<i64> {
+    c.prepare_cached("INSERT INTO blobs (hash, data) VALUES (?1, ?2)")?
+        .execute(params![&hash[..], payload])?;
+    Ok(c.last_insert_rowid())
 }
 
 /// Loads and parses a blob.
-pub(crate) fn load(c: &Connection, hash: &[u8]) -> rusqlite::Result<Option<Value>> {
+pub(crate) fn load(c: &Connection, id: i64) -> rusqlite::Result<Option<Value>> {
     let text = c
-        .prepare_cached("SELECT data FROM blobs WHERE hash = ?1")?
-        .query_row([hash], |r| codec::decode(r.get_ref(0)?))
+        .prepare_cached("SELECT data FROM blobs WHERE id = ?1")?
+        .query_row([id], |r| codec::decode(r.get_ref(0)?))
         .optional()?;
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+}
+
+/// Recently stored blobs by hash, for deduplication. Bounded: two generations of at most
+/// `limit` entries; a value not seen for a while is simply stored again.
+pub(crate) struct BlobCache {
+    current: HashMap<BlobHash, i64>,
+    previous: HashMap<BlobHash, i64>,
+    limit: usize,
+}
+
+impl BlobCache {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            current: HashMap::new(),
+            previous: HashMap::new(),
+            limit,
+        }
+    }
+
+    pub(crate) fn get(&self, hash: &BlobHash) -> Option<i64> {
+        self.current
+            .get(hash)
+            .or_else(|| self.previous.get(hash))
+            .copied()
+    }
+
+    /// Remembers blobs whose transaction committed.
+    pub(crate) fn extend(&mut self, committed: HashMap<BlobHash, i64>) {
+        for (hash, id) in committed {
+            if self.current.len() >= self.limit {
+                self.previous = std::mem::take(&mut self.current);
+            }
+            self.current.insert(hash, id);
+        }
+    }
+}
+
+/// Blob ids visible to one request: committed ones, the group's earlier requests', its own.
+/// Ids of a request that rolls back are dropped with it, so no row ever points at a blob that
+/// was not committed.
+pub(crate) struct BlobIds<'a> {
+    pub(crate) cache: &'a BlobCache,
+    pub(crate) group: &'a HashMap<BlobHash, i64>,
+    pub(crate) request: HashMap<BlobHash, i64>,
+}
+
+impl BlobIds<'_> {
+    /// The id of a blob with this content, storing it if it is not known.
+    pub(crate) fn id_for(
+        &mut self,
+        c: &Connection,
+        hash: &BlobHash,
+        payload: &Payload,
+    ) -> rusqlite::Result<i64> {
+        if let Some(id) = self
+            .request
+            .get(hash)
+            .or_else(|| self.group.get(hash))
+            .copied()
+            .or_else(|| self.cache.get(hash))
+        {
+            return Ok(id);
+        }
+        let id = insert(c, hash, payload)?;
+        self.request.insert(*hash, id);
+        Ok(id)
+    }
 }
 
 /// Adds payload fields to a row's JSON object text, as text (no re-parse of either side).

@@ -81,11 +81,11 @@ fn read_rows(
 ) -> StoreResult<Vec<(StoredRow, i64)>> {
     let sql = format!(
         "SELECT s.row_id, s.project_id, s.xact_id, s.data, s.seq, bi.data, bo.data, be.data
-         FROM (SELECT row_id, project_id, xact_id, data, seq, start_key, input_hash, output_hash, expected_hash
+         FROM (SELECT row_id, project_id, xact_id, data, seq, start_key, input_blob, output_blob, expected_blob
                FROM spans s WHERE {filter} ORDER BY {order} LIMIT {limit}) s
-         LEFT JOIN blobs bi ON bi.hash = s.input_hash
-         LEFT JOIN blobs bo ON bo.hash = s.output_hash
-         LEFT JOIN blobs be ON be.hash = s.expected_hash
+         LEFT JOIN blobs bi ON bi.id = s.input_blob
+         LEFT JOIN blobs bo ON bo.id = s.output_blob
+         LEFT JOIN blobs be ON be.id = s.expected_blob
          ORDER BY {order}"
     );
     let mut stmt = c.prepare_cached(&sql).map_err(backend_err)?;

@@ -22,11 +22,12 @@ CREATE TABLE datasets (
     description TEXT, created TEXT NOT NULL, metadata TEXT, UNIQUE (project_id, name));
 
 -- Append-only history of every write: one entry per request and object, holding that request's
--- rows for the object as sent (a JSON list of {"id", "op", "row", "control"}). History,
+-- rows for the object as sent (a JSON list of {"id", "op", "control", "row", "blobs"}, payload
+-- values referred to by content hash; `blob_ids` maps those hashes to `blobs.id`). History,
 -- versions and replay read it; nothing updates it.
 CREATE TABLE write_log (
     seq INTEGER PRIMARY KEY, xact_id INTEGER NOT NULL, org_id TEXT NOT NULL, kind INTEGER NOT NULL,
-    object_id TEXT NOT NULL, entries NOT NULL);
+    object_id TEXT NOT NULL, entries NOT NULL, blob_ids TEXT);
 CREATE INDEX write_log_by_object ON write_log (kind, object_id, xact_id);
 
 -- The current merged rows, with the facts that lists and filters read.
@@ -39,18 +40,19 @@ CREATE TABLE spans (
     prompt_tokens REAL, completion_tokens REAL, tokens REAL, cost REAL, tags TEXT,
     input_preview TEXT, output_preview TEXT, data NOT NULL,
     payload_mask INTEGER NOT NULL DEFAULT 0, object_mask INTEGER NOT NULL DEFAULT 0,
-    input_hash BLOB, output_hash BLOB, expected_hash BLOB,
+    input_blob INTEGER, output_blob INTEGER, expected_blob INTEGER,
     UNIQUE (kind, object_id, row_id));
 CREATE INDEX spans_by_trace ON spans (kind, object_id, root_span_id, start_key);
 CREATE INDEX spans_by_span_id ON spans (kind, object_id, span_id);
 CREATE INDEX spans_by_seq ON spans (kind, object_id, seq);
 
--- Content-addressed store of payload values (input, output, expected): each distinct value is
--- stored once per org, whichever rows and write-log entries refer to it by hash. Agent traces
--- repeat the same messages turn after turn, and a merge that adds an output or an end time
--- never rewrites the input. `spans.payload_mask` says which payload fields a row has,
--- `object_mask` which of them are objects, and `spans.<field>_hash` where each value is.
-CREATE TABLE blobs (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, data NOT NULL);
+-- Payload values (input, output, expected), apart from the rows that hold them, so a merge that
+-- adds an output or an end time never rewrites the input. Values are deduplicated by content
+-- hash (agent traces repeat the same messages turn after turn): the writer keeps a bounded map
+-- of recent hashes rather than a unique index, because an index of random hashes would dirty a
+-- random page per value at every commit. `spans.payload_mask` says which payload fields a row
+-- has, `object_mask` which of them are objects, and `spans.<field>_blob` where each value is.
+CREATE TABLE blobs (id INTEGER PRIMARY KEY, hash BLOB NOT NULL, data NOT NULL);
 
 -- One summary per trace, kept current in the same transaction as its spans.
 CREATE TABLE traces (

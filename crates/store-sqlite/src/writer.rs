@@ -5,7 +5,7 @@
 //! trace the batch touched, commits once, and only then answers each request. A request that
 //! fails (an unknown object) rolls back to its savepoint and does not affect the others.
 
-use crate::blobs::{self, BlobHash, Field};
+use crate::blobs::{self, BlobCache, BlobHash, BlobIds, Field};
 use crate::codec::{self, Payload};
 use crate::{backend_err, reader};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -23,6 +23,8 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Most requests committed together.
 const MAX_GROUP: usize = 256;
+/// Blob hashes remembered per generation for deduplication (two generations, ~100 bytes each).
+const BLOB_CACHE_ENTRIES: usize = 250_000;
 /// Stop adding requests to a group past this many rows.
 const MAX_GROUP_ROWS: usize = 20_000;
 
@@ -56,6 +58,7 @@ pub(crate) fn spawn(
         conn,
         last_xact: last_xact.and_then(|x| XactId::from_u64(x as u64)),
         projects: HashMap::new(),
+        blobs: BlobCache::new(BLOB_CACHE_ENTRIES),
         capacity,
     };
     std::thread::Builder::new()
@@ -73,7 +76,9 @@ struct ExistingRow {
     payload_mask: i64,
     object_mask: i64,
     /// Where each payload field's value is.
-    hashes: [Option<Vec<u8>>; 3],
+    blob_ids: [Option<i64>; 3],
+    span_id: Option<String>,
+    start_key: f64,
     /// Stored input and output previews (kept when a merge does not touch those fields).
     previews: [Option<String>; 2],
 }
@@ -97,6 +102,8 @@ struct Writer {
     last_xact: Option<XactId>,
     /// Object → (org, project): objects never move, so this cache never goes stale.
     projects: HashMap<ObjectRef, (String, String)>,
+    /// Recently committed blobs, for deduplication.
+    blobs: BlobCache,
     capacity: usize,
 }
 
@@ -204,21 +211,31 @@ impl Writer {
         let mut trace_projects: HashMap<TraceKey, (String, String)> = HashMap::new();
         let mut results = Vec::with_capacity(group.len());
         let mut last_xact = self.last_xact;
+        let mut group_blobs: HashMap<BlobHash, i64> = HashMap::new();
         for (org_id, rows) in group {
             let xact = XactId::next_after(last_xact, timefmt::now_micros());
             tx.execute_batch("SAVEPOINT request")?;
             let mut request_touched = Vec::new();
-            match apply_request(
+            let mut blobs = BlobIds {
+                cache: &self.blobs,
+                group: &group_blobs,
+                request: HashMap::new(),
+            };
+            let outcome = apply_request(
                 &tx,
                 &mut self.projects,
+                &mut blobs,
                 &org_id,
                 rows,
                 xact,
                 &mut request_touched,
-            ) {
+            );
+            let request_blobs = blobs.request;
+            match outcome {
                 Ok(receipt) => {
                     tx.execute_batch("RELEASE request")?;
                     last_xact = Some(xact);
+                    group_blobs.extend(request_blobs);
                     for (key, org_project) in request_touched {
                         trace_projects.insert(key.clone(), org_project);
                         touched.insert(key);
@@ -238,33 +255,57 @@ impl Writer {
         }
         tx.commit()?;
         self.last_xact = last_xact;
+        self.blobs.extend(group_blobs);
         Ok(results)
     }
 }
 
-/// Applies one request's rows. Errors roll back to the request's savepoint.
+/// Applies one request's rows, then its write-log entries. Errors roll back to the request's
+/// savepoint.
 fn apply_request(
     tx: &Transaction<'_>,
     projects: &mut HashMap<ObjectRef, (String, String)>,
+    blobs: &mut BlobIds<'_>,
     org_id: &str,
     write: PreparedWrite,
     xact: XactId,
     touched: &mut Vec<(TraceKey, (String, String))>,
 ) -> StoreResult<WriteReceipt> {
-    for (object, entries) in &write.log {
-        resolve_project(tx, projects, org_id, object)?;
-        tx.prepare_cached("INSERT INTO write_log (xact_id, org_id, kind, object_id, entries) VALUES (?1, ?2, ?3, ?4, ?5)")
-            .and_then(|mut stmt| stmt.execute(params![xact.as_i64(), org_id, object.kind.code(), object.id, entries]))
-            .map_err(backend_err)?;
-    }
-    let rows = write.rows;
-    let mut row_ids = Vec::with_capacity(rows.len());
-    for row in rows {
-        let project_id = resolve_project(tx, projects, org_id, &row.row.object)?;
+    let mut row_ids = Vec::with_capacity(write.rows.len());
+    let mut log_blobs: Vec<(ObjectRef, Map<String, Value>)> = Vec::new();
+    for row in write.rows {
+        let object = row.row.object.clone();
+        let project_id = resolve_project(tx, projects, org_id, &object)?;
         row_ids.push(row.row.id.clone());
-        for key in apply_row(tx, org_id, &project_id, row, xact).map_err(backend_err)? {
+        let mut refs = Vec::new();
+        for key in
+            apply_row(tx, org_id, &project_id, row, xact, blobs, &mut refs).map_err(backend_err)?
+        {
             touched.push((key, (org_id.to_owned(), project_id.clone())));
         }
+        if !refs.is_empty() {
+            let map = match log_blobs.iter_mut().find(|(o, _)| *o == object) {
+                Some((_, map)) => map,
+                None => {
+                    log_blobs.push((object, Map::new()));
+                    &mut log_blobs.last_mut().expect("just pushed").1
+                }
+            };
+            for (hash, id) in refs {
+                map.insert(const_hex::encode(hash), Value::from(id));
+            }
+        }
+    }
+    for (object, entries) in &write.log {
+        let ids = log_blobs
+            .iter()
+            .find(|(o, _)| o == object)
+            .map(|(_, m)| Value::Object(m.clone()).to_string());
+        tx.prepare_cached(
+            "INSERT INTO write_log (xact_id, org_id, kind, object_id, entries, blob_ids) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .and_then(|mut stmt| stmt.execute(params![xact.as_i64(), org_id, object.kind.code(), object.id, entries, ids]))
+        .map_err(backend_err)?;
     }
     Ok(WriteReceipt {
         xact_id: xact,
@@ -301,6 +342,8 @@ fn apply_row(
     project_id: &str,
     prepared: PreparedRow,
     xact: XactId,
+    blob_ids: &mut BlobIds<'_>,
+    log_refs: &mut Vec<(BlobHash, i64)>,
 ) -> rusqlite::Result<Vec<TraceKey>> {
     let PreparedRow {
         row,
@@ -330,7 +373,7 @@ fn apply_row(
     let existing = tx
         .prepare_cached(
             "SELECT seq, data, has_base, base_hash, root_span_id, payload_mask, object_mask, input_preview, output_preview,
-                    input_hash, output_hash, expected_hash
+                    input_blob, output_blob, expected_blob, span_id, start_key
              FROM spans WHERE kind = ?1 AND object_id = ?2 AND row_id = ?3",
         )?
         .query_row(params![kind, object_id, row_id], |r| {
@@ -343,7 +386,9 @@ fn apply_row(
                 payload_mask: r.get(5)?,
                 object_mask: r.get(6)?,
                 previews: [r.get(7)?, r.get(8)?],
-                hashes: [r.get(9)?, r.get(10)?, r.get(11)?],
+                blob_ids: [r.get(9)?, r.get(10)?, r.get(11)?],
+                span_id: r.get(12)?,
+                start_key: r.get(13)?,
             })
         })
         .optional()?;
@@ -381,9 +426,9 @@ fn apply_row(
                     }
                     _ => false,
                 };
-                let stored = e.hashes[field.0].as_deref();
+                let stored = e.blob_ids[field.0];
                 if needed
-                    && let Some(value) = stored.map(|h| blobs::load(tx, h)).transpose()?.flatten()
+                    && let Some(value) = stored.map(|id| blobs::load(tx, id)).transpose()?.flatten()
                 {
                     data.insert(field.name().to_owned(), value);
                     loaded.push(field);
@@ -434,23 +479,18 @@ fn apply_row(
         return Ok(touched);
     };
 
-    // Split the merged row: payload fields go to `span_payloads`, the rest stays in `spans.data`.
-    let (old_objects, old_hashes, old_previews) = match &existing {
-        Some(e) => (e.object_mask, e.hashes.clone(), e.previews.clone()),
-        None => (0, [None, None, None], [None, None]),
+    // Split the merged row: payload fields go to `blobs`, the rest stays in `spans.data`.
+    let (old_objects, old_blobs, old_previews) = match &existing {
+        Some(e) => (e.object_mask, e.blob_ids, e.previews.clone()),
+        None => (0, [None; 3], [None, None]),
     };
     let mut object_mask = if is_replace { 0 } else { old_objects };
-    let mut hashes: [Option<Vec<u8>>; 3] = if is_replace {
-        [None, None, None]
-    } else {
-        old_hashes
-    };
+    let mut blob_refs: [Option<i64>; 3] = if is_replace { [None; 3] } else { old_blobs };
     let mut previews = if is_replace {
         [None, None]
     } else {
         old_previews
     };
-    let mut writes: Vec<(BlobHash, Payload)> = Vec::new();
     for field in Field::all() {
         let Some(value) = state.data.remove(field.name()) else {
             continue;
@@ -480,11 +520,12 @@ fn apply_row(
         if field.0 < previews.len() {
             previews[field.0] = preview;
         }
-        hashes[field.0] = Some(hash.to_vec());
-        writes.push((hash, payload));
+        let id = blob_ids.id_for(tx, &hash, &payload)?;
+        blob_refs[field.0] = Some(id);
+        log_refs.push((hash, id));
     }
     let payload_mask = Field::all()
-        .filter(|f| hashes[f.0].is_some())
+        .filter(|f| blob_refs[f.0].is_some())
         .fold(0, |m, f| m | f.bit());
     let mut facts = span_facts(&state.data);
     [facts.input_preview, facts.output_preview] = previews;
@@ -495,66 +536,64 @@ fn apply_row(
     if let Some(root) = &facts.root_span_id {
         touched.push((kind, object_id.to_owned(), root.clone()));
     }
-    let values = params![
-        org_id,
-        kind,
-        object_id,
-        row_id,
-        project_id,
-        xact.as_i64(),
-        state.has_base,
-        state.base_hash.map(|h| h as i64),
-        facts.span_id,
-        facts.root_span_id,
-        facts.is_root,
-        facts.created,
-        facts.start,
-        facts.start.unwrap_or(0.0),
-        facts.end,
-        facts.name,
-        facts.span_type,
-        facts.is_error,
-        facts.prompt_tokens,
-        facts.completion_tokens,
-        facts.tokens,
-        facts.cost,
-        facts.tags,
-        facts.input_preview,
-        facts.output_preview,
-        data_json,
-        payload_mask,
-        object_mask,
-        hashes[0],
-        hashes[1],
-        hashes[2]
-    ];
+    let start_key = facts.start.unwrap_or(0.0);
     match &existing {
+        // Index keys unchanged (the usual end-of-span merge): leave them out of the UPDATE so
+        // SQLite does not touch the indexes at all.
+        Some(e)
+            if e.span_id == facts.span_id
+                && e.root == facts.root_span_id
+                && e.start_key == start_key =>
+        {
+            tx.prepare_cached(
+                "UPDATE spans SET xact_id = ?1, has_base = ?2, base_hash = ?3, is_root = ?4, created = ?5, start = ?6,
+                    \"end\" = ?7, name = ?8, span_type = ?9, is_error = ?10, prompt_tokens = ?11, completion_tokens = ?12,
+                    tokens = ?13, cost = ?14, tags = ?15, input_preview = ?16, output_preview = ?17, data = ?18,
+                    payload_mask = ?19, object_mask = ?20, input_blob = ?21, output_blob = ?22, expected_blob = ?23
+                 WHERE seq = ?24",
+            )?
+            .execute(params![
+                xact.as_i64(), state.has_base, state.base_hash.map(|h| h as i64), facts.is_root, facts.created,
+                facts.start, facts.end, facts.name, facts.span_type, facts.is_error, facts.prompt_tokens,
+                facts.completion_tokens, facts.tokens, facts.cost, facts.tags, facts.input_preview,
+                facts.output_preview, data_json, payload_mask, object_mask, blob_refs[0], blob_refs[1], blob_refs[2],
+                e.seq
+            ])?;
+        }
         Some(e) => {
             tx.prepare_cached(
-                "UPDATE spans SET xact_id = ?6,
-                    has_base = ?7, base_hash = ?8, span_id = ?9, root_span_id = ?10, is_root = ?11, created = ?12,
-                    start = ?13, start_key = ?14, \"end\" = ?15, name = ?16, span_type = ?17, is_error = ?18,
-                    prompt_tokens = ?19, completion_tokens = ?20, tokens = ?21, cost = ?22, tags = ?23,
-                    input_preview = ?24, output_preview = ?25, data = ?26, payload_mask = ?27, object_mask = ?28,
-                    input_hash = ?29, output_hash = ?30, expected_hash = ?31
-                 WHERE seq = ?32",
+                "UPDATE spans SET xact_id = ?1, has_base = ?2, base_hash = ?3, is_root = ?4, created = ?5, start = ?6,
+                    \"end\" = ?7, name = ?8, span_type = ?9, is_error = ?10, prompt_tokens = ?11, completion_tokens = ?12,
+                    tokens = ?13, cost = ?14, tags = ?15, input_preview = ?16, output_preview = ?17, data = ?18,
+                    payload_mask = ?19, object_mask = ?20, input_blob = ?21, output_blob = ?22, expected_blob = ?23,
+                    span_id = ?24, root_span_id = ?25, start_key = ?26
+                 WHERE seq = ?27",
             )?
-            .execute(rusqlite::params_from_iter(values.iter().copied().chain(std::iter::once(&e.seq as &dyn rusqlite::ToSql))))?;
+            .execute(params![
+                xact.as_i64(), state.has_base, state.base_hash.map(|h| h as i64), facts.is_root, facts.created,
+                facts.start, facts.end, facts.name, facts.span_type, facts.is_error, facts.prompt_tokens,
+                facts.completion_tokens, facts.tokens, facts.cost, facts.tags, facts.input_preview,
+                facts.output_preview, data_json, payload_mask, object_mask, blob_refs[0], blob_refs[1], blob_refs[2],
+                facts.span_id, facts.root_span_id, start_key, e.seq
+            ])?;
         }
         None => {
             tx.prepare_cached(
                 "INSERT INTO spans (org_id, kind, object_id, row_id, project_id, xact_id, has_base, base_hash,
                     span_id, root_span_id, is_root, created, start, start_key, \"end\", name, span_type, is_error,
                     prompt_tokens, completion_tokens, tokens, cost, tags, input_preview, output_preview, data,
-                    payload_mask, object_mask, input_hash, output_hash, expected_hash)
+                    payload_mask, object_mask, input_blob, output_blob, expected_blob)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
                     ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
             )?
-            .execute(values)?;
+            .execute(params![
+                org_id, kind, object_id, row_id, project_id, xact.as_i64(), state.has_base,
+                state.base_hash.map(|h| h as i64), facts.span_id, facts.root_span_id, facts.is_root, facts.created,
+                facts.start, start_key, facts.end, facts.name, facts.span_type, facts.is_error, facts.prompt_tokens,
+                facts.completion_tokens, facts.tokens, facts.cost, facts.tags, facts.input_preview,
+                facts.output_preview, data_json, payload_mask, object_mask, blob_refs[0], blob_refs[1], blob_refs[2]
+            ])?;
         }
-    }
-    for (hash, payload) in &writes {
-        blobs::put(tx, hash, payload)?;
     }
     Ok(touched)
 }
@@ -623,18 +662,72 @@ fn refresh_trace(
         (Some(s), Some(e)) => Some(e - s),
         _ => None,
     };
-    tx.prepare_cached(
-        "INSERT OR REPLACE INTO traces (kind, object_id, root_span_id, org_id, project_id, start, start_key, \"end\", duration,
-            span_count, error_count, prompt_tokens, completion_tokens, tokens, cost, root_id, root_span_span_id, root_name,
-            root_type, input_preview, output_preview, tags, xact_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
-    )?
-    .execute(params![
-        kind, object_id, root, org_id, project_id, start, start.unwrap_or(0.0), end, duration, count, errors as i64,
-        prompt, completion, tokens, cost, root_row.row_id, root_row.span_id, root_row.name, root_row.span_type,
-        root_row.input_preview, root_row.output_preview, tags,
-        xact.unwrap_or(0)
-    ])?;
+    let start_key = start.unwrap_or(0.0);
+    let old_start_key: Option<f64> = tx
+        .prepare_cached(
+            "SELECT start_key FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
+        )?
+        .query_row(params![kind, object_id, root], |r| r.get(0))
+        .optional()?;
+    let summary = params![
+        start,
+        end,
+        duration,
+        count,
+        errors as i64,
+        prompt,
+        completion,
+        tokens,
+        cost,
+        root_row.row_id,
+        root_row.span_id,
+        root_row.name,
+        root_row.span_type,
+        root_row.input_preview,
+        root_row.output_preview,
+        tags,
+        xact.unwrap_or(0),
+        kind,
+        object_id,
+        root
+    ];
+    match old_start_key {
+        // Same start: an UPDATE that leaves `start_key` (indexed) alone touches no index.
+        Some(old) if old == start_key => {
+            tx.prepare_cached(
+                "UPDATE traces SET start = ?1, \"end\" = ?2, duration = ?3, span_count = ?4, error_count = ?5,
+                    prompt_tokens = ?6, completion_tokens = ?7, tokens = ?8, cost = ?9, root_id = ?10,
+                    root_span_span_id = ?11, root_name = ?12, root_type = ?13, input_preview = ?14,
+                    output_preview = ?15, tags = ?16, xact_id = ?17
+                 WHERE kind = ?18 AND object_id = ?19 AND root_span_id = ?20",
+            )?
+            .execute(summary)?;
+        }
+        Some(_) => {
+            tx.prepare_cached(
+                "UPDATE traces SET start = ?1, \"end\" = ?2, duration = ?3, span_count = ?4, error_count = ?5,
+                    prompt_tokens = ?6, completion_tokens = ?7, tokens = ?8, cost = ?9, root_id = ?10,
+                    root_span_span_id = ?11, root_name = ?12, root_type = ?13, input_preview = ?14,
+                    output_preview = ?15, tags = ?16, xact_id = ?17, start_key = ?21
+                 WHERE kind = ?18 AND object_id = ?19 AND root_span_id = ?20",
+            )?
+            .execute(rusqlite::params_from_iter(summary.iter().copied().chain(std::iter::once(&start_key as &dyn rusqlite::ToSql))))?;
+        }
+        None => {
+            tx.prepare_cached(
+                "INSERT INTO traces (start, \"end\", duration, span_count, error_count, prompt_tokens, completion_tokens,
+                    tokens, cost, root_id, root_span_span_id, root_name, root_type, input_preview, output_preview, tags,
+                    xact_id, kind, object_id, root_span_id, start_key, org_id, project_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
+                    ?22, ?23)",
+            )?
+            .execute(rusqlite::params_from_iter(summary.iter().copied().chain([
+                &start_key as &dyn rusqlite::ToSql,
+                &org_id as &dyn rusqlite::ToSql,
+                &project_id as &dyn rusqlite::ToSql,
+            ])))?;
+        }
+    }
     Ok(())
 }
 
