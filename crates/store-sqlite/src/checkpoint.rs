@@ -25,6 +25,8 @@ impl Checkpointer {
     pub(crate) fn spawn(path: &Path) -> rusqlite::Result<Self> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "busy_timeout", 1_000)?;
+        // Flush the database file at each checkpoint before the WAL can be reused.
+        conn.pragma_update(None, "synchronous", "FULL")?;
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let signal = Arc::clone(&stop);
         let handle = std::thread::Builder::new()

@@ -21,6 +21,7 @@ mod config;
 mod reader;
 mod registry;
 mod schema;
+mod syncer;
 mod writer;
 
 pub use config::{SqliteConfig, Synchronous};
@@ -64,7 +65,12 @@ impl SqliteStore {
         schema::migrate(&mut conn).map_err(backend_err)?;
         let readers = Arc::new(ReaderPool::open(&path, config.readers).map_err(backend_err)?);
         let (sender, receiver) = mpsc::channel(config.queue_capacity);
-        let writer = writer::spawn(conn, receiver, config.queue_capacity).map_err(backend_err)?;
+        let syncer = match config.synchronous {
+            Synchronous::Full => syncer::Syncer::background(&path).map_err(backend_err)?,
+            Synchronous::Normal => syncer::Syncer::Immediate,
+        };
+        let writer =
+            writer::spawn(conn, receiver, config.queue_capacity, syncer).map_err(backend_err)?;
         let checkpointer = checkpoint::Checkpointer::spawn(&path).map_err(backend_err)?;
         Ok(Self {
             sender: RwLock::new(Some(sender)),
@@ -95,7 +101,10 @@ impl SqliteStore {
     ) -> StoreResult<T> {
         let (tx, rx) = oneshot::channel();
         let job = Job::Admin(Box::new(move |conn: &mut Connection| {
-            let _ = tx.send(f(conn));
+            let result = f(conn);
+            Box::new(move |synced: Result<(), String>| {
+                let _ = tx.send(synced.map_err(StoreError::Backend).and(result));
+            }) as syncer::Delivery
         }));
         self.sender()?
             .send(job)

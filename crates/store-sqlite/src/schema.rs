@@ -75,8 +75,10 @@ CREATE INDEX comments_by_target ON comments (kind, object_id, target_id);
 /// Settings of the writer connection.
 pub(crate) fn configure_writer(conn: &Connection, config: &SqliteConfig) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
+    // With `Full`, commits are made durable by the fsync thread (see `syncer`) before they are
+    // acknowledged, so SQLite itself need not wait for the disk at commit.
     let sync = match config.synchronous {
-        Synchronous::Full => "FULL",
+        Synchronous::Full => "OFF",
         Synchronous::Normal => "NORMAL",
     };
     conn.pragma_update(None, "synchronous", sync)?;

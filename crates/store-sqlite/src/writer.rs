@@ -7,6 +7,7 @@
 
 use crate::blobs::{self, BlobCache, BlobHash, BlobIds, Field};
 use crate::codec::{self, Payload};
+use crate::syncer::{Delivery, Syncer};
 use crate::{backend_err, reader};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde_json::{Map, Value};
@@ -36,8 +37,9 @@ pub(crate) enum Job {
         rows: PreparedWrite,
         reply: oneshot::Sender<StoreResult<WriteReceipt>>,
     },
-    /// A registry change, run in its own transaction.
-    Admin(Box<dyn FnOnce(&mut Connection) + Send>),
+    /// A registry change, run in its own transaction; returns how to deliver its answer once
+    /// durable.
+    Admin(Box<dyn FnOnce(&mut Connection) -> Delivery + Send>),
 }
 
 /// The writer thread.
@@ -47,6 +49,7 @@ pub(crate) fn spawn(
     conn: Connection,
     receiver: mpsc::Receiver<Job>,
     capacity: usize,
+    syncer: Syncer,
 ) -> std::io::Result<WriterHandle> {
     let last_xact: Option<i64> = conn
         .query_row("SELECT max(xact_id) FROM write_log", [], |r| r.get(0))
@@ -60,6 +63,7 @@ pub(crate) fn spawn(
         projects: HashMap::new(),
         blobs: BlobCache::new(BLOB_CACHE_ENTRIES),
         capacity,
+        syncer,
     };
     std::thread::Builder::new()
         .name("spanloom-sqlite-writer".into())
@@ -105,6 +109,8 @@ struct Writer {
     /// Recently committed blobs, for deduplication.
     blobs: BlobCache,
     capacity: usize,
+    /// Makes commits durable before their answers go out.
+    syncer: Syncer,
 }
 
 struct PendingWrite {
@@ -125,8 +131,11 @@ impl Writer {
                         // Commit what is gathered first, so registry changes keep queue order.
                         self.commit_group(std::mem::take(&mut group));
                         rows = 0;
-                        if catch_unwind(AssertUnwindSafe(|| f(&mut self.conn))).is_err() {
-                            tracing::error!("a registry change panicked; the writer continues");
+                        match catch_unwind(AssertUnwindSafe(|| f(&mut self.conn))) {
+                            Ok(delivery) => self.syncer.deliver(delivery),
+                            Err(_) => {
+                                tracing::error!("a registry change panicked; the writer continues")
+                            }
                         }
                     }
                     Job::Write {
@@ -150,6 +159,7 @@ impl Writer {
                 .set((self.capacity - receiver.capacity()) as f64);
             self.commit_group(group);
         }
+        self.syncer.stop();
         tracing::info!("writer drained its queue and stopped");
     }
 
@@ -196,9 +206,18 @@ impl Writer {
             .map(|(_, n)| n)
             .sum();
         metrics::counter!("spanloom_store_rows_committed_total").increment(committed as u64);
-        for (reply, result) in replies.into_iter().zip(results) {
-            let _ = reply.send(result);
-        }
+        self.syncer
+            .deliver(Box::new(move |synced: Result<(), String>| {
+                for (reply, result) in replies.into_iter().zip(results) {
+                    let result = match &synced {
+                        Ok(()) => result,
+                        Err(e) => Err(StoreError::Backend(format!(
+                            "the commit could not be made durable: {e}"
+                        ))),
+                    };
+                    let _ = reply.send(result);
+                }
+            }));
     }
 
     /// One transaction for the whole group; one savepoint per request.
