@@ -3,10 +3,32 @@
 use crate::error::DecodeError;
 use crate::row::{WriteRow, type_name, validate_row};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use spanloom_model::{ObjectKind, ObjectRef, fields};
 
 /// Parses a JSON body, reporting UTF-8, syntax and nesting problems with their position.
 pub fn parse_json(body: &[u8]) -> Result<Value, DecodeError> {
+    check_text(body)?;
+    serde_json::from_slice(body).map_err(|e| DecodeError::InvalidJson(e.to_string()))
+}
+
+/// The top level of a body, with the values left unparsed.
+type RawTop<'a> = std::collections::HashMap<String, &'a RawValue>;
+
+/// Parses the top-level object of a body, keeping its values as raw text.
+fn parse_top<'a>(body: &'a [u8], expected: &str) -> Result<RawTop<'a>, DecodeError> {
+    check_text(body)?;
+    serde_json::from_slice::<RawTop<'a>>(body).map_err(|e| {
+        if e.is_data() {
+            DecodeError::InvalidShape(format!("the body must be a JSON object with {expected}"))
+        } else {
+            DecodeError::InvalidJson(e.to_string())
+        }
+    })
+}
+
+/// Checks a body is UTF-8 and not empty, naming the first bad byte.
+fn check_text(body: &[u8]) -> Result<(), DecodeError> {
     if let Err(e) = std::str::from_utf8(body) {
         return Err(DecodeError::InvalidUtf8 {
             offset: e.valid_up_to(),
@@ -15,77 +37,83 @@ pub fn parse_json(body: &[u8]) -> Result<Value, DecodeError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(DecodeError::InvalidJson("the body is empty".into()));
     }
-    serde_json::from_slice(body).map_err(|e| DecodeError::InvalidJson(e.to_string()))
+    Ok(())
+}
+
+/// Splits a raw list into its raw items; any other JSON is returned parsed for the error.
+fn raw_list<'a>(raw: &'a RawValue) -> Result<Vec<&'a RawValue>, Value> {
+    match serde_json::from_str::<Vec<&'a RawValue>>(raw.get()) {
+        Ok(items) => Ok(items),
+        Err(_) => Err(serde_json::from_str::<Value>(raw.get()).unwrap_or(Value::Null)),
+    }
 }
 
 /// Decodes a `/logs3` body: `{"rows": [...], "api_version": 2}`.
 pub fn decode_logs3(body: &[u8]) -> Result<Vec<WriteRow>, DecodeError> {
-    let Value::Object(mut top) = parse_json(body)? else {
+    let mut top = parse_top(body, "a `rows` list")?;
+    let Some(rows) = top.remove("rows") else {
         return Err(DecodeError::InvalidShape(
-            "the body must be a JSON object with a `rows` list".into(),
+            "the body has no `rows` list".into(),
         ));
     };
-    match top.remove("rows") {
-        Some(Value::Array(rows)) => validate_all(rows),
-        Some(Value::Object(o)) if o.get("type").and_then(Value::as_str) == Some("logs3_overflow") => {
+    match raw_list(rows) {
+        Ok(rows) => validate_all(rows.into_iter().map(|raw| (raw, None))),
+        Err(Value::Object(o)) if o.get("type").and_then(Value::as_str) == Some("logs3_overflow") => {
             Err(DecodeError::Unsupported(
                 "logs3 overflow references are not supported by this server version; send rows inline".into(),
             ))
         }
-        Some(other) => Err(DecodeError::InvalidShape(format!("`rows` must be a list, got {}", type_name(&other)))),
-        None => Err(DecodeError::InvalidShape("the body has no `rows` list".into())),
+        Err(other) => Err(DecodeError::InvalidShape(format!("`rows` must be a list, got {}", type_name(&other)))),
     }
 }
 
 /// Decodes a REST insert body `{"events": [...]}` for one object: each event is routed to it.
 pub fn decode_insert(object: &ObjectRef, body: &[u8]) -> Result<Vec<WriteRow>, DecodeError> {
-    let Value::Object(mut top) = parse_json(body)? else {
+    let mut top = parse_top(body, "an `events` list")?;
+    let Some(events) = top.remove("events") else {
         return Err(DecodeError::InvalidShape(
-            "the body must be a JSON object with an `events` list".into(),
+            "the body has no `events` list".into(),
         ));
     };
-    let events = match top.remove("events") {
-        Some(Value::Array(events)) => events,
-        Some(other) => {
-            return Err(DecodeError::InvalidShape(format!(
-                "`events` must be a list, got {}",
-                type_name(&other)
-            )));
-        }
-        None => {
-            return Err(DecodeError::InvalidShape(
-                "the body has no `events` list".into(),
-            ));
-        }
-    };
-    let mut rows = Vec::with_capacity(events.len());
-    for (index, mut event) in events.into_iter().enumerate() {
-        let Some(map) = event.as_object_mut() else {
-            return Err(DecodeError::InvalidRow {
-                index,
-                message: format!("an event must be a JSON object, got {}", type_name(&event)),
-            });
-        };
-        for key in fields::ROUTING_FIELDS {
-            map.remove(key);
-        }
-        map.insert(
-            object.kind.id_field().into(),
-            Value::String(object.id.clone()),
-        );
-        if object.kind == ObjectKind::ProjectLogs {
-            map.insert(fields::LOG_ID.into(), Value::String("g".into()));
-        }
-        rows.push(event);
+    match raw_list(events) {
+        Ok(events) => validate_all(events.into_iter().map(|raw| (raw, Some(object)))),
+        Err(other) => Err(DecodeError::InvalidShape(format!(
+            "`events` must be a list, got {}",
+            type_name(&other)
+        ))),
     }
-    validate_all(rows)
 }
 
-fn validate_all(rows: Vec<Value>) -> Result<Vec<WriteRow>, DecodeError> {
-    rows.into_iter()
-        .enumerate()
-        .map(|(index, row)| {
-            validate_row(row).map_err(|message| DecodeError::InvalidRow { index, message })
+/// Parses and validates each row. A row's content hash is taken over its raw text, so a
+/// retried request's rows hash the same without being serialized again.
+fn validate_all<'a>(
+    rows: impl Iterator<Item = (&'a RawValue, Option<&'a ObjectRef>)>,
+) -> Result<Vec<WriteRow>, DecodeError> {
+    rows.enumerate()
+        .map(|(index, (raw, route_to))| {
+            let invalid = |message: String| DecodeError::InvalidRow { index, message };
+            let hash = xxhash_rust::xxh3::xxh3_64(raw.get().as_bytes());
+            let mut row: Value = serde_json::from_str(raw.get())
+                .map_err(|e| DecodeError::InvalidJson(e.to_string()))?;
+            if let Some(object) = route_to {
+                let Some(map) = row.as_object_mut() else {
+                    return Err(invalid(format!(
+                        "an event must be a JSON object, got {}",
+                        type_name(&row)
+                    )));
+                };
+                for key in fields::ROUTING_FIELDS {
+                    map.remove(key);
+                }
+                map.insert(
+                    object.kind.id_field().into(),
+                    Value::String(object.id.clone()),
+                );
+                if object.kind == ObjectKind::ProjectLogs {
+                    map.insert(fields::LOG_ID.into(), Value::String("g".into()));
+                }
+            }
+            validate_row(row, hash).map_err(invalid)
         })
         .collect()
 }

@@ -27,9 +27,7 @@ pub enum WriteOp {
     Replace {
         /// The row content (no routing or control fields).
         row: Map<String, Value>,
-        /// `row` serialized (sorted keys), as stored.
-        json: String,
-        /// Hash of the content as the client sent it (before server-filled ids), so that a
+        /// Hash of the row's text as the client sent it (before server-filled ids), so that a
         /// retried identical replace is recognised and does not undo later merges.
         content_hash: u64,
     },
@@ -68,7 +66,7 @@ impl WriteOp {
 const MAX_ID_LEN: usize = 1024;
 
 /// Validates one row object and routes it. `index` is used only in error messages.
-pub fn validate_row(row: Value) -> Result<WriteRow, String> {
+pub fn validate_row(row: Value, content_hash: u64) -> Result<WriteRow, String> {
     let Value::Object(mut row) = row else {
         return Err(format!(
             "a row must be a JSON object, got {}",
@@ -153,31 +151,15 @@ pub fn validate_row(row: Value) -> Result<WriteRow, String> {
         });
     }
 
-    // Hash the content as the client sent it, before server-side defaults are filled in, so a
-    // retried identical row hashes the same. Most SDK rows need no defaults, and then this same
-    // text is what the store keeps: each row is serialized once.
-    let client_json =
-        serde_json::to_string(&row).map_err(|e| format!("cannot serialize the row: {e}"))?;
-    let content_hash = xxhash_rust::xxh3::xxh3_64(client_json.as_bytes());
-    let mut filled = id.is_none();
     let id = id.unwrap_or_else(ids::new_row_id);
     row.insert(fields::ID.into(), Value::String(id.clone()));
-    filled |= fill_created(&mut row);
-    filled |= fill_default(&mut row, fields::SPAN_ID, ids::new_span_id);
-    filled |= fill_default(&mut row, fields::ROOT_SPAN_ID, ids::new_trace_id);
-    let json = if filled {
-        serde_json::to_string(&row).map_err(|e| format!("cannot serialize the row: {e}"))?
-    } else {
-        client_json
-    };
+    fill_created(&mut row);
+    fill_default(&mut row, fields::SPAN_ID, ids::new_span_id);
+    fill_default(&mut row, fields::ROOT_SPAN_ID, ids::new_trace_id);
     Ok(WriteRow {
         object,
         id,
-        op: WriteOp::Replace {
-            row,
-            json,
-            content_hash,
-        },
+        op: WriteOp::Replace { row, content_hash },
         control,
     })
 }

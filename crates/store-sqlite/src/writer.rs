@@ -465,17 +465,12 @@ fn apply_row(
     let op = match op {
         WriteOp::Replace {
             mut row,
-            json,
             content_hash,
         } => {
             for p in &mut fields {
                 row.insert(p.field.name().to_owned(), std::mem::take(&mut p.value));
             }
-            WriteOp::Replace {
-                row,
-                json,
-                content_hash,
-            }
+            WriteOp::Replace { row, content_hash }
         }
         WriteOp::Merge {
             mut patch,
@@ -821,10 +816,6 @@ impl PreparedRow {
     /// `{"id", "op", "control", "row": <row or patch without payload fields>, "blobs": {field: hash}}`.
     fn new(org_id: &str, mut row: WriteRow) -> (Self, String) {
         let mut fields = Vec::new();
-        if let WriteOp::Replace { json, .. } = &mut row.op {
-            // The full text is not kept: payload values are stored once, as blobs.
-            drop(std::mem::take(json));
-        }
         if let WriteOp::Replace { row: map, .. } | WriteOp::Merge { patch: map, .. } = &mut row.op {
             for field in Field::all() {
                 if let Some(value) = map.remove(field.name()) {

@@ -93,7 +93,6 @@ mod tests {
 
     fn replace(v: Value, hash: u64) -> WriteOp {
         WriteOp::Replace {
-            json: v.to_string(),
             row: v.as_object().cloned().unwrap_or_default(),
             content_hash: hash,
         }
