@@ -87,6 +87,20 @@ struct ExistingRow {
     previews: [Option<String>; 2],
 }
 
+fn min_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// The root span's facts that a trace summary shows.
 #[derive(Default)]
 struct RootFacts {
@@ -612,7 +626,8 @@ fn apply_row(
     Ok(touched)
 }
 
-/// Recomputes one trace's summary from its spans' indexed facts (no payload parsing).
+/// Recomputes one trace's summary from its spans' indexed facts (no payload parsing), in one
+/// scan of the trace's index range.
 fn refresh_trace(
     tx: &Transaction<'_>,
     key: &TraceKey,
@@ -620,26 +635,50 @@ fn refresh_trace(
     project_id: &str,
 ) -> rusqlite::Result<()> {
     let (kind, object_id, root) = key;
-    let agg = tx
-        .prepare_cached(
-            "SELECT count(*), total(is_error), min(start), max(\"end\"), total(prompt_tokens), total(completion_tokens),
-                    total(tokens), total(cost), max(xact_id)
-             FROM spans WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
-        )?
-        .query_row(params![kind, object_id, root], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, f64>(1)?,
-                r.get::<_, Option<f64>>(2)?,
-                r.get::<_, Option<f64>>(3)?,
-                r.get::<_, f64>(4)?,
-                r.get::<_, f64>(5)?,
-                r.get::<_, f64>(6)?,
-                r.get::<_, f64>(7)?,
-                r.get::<_, Option<i64>>(8)?,
-            ))
-        })?;
-    let (count, errors, start, end, prompt, completion, tokens, cost, xact) = agg;
+    let mut stmt = tx.prepare_cached(
+        "SELECT is_error, start, \"end\", prompt_tokens, completion_tokens, tokens, cost, xact_id, is_root, start_key,
+                row_id, span_id, name, span_type, input_preview, output_preview, tags
+         FROM spans WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3 ORDER BY start_key, seq",
+    )?;
+    let mut rows = stmt.query(params![kind, object_id, root])?;
+    let (mut count, mut errors) = (0_i64, 0_i64);
+    let (mut start, mut end): (Option<f64>, Option<f64>) = (None, None);
+    let (mut prompt, mut completion, mut tokens, mut cost) = (0.0, 0.0, 0.0, 0.0);
+    let mut xact: i64 = 0;
+    let mut root_row: Option<RootFacts> = None;
+    let mut tags: Vec<String> = Vec::new();
+    while let Some(r) = rows.next()? {
+        count += 1;
+        errors += r.get::<_, i64>(0)?;
+        let span_start: Option<f64> = r.get(1)?;
+        let span_end: Option<f64> = r.get(2)?;
+        start = min_opt(start, span_start);
+        end = max_opt(end, span_end);
+        prompt += r.get::<_, Option<f64>>(3)?.unwrap_or(0.0);
+        completion += r.get::<_, Option<f64>>(4)?.unwrap_or(0.0);
+        tokens += r.get::<_, Option<f64>>(5)?.unwrap_or(0.0);
+        cost += r.get::<_, Option<f64>>(6)?.unwrap_or(0.0);
+        xact = xact.max(r.get(7)?);
+        // Rows come by start: the first root is the earliest one.
+        if root_row.is_none() && r.get::<_, bool>(8)? {
+            root_row = Some(RootFacts {
+                row_id: Some(r.get(10)?),
+                span_id: r.get(11)?,
+                name: r.get(12)?,
+                span_type: r.get(13)?,
+                input_preview: r.get(14)?,
+                output_preview: r.get(15)?,
+            });
+        }
+        if let Some(text) = r.get_ref(16)?.as_str_or_null()? {
+            for tag in serde_json::from_str::<Vec<String>>(text).unwrap_or_default() {
+                if !tags.contains(&tag) {
+                    tags.push(tag);
+                }
+            }
+        }
+    }
+    drop(rows);
     if count == 0 {
         tx.prepare_cached(
             "DELETE FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
@@ -647,35 +686,13 @@ fn refresh_trace(
         .execute(params![kind, object_id, root])?;
         return Ok(());
     }
-    let root_row = tx
-        .prepare_cached(
-            "SELECT row_id, span_id, name, span_type, input_preview, output_preview FROM spans
-             WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3 AND is_root = 1 ORDER BY start_key, seq LIMIT 1",
-        )?
-        .query_row(params![kind, object_id, root], |r| {
-            Ok(RootFacts {
-                row_id: Some(r.get(0)?),
-                span_id: r.get(1)?,
-                name: r.get(2)?,
-                span_type: r.get(3)?,
-                input_preview: r.get(4)?,
-                output_preview: r.get(5)?,
-            })
-        })
-        .optional()?
-        .unwrap_or_default();
-    let tags: Vec<String> = tx
-        .prepare_cached(
-            "SELECT DISTINCT j.value FROM spans, json_each(spans.tags) AS j
-             WHERE spans.kind = ?1 AND spans.object_id = ?2 AND spans.root_span_id = ?3 AND spans.tags IS NOT NULL",
-        )?
-        .query_map(params![kind, object_id, root], |r| r.get::<_, String>(0))?
-        .collect::<Result<_, _>>()?;
+    let root_row = root_row.unwrap_or_default();
     let tags = (!tags.is_empty()).then(|| Value::from(tags).to_string());
     let duration = match (start, end) {
         (Some(s), Some(e)) => Some(e - s),
         _ => None,
     };
+    let xact = Some(xact);
     let start_key = start.unwrap_or(0.0);
     let old_start_key: Option<f64> = tx
         .prepare_cached(
