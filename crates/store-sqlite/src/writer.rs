@@ -692,7 +692,6 @@ fn refresh_trace(
         (Some(s), Some(e)) => Some(e - s),
         _ => None,
     };
-    let xact = Some(xact);
     let start_key = start.unwrap_or(0.0);
     let old_start_key: Option<f64> = tx
         .prepare_cached(
@@ -705,7 +704,7 @@ fn refresh_trace(
         end,
         duration,
         count,
-        errors as i64,
+        errors,
         prompt,
         completion,
         tokens,
@@ -717,7 +716,7 @@ fn refresh_trace(
         root_row.input_preview,
         root_row.output_preview,
         tags,
-        xact.unwrap_or(0),
+        xact,
         kind,
         object_id,
         root
