@@ -98,3 +98,37 @@ def test_sigterm_drains_and_loses_nothing(fresh_server):
     stored = {e["id"] for e in Client(again.url, again.admin_key).fetch_all("project_logs", project, limit=1000)}
     assert acknowledged <= stored
     assert len(stored) % 20 == 0
+
+
+def test_overload_answers_503_with_retry_after_and_loses_nothing(fresh_server):
+    # A one-slot write queue: concurrent writers must be turned away, never silently dropped.
+    srv = fresh_server("--write-queue", "1")
+    client = Client(srv.url, srv.admin_key)
+    project = client.project("overload")
+    results: list[tuple[int, str | None, list[str]]] = []
+    lock = threading.Lock()
+
+    def worker(n: int):
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {srv.admin_key}"
+        for i in range(15):
+            ids = [f"o{n}-{i}-{j}" for j in range(50)]
+            rows = [{"id": rid, "project_id": project, "log_id": "g", "input": "x" * 2000} for rid in ids]
+            r = session.post(srv.url + "/logs3", json={"rows": rows, "api_version": 2}, timeout=30)
+            with lock:
+                results.append((r.status_code, r.headers.get("Retry-After"), ids))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    statuses = {status for status, _, _ in results}
+    assert statuses <= {200, 503}, statuses
+    assert 503 in statuses, "a one-slot queue under 8 concurrent writers should refuse some requests"
+    assert all(retry == "1" for status, retry, _ in results if status == 503)
+    stored = {e["id"] for e in client.fetch_all("project_logs", project, limit=1000)}
+    acked = {rid for status, _, ids in results if status == 200 for rid in ids}
+    refused = {rid for status, _, ids in results if status == 503 for rid in ids}
+    assert acked <= stored and not (refused & stored)
+    assert srv.alive()
