@@ -21,6 +21,7 @@ mod config;
 mod reader;
 mod registry;
 mod schema;
+mod statements;
 mod syncer;
 mod writer;
 

@@ -565,6 +565,33 @@ fn apply_row(
         touched.push((kind, object_id.to_owned(), root.clone()));
     }
     let start_key = facts.start.unwrap_or(0.0);
+    let (xact_id, base_hash) = (xact.as_i64(), state.base_hash.map(|h| h as i64));
+    let values: [&dyn rusqlite::ToSql; 23] = [
+        &xact_id,
+        &state.has_base,
+        &base_hash,
+        &facts.is_root,
+        &facts.created,
+        &facts.start,
+        &facts.end,
+        &facts.name,
+        &facts.span_type,
+        &facts.is_error,
+        &facts.prompt_tokens,
+        &facts.completion_tokens,
+        &facts.tokens,
+        &facts.cost,
+        &facts.tags,
+        &facts.input_preview,
+        &facts.output_preview,
+        &data_json,
+        &payload_mask,
+        &object_mask,
+        &blob_refs[0],
+        &blob_refs[1],
+        &blob_refs[2],
+    ];
+    let keys: [&dyn rusqlite::ToSql; 3] = [&facts.span_id, &facts.root_span_id, &start_key];
     match &existing {
         // Index keys unchanged (the usual end-of-span merge): leave them out of the UPDATE so
         // SQLite does not touch the indexes at all.
@@ -573,57 +600,134 @@ fn apply_row(
                 && e.root == facts.root_span_id
                 && e.start_key == start_key =>
         {
-            tx.prepare_cached(
-                "UPDATE spans SET xact_id = ?1, has_base = ?2, base_hash = ?3, is_root = ?4, created = ?5, start = ?6,
-                    \"end\" = ?7, name = ?8, span_type = ?9, is_error = ?10, prompt_tokens = ?11, completion_tokens = ?12,
-                    tokens = ?13, cost = ?14, tags = ?15, input_preview = ?16, output_preview = ?17, data = ?18,
-                    payload_mask = ?19, object_mask = ?20, input_blob = ?21, output_blob = ?22, expected_blob = ?23
-                 WHERE seq = ?24",
-            )?
-            .execute(params![
-                xact.as_i64(), state.has_base, state.base_hash.map(|h| h as i64), facts.is_root, facts.created,
-                facts.start, facts.end, facts.name, facts.span_type, facts.is_error, facts.prompt_tokens,
-                facts.completion_tokens, facts.tokens, facts.cost, facts.tags, facts.input_preview,
-                facts.output_preview, data_json, payload_mask, object_mask, blob_refs[0], blob_refs[1], blob_refs[2],
-                e.seq
-            ])?;
+            let params = values
+                .iter()
+                .copied()
+                .chain([&e.seq as &dyn rusqlite::ToSql]);
+            tx.prepare_cached(&row_sql::SPAN_UPDATE)?
+                .execute(rusqlite::params_from_iter(params))?;
         }
         Some(e) => {
-            tx.prepare_cached(
-                "UPDATE spans SET xact_id = ?1, has_base = ?2, base_hash = ?3, is_root = ?4, created = ?5, start = ?6,
-                    \"end\" = ?7, name = ?8, span_type = ?9, is_error = ?10, prompt_tokens = ?11, completion_tokens = ?12,
-                    tokens = ?13, cost = ?14, tags = ?15, input_preview = ?16, output_preview = ?17, data = ?18,
-                    payload_mask = ?19, object_mask = ?20, input_blob = ?21, output_blob = ?22, expected_blob = ?23,
-                    span_id = ?24, root_span_id = ?25, start_key = ?26
-                 WHERE seq = ?27",
-            )?
-            .execute(params![
-                xact.as_i64(), state.has_base, state.base_hash.map(|h| h as i64), facts.is_root, facts.created,
-                facts.start, facts.end, facts.name, facts.span_type, facts.is_error, facts.prompt_tokens,
-                facts.completion_tokens, facts.tokens, facts.cost, facts.tags, facts.input_preview,
-                facts.output_preview, data_json, payload_mask, object_mask, blob_refs[0], blob_refs[1], blob_refs[2],
-                facts.span_id, facts.root_span_id, start_key, e.seq
-            ])?;
+            let params = values
+                .iter()
+                .chain(&keys)
+                .copied()
+                .chain([&e.seq as &dyn rusqlite::ToSql]);
+            tx.prepare_cached(&row_sql::SPAN_UPDATE_WITH_KEYS)?
+                .execute(rusqlite::params_from_iter(params))?;
         }
         None => {
-            tx.prepare_cached(
-                "INSERT INTO spans (org_id, kind, object_id, row_id, project_id, xact_id, has_base, base_hash,
-                    span_id, root_span_id, is_root, created, start, start_key, \"end\", name, span_type, is_error,
-                    prompt_tokens, completion_tokens, tokens, cost, tags, input_preview, output_preview, data,
-                    payload_mask, object_mask, input_blob, output_blob, expected_blob)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-                    ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)",
-            )?
-            .execute(params![
-                org_id, kind, object_id, row_id, project_id, xact.as_i64(), state.has_base,
-                state.base_hash.map(|h| h as i64), facts.span_id, facts.root_span_id, facts.is_root, facts.created,
-                facts.start, start_key, facts.end, facts.name, facts.span_type, facts.is_error, facts.prompt_tokens,
-                facts.completion_tokens, facts.tokens, facts.cost, facts.tags, facts.input_preview,
-                facts.output_preview, data_json, payload_mask, object_mask, blob_refs[0], blob_refs[1], blob_refs[2]
-            ])?;
+            let identity: [&dyn rusqlite::ToSql; 5] =
+                [&org_id, &kind, &object_id, &row_id, &project_id];
+            let params = values.iter().chain(&keys).chain(&identity).copied();
+            tx.prepare_cached(&row_sql::SPAN_INSERT)?
+                .execute(rusqlite::params_from_iter(params))?;
         }
     }
     Ok(touched)
+}
+
+/// The statements that write `spans` and `traces` rows.
+mod row_sql {
+    use crate::statements::{insert, update};
+    use std::sync::LazyLock;
+
+    /// `spans` columns every write sets, in the order of the writer's values.
+    const SPAN_VALUES: [&str; 23] = [
+        "xact_id",
+        "has_base",
+        "base_hash",
+        "is_root",
+        "created",
+        "start",
+        "\"end\"",
+        "name",
+        "span_type",
+        "is_error",
+        "prompt_tokens",
+        "completion_tokens",
+        "tokens",
+        "cost",
+        "tags",
+        "input_preview",
+        "output_preview",
+        "data",
+        "payload_mask",
+        "object_mask",
+        "input_blob",
+        "output_blob",
+        "expected_blob",
+    ];
+    /// Indexed `spans` columns, set only when they change (so SQLite leaves indexes alone).
+    const SPAN_KEYS: [&str; 3] = ["span_id", "root_span_id", "start_key"];
+    /// `spans` columns fixed at insert.
+    const SPAN_IDENTITY: [&str; 5] = ["org_id", "kind", "object_id", "row_id", "project_id"];
+
+    /// Update of a span's non-key columns, then `seq`.
+    pub(super) static SPAN_UPDATE: LazyLock<String> =
+        LazyLock::new(|| update("spans", &SPAN_VALUES, &["seq"]));
+    /// Update including the key columns, then `seq`.
+    pub(super) static SPAN_UPDATE_WITH_KEYS: LazyLock<String> = LazyLock::new(|| {
+        update(
+            "spans",
+            &[&SPAN_VALUES[..], &SPAN_KEYS[..]].concat(),
+            &["seq"],
+        )
+    });
+    /// Insert of a new span: values, keys, identity.
+    pub(super) static SPAN_INSERT: LazyLock<String> = LazyLock::new(|| {
+        insert(
+            "spans",
+            &[&SPAN_VALUES[..], &SPAN_KEYS[..], &SPAN_IDENTITY[..]].concat(),
+        )
+    });
+
+    /// `traces` summary columns, in the order of the writer's values.
+    const TRACE_VALUES: [&str; 17] = [
+        "start",
+        "\"end\"",
+        "duration",
+        "span_count",
+        "error_count",
+        "prompt_tokens",
+        "completion_tokens",
+        "tokens",
+        "cost",
+        "root_id",
+        "root_span_span_id",
+        "root_name",
+        "root_type",
+        "input_preview",
+        "output_preview",
+        "tags",
+        "xact_id",
+    ];
+    const TRACE_KEY: [&str; 3] = ["kind", "object_id", "root_span_id"];
+
+    /// Update of a summary without its indexed `start_key`, then the trace key.
+    pub(super) static TRACE_UPDATE: LazyLock<String> =
+        LazyLock::new(|| update("traces", &TRACE_VALUES, &TRACE_KEY));
+    /// Update including `start_key`, then the trace key.
+    pub(super) static TRACE_UPDATE_WITH_START: LazyLock<String> = LazyLock::new(|| {
+        update(
+            "traces",
+            &[&TRACE_VALUES[..], &["start_key"]].concat(),
+            &TRACE_KEY,
+        )
+    });
+    /// Insert of a new summary: values, `start_key`, key, org and project.
+    pub(super) static TRACE_INSERT: LazyLock<String> = LazyLock::new(|| {
+        insert(
+            "traces",
+            &[
+                &TRACE_VALUES[..],
+                &["start_key"],
+                &TRACE_KEY[..],
+                &["org_id", "project_id"],
+            ]
+            .concat(),
+        )
+    });
 }
 
 /// Recomputes one trace's summary from its spans' indexed facts (no payload parsing), in one
@@ -699,63 +803,49 @@ fn refresh_trace(
         )?
         .query_row(params![kind, object_id, root], |r| r.get(0))
         .optional()?;
-    let summary = params![
-        start,
-        end,
-        duration,
-        count,
-        errors,
-        prompt,
-        completion,
-        tokens,
-        cost,
-        root_row.row_id,
-        root_row.span_id,
-        root_row.name,
-        root_row.span_type,
-        root_row.input_preview,
-        root_row.output_preview,
-        tags,
-        xact,
-        kind,
-        object_id,
-        root
+    let values: [&dyn rusqlite::ToSql; 17] = [
+        &start,
+        &end,
+        &duration,
+        &count,
+        &errors,
+        &prompt,
+        &completion,
+        &tokens,
+        &cost,
+        &root_row.row_id,
+        &root_row.span_id,
+        &root_row.name,
+        &root_row.span_type,
+        &root_row.input_preview,
+        &root_row.output_preview,
+        &tags,
+        &xact,
     ];
+    let trace_key: [&dyn rusqlite::ToSql; 3] = [kind, object_id, root];
+    let start: [&dyn rusqlite::ToSql; 1] = [&start_key];
     match old_start_key {
         // Same start: an UPDATE that leaves `start_key` (indexed) alone touches no index.
         Some(old) if old == start_key => {
-            tx.prepare_cached(
-                "UPDATE traces SET start = ?1, \"end\" = ?2, duration = ?3, span_count = ?4, error_count = ?5,
-                    prompt_tokens = ?6, completion_tokens = ?7, tokens = ?8, cost = ?9, root_id = ?10,
-                    root_span_span_id = ?11, root_name = ?12, root_type = ?13, input_preview = ?14,
-                    output_preview = ?15, tags = ?16, xact_id = ?17
-                 WHERE kind = ?18 AND object_id = ?19 AND root_span_id = ?20",
-            )?
-            .execute(summary)?;
+            let params = values.iter().chain(&trace_key).copied();
+            tx.prepare_cached(&row_sql::TRACE_UPDATE)?
+                .execute(rusqlite::params_from_iter(params))?;
         }
         Some(_) => {
-            tx.prepare_cached(
-                "UPDATE traces SET start = ?1, \"end\" = ?2, duration = ?3, span_count = ?4, error_count = ?5,
-                    prompt_tokens = ?6, completion_tokens = ?7, tokens = ?8, cost = ?9, root_id = ?10,
-                    root_span_span_id = ?11, root_name = ?12, root_type = ?13, input_preview = ?14,
-                    output_preview = ?15, tags = ?16, xact_id = ?17, start_key = ?21
-                 WHERE kind = ?18 AND object_id = ?19 AND root_span_id = ?20",
-            )?
-            .execute(rusqlite::params_from_iter(summary.iter().copied().chain(std::iter::once(&start_key as &dyn rusqlite::ToSql))))?;
+            let params = values.iter().chain(&start).chain(&trace_key).copied();
+            tx.prepare_cached(&row_sql::TRACE_UPDATE_WITH_START)?
+                .execute(rusqlite::params_from_iter(params))?;
         }
         None => {
-            tx.prepare_cached(
-                "INSERT INTO traces (start, \"end\", duration, span_count, error_count, prompt_tokens, completion_tokens,
-                    tokens, cost, root_id, root_span_span_id, root_name, root_type, input_preview, output_preview, tags,
-                    xact_id, kind, object_id, root_span_id, start_key, org_id, project_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,
-                    ?22, ?23)",
-            )?
-            .execute(rusqlite::params_from_iter(summary.iter().copied().chain([
-                &start_key as &dyn rusqlite::ToSql,
-                &org_id as &dyn rusqlite::ToSql,
-                &project_id as &dyn rusqlite::ToSql,
-            ])))?;
+            let owner: [&dyn rusqlite::ToSql; 2] = [&org_id, &project_id];
+            let params = values
+                .iter()
+                .chain(&start)
+                .chain(&trace_key)
+                .chain(&owner)
+                .copied();
+            tx.prepare_cached(&row_sql::TRACE_INSERT)?
+                .execute(rusqlite::params_from_iter(params))?;
         }
     }
     Ok(())
