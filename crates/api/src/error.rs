@@ -93,6 +93,9 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::NOT_FOUND, "unknown_object", e.to_string())
             }
             StoreError::NotFound(_) => ApiError::not_found(e.to_string()),
+            StoreError::InvalidQuery(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.to_string())
+            }
             StoreError::InvalidCursor(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", e.to_string())
             }

@@ -15,6 +15,7 @@
 //! | `POST /v1/project`, `GET /v1/project`, `GET /v1/project/{id}` | projects |
 //! | `POST /v1/experiment`, `GET /v1/experiment/{id}`, `POST /v1/dataset`, `GET /v1/dataset/{id}` | experiments and datasets |
 //! | `POST /logs3` | every row write of the SDKs |
+//! | `POST /btql` | BTQL queries (SQL syntax, clause syntax, JSON AST) |
 //! | `POST /v1/{project_logs,experiment,dataset}/{id}/insert`, `.../fetch` | REST insert and fetch |
 //! | `GET /api/v1/{object_type}/{id}/traces[/{root_span_id}]`, `.../spans/{span_id}`, `.../rows/{id}` | native reads for the UI |
 //!

@@ -20,6 +20,33 @@ pub enum Command {
     Serve(ServeArgs),
     /// Create, list and revoke API keys.
     Keys(KeysArgs),
+    /// Run a BTQL query against the data directory and print the rows.
+    Query(QueryArgs),
+}
+
+/// Output of `spanloom query`.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryFormat {
+    /// An aligned table, long values cut.
+    Table,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// `spanloom query`.
+#[derive(Args, Debug)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// The query, in SQL syntax (`SELECT ... FROM project_logs('<id>') ...`) or clause syntax
+    /// (`from: project_logs('<id>') | filter: ... | limit: 10`).
+    pub query: String,
+    /// The org whose data is queried.
+    #[arg(long, default_value = "spanloom")]
+    pub org: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = QueryFormat::Table)]
+    pub format: QueryFormat,
 }
 
 /// Where the data lives (shared by every subcommand).

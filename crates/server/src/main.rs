@@ -1,10 +1,11 @@
 //! `spanloom`: the single binary. `spanloom serve` runs the server; `spanloom keys` manages
-//! API keys. This is the only place that reads configuration, installs logging and metrics,
+//! API keys; `spanloom query` runs BTQL against a data directory. This is the only place that reads configuration, installs logging and metrics,
 //! and wires the store to the API.
 
 mod bootstrap;
 mod cli;
 mod keys;
+mod query_cmd;
 mod serve;
 mod telemetry;
 
@@ -26,6 +27,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             cli::Command::Serve(args) => serve::run(args).await,
             cli::Command::Keys(args) => keys::run(args).await,
+            cli::Command::Query(args) => query_cmd::run(args).await,
         }
     });
     match result {

@@ -18,6 +18,7 @@ mod blobs;
 mod checkpoint;
 mod codec;
 mod config;
+mod query;
 mod reader;
 mod registry;
 mod schema;
@@ -342,6 +343,17 @@ impl Store for SqliteStore {
         let (org_id, object, row_id) = (org_id.to_owned(), object.clone(), row_id.to_owned());
         self.readers
             .run(move |c| reader::get_row(c, &org_id, &object, &row_id))
+            .await
+    }
+
+    async fn query(
+        &self,
+        org_id: &str,
+        query: &spanloom_query::Query,
+    ) -> StoreResult<spanloom_store::QueryOutput> {
+        let (org_id, query) = (org_id.to_owned(), query.clone());
+        self.readers
+            .run(move |c| query::run(c, &org_id, &query))
             .await
     }
 

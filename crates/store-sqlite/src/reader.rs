@@ -29,6 +29,7 @@ impl ReaderPool {
         for _ in 0..size {
             let conn = Connection::open(path)?;
             schema::configure_reader(&conn)?;
+            crate::query::functions::register(&conn)?;
             conns.push(conn);
         }
         Ok(Self {
@@ -211,11 +212,11 @@ pub(crate) fn list_comments(
     rows.collect::<Result<_, _>>().map_err(backend_err)
 }
 
-const SUMMARY_COLUMNS: &str = "root_span_id, project_id, start, \"end\", duration, span_count, error_count, \
+pub(crate) const SUMMARY_COLUMNS: &str = "root_span_id, project_id, start, \"end\", duration, span_count, error_count, \
     prompt_tokens, completion_tokens, tokens, cost, root_id, root_span_span_id, root_name, root_type, \
     input_preview, output_preview, tags, xact_id, start_key";
 
-fn summary_from(r: &Row<'_>) -> rusqlite::Result<(TraceSummary, f64)> {
+pub(crate) fn summary_from(r: &Row<'_>) -> rusqlite::Result<(TraceSummary, f64)> {
     let tags: Option<String> = r.get(17)?;
     Ok((
         TraceSummary {

@@ -95,6 +95,8 @@ pub(crate) fn configure_reader(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "busy_timeout", 10_000)?;
     conn.pragma_update(None, "cache_size", -32_768)?;
     conn.pragma_update(None, "query_only", true)?;
+    // BTQL's LIKE is case-sensitive (ILIKE is the insensitive one).
+    conn.pragma_update(None, "case_sensitive_like", true)?;
     Ok(())
 }
 

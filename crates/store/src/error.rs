@@ -15,6 +15,9 @@ pub enum StoreError {
     /// A pagination cursor that this store did not issue.
     #[error("invalid cursor: {0}")]
     InvalidCursor(String),
+    /// A query this store cannot run as written (the message names the part).
+    #[error("{0}")]
+    InvalidQuery(String),
     /// The write queue is full; the client should retry after a short wait.
     #[error("the write queue is full; retry shortly")]
     Overloaded,

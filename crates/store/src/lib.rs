@@ -152,6 +152,10 @@ pub trait Store: Send + Sync + 'static {
         object: &ObjectRef,
         row_id: &str,
     ) -> StoreResult<Option<StoredRow>>;
+    /// Runs a parsed BTQL query over one object of the org. Compile errors (a field or form
+    /// this backend cannot query) are [`StoreError::InvalidQuery`].
+    async fn query(&self, org_id: &str, query: &spanloom_query::Query) -> StoreResult<QueryOutput>;
+
     /// Comments attached to a row.
     async fn list_comments(
         &self,

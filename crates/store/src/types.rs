@@ -162,3 +162,12 @@ pub struct Trace {
     /// Every span, by start time.
     pub spans: Vec<StoredRow>,
 }
+
+/// The answer to a BTQL query.
+#[derive(Debug, Clone)]
+pub struct QueryOutput {
+    /// One JSON object text per result row.
+    pub rows: Vec<String>,
+    /// The cursor for the next page; `None` at the end.
+    pub cursor: Option<String>,
+}

@@ -1,5 +1,6 @@
 //! Route table. One file per resource.
 
+mod btql;
 mod health;
 mod login;
 mod logs3;
@@ -26,6 +27,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/dataset", post(objects::create_dataset))
         .route("/v1/dataset/{id}", get(objects::get_dataset))
         .route("/logs3", post(logs3::logs3))
+        .route("/btql", post(btql::btql))
         .route("/v1/{object_type}/{id}/insert", post(logs3::insert))
         .route(
             "/v1/{object_type}/{id}/fetch",

@@ -1,0 +1,360 @@
+//! Runs a compiled query on a reader connection and shapes its rows.
+
+use super::compile::{PAYLOAD_JOINS, Sql, bounds_time, has_regex};
+use super::project::project;
+use crate::{backend_err, blobs, codec, reader};
+use rusqlite::Connection;
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use serde_json::{Map, Value};
+use spanloom_model::{ObjectRef, XactId};
+use spanloom_query::Query;
+use spanloom_query::plan::{Expr, SelectItem, Selection, Shape, SortKey};
+use spanloom_store::{QueryOutput, StoreError, StoreResult, StoredRow, cursor};
+
+/// Rows per page when the query sets no limit, and the most a page may hold.
+const DEFAULT_LIMIT: u64 = 100;
+const MAX_LIMIT: u64 = 10_000;
+
+fn invalid(message: impl Into<String>) -> StoreError {
+    StoreError::InvalidQuery(message.into())
+}
+
+/// Runs a query over one object of an org.
+pub(crate) fn run(c: &Connection, org_id: &str, q: &Query) -> StoreResult<QueryOutput> {
+    if q.filter.as_ref().is_some_and(has_regex)
+        && q.limit.is_none()
+        && !q.filter.as_ref().is_some_and(bounds_time)
+    {
+        return Err(invalid(
+            "a regex filter needs a row bound (LIMIT) or a time bound (a comparison on created or metrics.start), \
+             so it cannot scan the whole store",
+        ));
+    }
+    let object = ObjectRef::new(q.source.kind, q.source.id.clone());
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT) as usize;
+    match (q.shape, q.is_aggregate()) {
+        (Shape::Spans, false) => spans(c, org_id, &object, q, limit),
+        (Shape::Spans, true) => groups(c, org_id, q, limit),
+        (Shape::Traces, false) => traces(c, org_id, &object, q, limit),
+        (Shape::Traces, true) => Err(invalid(
+            "aggregations over the traces shape are not supported yet; aggregate spans",
+        )),
+    }
+}
+
+/// `s.kind = ? AND s.object_id = ? AND s.org_id = ?` for the query's source.
+fn scope(sql: &mut Sql, alias: &str, org_id: &str, q: &Query) -> String {
+    let kind = sql.bind(SqlValue::Integer(q.source.kind.code()));
+    let id = sql.bind(SqlValue::Text(q.source.id.clone()));
+    let org = sql.bind(SqlValue::Text(org_id.to_owned()));
+    format!("{alias}.kind = {kind} AND {alias}.object_id = {id} AND {alias}.org_id = {org}")
+}
+
+fn blob_joins() -> String {
+    PAYLOAD_JOINS
+        .iter()
+        .map(|(field, alias)| format!(" LEFT JOIN blobs {alias} ON {alias}.id = s.{field}_blob"))
+        .collect()
+}
+
+/// A sort key's expression: a select alias names its item's expression.
+fn sort_expr<'a>(key: &'a SortKey, items: &'a [SelectItem]) -> &'a Expr {
+    if let Expr::Field(path) = &key.expr
+        && let [name] = path.as_slice()
+        && let Some(item) = items
+            .iter()
+            .find(|i| i.alias.as_deref() == Some(name.as_str()))
+    {
+        return &item.expr;
+    }
+    &key.expr
+}
+
+/// `(k1 > ?) OR (k1 = ? AND (...))`: rows after the cursor in the sort order.
+fn after_cursor(sql: &mut Sql, keys: &[(String, bool)], values: &[Value]) -> String {
+    let Some(((key, desc), rest)) = keys.split_first() else {
+        return "0".into();
+    };
+    let value = values.first().map_or(SqlValue::Null, json_to_sql);
+    let op = if *desc { "<" } else { ">" };
+    let strict = format!("{key} {op} {}", sql.bind(value.clone()));
+    if rest.is_empty() {
+        return format!("({strict})");
+    }
+    let equal = format!("{key} = {}", sql.bind(value));
+    format!(
+        "({strict} OR ({equal} AND {}))",
+        after_cursor(sql, rest, &values[1..])
+    )
+}
+
+fn json_to_sql(v: &Value) -> SqlValue {
+    match v {
+        Value::Null => SqlValue::Null,
+        Value::Bool(b) => SqlValue::Integer(i64::from(*b)),
+        Value::Number(n) => n.as_i64().map_or_else(
+            || SqlValue::Real(n.as_f64().unwrap_or(0.0)),
+            SqlValue::Integer,
+        ),
+        Value::String(s) => SqlValue::Text(s.clone()),
+        other => SqlValue::Text(other.to_string()),
+    }
+}
+
+fn sql_to_json(v: ValueRef<'_>) -> Value {
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::from(i),
+        ValueRef::Real(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
+    }
+}
+
+fn spans(
+    c: &Connection,
+    org_id: &str,
+    object: &ObjectRef,
+    q: &Query,
+    limit: usize,
+) -> StoreResult<QueryOutput> {
+    let mut sql = Sql::default();
+    let mut clauses = vec![scope(&mut sql, "s", org_id, q)];
+    if let Some(filter) = &q.filter {
+        clauses.push(sql.expr(filter)?);
+    }
+    let items: &[SelectItem] = match &q.select {
+        Selection::Items(items) => items,
+        Selection::Star => &[],
+    };
+    // Sort keys never yield NULL (it sorts like the smallest number), so cursors compare cleanly.
+    let mut keys: Vec<(String, bool)> = Vec::new();
+    for key in &q.sort {
+        keys.push((
+            format!("coalesce({}, -1e308)", sql.expr(sort_expr(key, items))?),
+            key.descending,
+        ));
+    }
+    keys.push(("s.seq".into(), keys.last().is_none_or(|(_, desc)| *desc)));
+    if let Some(text) = q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        let values = cursor::decode(text, keys.len())?;
+        clauses.push(after_cursor(&mut sql, &keys, &values));
+    }
+    let order: Vec<String> = keys
+        .iter()
+        .map(|(k, desc)| format!("{k} {}", if *desc { "DESC" } else { "ASC" }))
+        .collect();
+    let key_columns: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
+    let text = format!(
+        "SELECT s.row_id, s.project_id, s.xact_id, s.data, b_input.data, b_output.data, b_expected.data, {}
+         FROM spans s{} WHERE {} ORDER BY {} LIMIT {}",
+        key_columns.join(", "),
+        blob_joins(),
+        clauses.join(" AND "),
+        order.join(", "),
+        limit + 1
+    );
+    let mut stmt = c.prepare(&text).map_err(query_err)?;
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(sql.params.iter()))
+        .map_err(query_err)?;
+    let mut out = Vec::new();
+    let mut last_key = Vec::new();
+    while let Some(r) = rows.next().map_err(query_err)? {
+        if out.len() == limit {
+            return Ok(QueryOutput {
+                rows: out,
+                cursor: Some(cursor::encode(&last_key)),
+            });
+        }
+        let mut fields = Vec::new();
+        for field in blobs::Field::all() {
+            let value = r.get_ref(4 + field.0).map_err(backend_err)?;
+            if value != ValueRef::Null {
+                fields.push((field, codec::decode(value).map_err(backend_err)?));
+            }
+        }
+        let row = StoredRow {
+            object: object.clone(),
+            id: r.get(0).map_err(backend_err)?,
+            project_id: r.get(1).map_err(backend_err)?,
+            xact_id: XactId::from_u64(r.get::<_, i64>(2).map_err(backend_err)? as u64)
+                .unwrap_or(XactId::MIN),
+            data_json: blobs::splice(
+                codec::decode(r.get_ref(3).map_err(backend_err)?).map_err(backend_err)?,
+                &fields,
+            ),
+        };
+        last_key = (0..keys.len())
+            .map(|i| r.get_ref(7 + i).map(sql_to_json))
+            .collect::<Result<_, _>>()
+            .map_err(backend_err)?;
+        out.push(if items.is_empty() {
+            row.to_event_json()
+        } else {
+            project(&row.to_event_value(), items).to_string()
+        });
+    }
+    Ok(QueryOutput {
+        rows: out,
+        cursor: None,
+    })
+}
+
+fn groups(c: &Connection, org_id: &str, q: &Query, limit: usize) -> StoreResult<QueryOutput> {
+    let mut sql = Sql::default();
+    let mut clauses = vec![scope(&mut sql, "s", org_id, q)];
+    if let Some(filter) = &q.filter {
+        clauses.push(sql.expr(filter)?);
+    }
+    let outputs: Vec<&SelectItem> = q.dimensions.iter().chain(&q.measures).collect();
+    let mut columns = Vec::new();
+    for (i, item) in outputs.iter().enumerate() {
+        columns.push(format!("{} AS c{i}", sql.expr(&item.expr)?));
+    }
+    let names: Vec<String> = outputs.iter().map(|i| i.output_name()).collect();
+    let mut order = Vec::new();
+    for key in &q.sort {
+        let dir = if key.descending { "DESC" } else { "ASC" };
+        let by_name = match &key.expr {
+            Expr::Field(path) if path.len() == 1 => names.iter().position(|n| *n == path[0]),
+            _ => None,
+        };
+        match by_name {
+            Some(i) => order.push(format!("c{i} {dir}")),
+            None => order.push(format!("{} {dir}", sql.expr(&key.expr)?)),
+        }
+    }
+    order.extend((0..q.dimensions.len()).map(|i| format!("c{i} ASC")));
+    let group_by = if q.dimensions.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " GROUP BY {}",
+            (0..q.dimensions.len())
+                .map(|i| format!("c{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let order = if order.is_empty() {
+        String::new()
+    } else {
+        format!(" ORDER BY {}", order.join(", "))
+    };
+    let text = format!(
+        "SELECT {} FROM spans s{} WHERE {}{group_by}{order} LIMIT {limit}",
+        columns.join(", "),
+        blob_joins(),
+        clauses.join(" AND ")
+    );
+    let mut stmt = c.prepare(&text).map_err(query_err)?;
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(sql.params.iter()))
+        .map_err(query_err)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(query_err)? {
+        let mut object = Map::new();
+        for (i, name) in names.iter().enumerate() {
+            object.insert(
+                name.clone(),
+                sql_to_json(r.get_ref(i).map_err(backend_err)?),
+            );
+        }
+        out.push(Value::Object(object).to_string());
+    }
+    Ok(QueryOutput {
+        rows: out,
+        cursor: None,
+    })
+}
+
+fn traces(
+    c: &Connection,
+    org_id: &str,
+    object: &ObjectRef,
+    q: &Query,
+    limit: usize,
+) -> StoreResult<QueryOutput> {
+    if !q.sort.is_empty() {
+        return Err(invalid(
+            "the traces shape is always sorted newest first; remove the sort clause",
+        ));
+    }
+    let _ = object;
+    let mut sql = Sql::default();
+    let mut clauses = vec![scope(&mut sql, "t", org_id, q)];
+    if let Some(filter) = &q.filter {
+        // A trace matches when any of its spans matches.
+        let filter = sql.expr(filter)?;
+        clauses.push(format!(
+            "EXISTS (SELECT 1 FROM spans s{} WHERE s.kind = t.kind AND s.object_id = t.object_id
+                AND s.root_span_id = t.root_span_id AND s.org_id = t.org_id AND {filter})",
+            blob_joins()
+        ));
+    }
+    if let Some(text) = q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        let key = cursor::decode(text, 2)?;
+        let keys = [
+            ("t.start_key".to_owned(), true),
+            ("t.root_span_id".to_owned(), true),
+        ];
+        clauses.push(after_cursor(&mut sql, &keys, &key));
+    }
+    let text = format!(
+        "SELECT {} FROM traces t WHERE {} ORDER BY t.start_key DESC, t.root_span_id DESC LIMIT {}",
+        reader::SUMMARY_COLUMNS,
+        clauses.join(" AND "),
+        limit + 1
+    );
+    let mut stmt = c.prepare(&text).map_err(query_err)?;
+    let summaries = stmt
+        .query_map(
+            rusqlite::params_from_iter(sql.params.iter()),
+            reader::summary_from,
+        )
+        .map_err(query_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(query_err)?;
+    let items: &[SelectItem] = match &q.select {
+        Selection::Items(items) => items,
+        Selection::Star => &[],
+    };
+    let mut out = Vec::new();
+    let mut cursor_out = None;
+    for (i, (summary, start_key)) in summaries.iter().enumerate() {
+        if i == limit {
+            let last = &summaries[i - 1];
+            cursor_out = Some(cursor::encode(&[
+                Value::from(last.1),
+                Value::String(last.0.root_span_id.clone()),
+            ]));
+            break;
+        }
+        let _ = start_key;
+        let value = serde_json::to_value(summary).unwrap_or(Value::Null);
+        out.push(if items.is_empty() {
+            value.to_string()
+        } else {
+            project(&value, items).to_string()
+        });
+    }
+    Ok(QueryOutput {
+        rows: out,
+        cursor: cursor_out,
+    })
+}
+
+/// SQLite errors while running a compiled query: bad regexes and type errors are the query's
+/// fault; the rest are the backend's.
+fn query_err(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::UserFunctionError(inner) => invalid(format!("invalid query: {inner}")),
+        rusqlite::Error::SqliteFailure(_, Some(message))
+            if message.contains("regex") || message.contains("JSON path") =>
+        {
+            invalid(format!("invalid query: {message}"))
+        }
+        _ => backend_err(e),
+    }
+}

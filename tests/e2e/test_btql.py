@@ -1,0 +1,198 @@
+"""BTQL over HTTP (`POST /btql`) and on the command line (`spanloom query`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+
+from conftest import span_row
+from spanloom_server import Client, binary, keys_cli
+
+
+def btql(client, query, **extra):
+    r = client.post("/btql", {"query": query, **extra})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def load_traces(client, project, n=12):
+    now = time.time()
+    rows = []
+    for i in range(n):
+        trace = uuid.uuid4().hex
+        model = ["gpt-4o", "claude-3-5-sonnet"][i % 2]
+        rows.append(span_row(project, f"root{i}", trace, f"{i:015x}a", span_attributes={"name": "agent", "type": "task"},
+                             input={"question": f"question {i}"}, metadata={"user_id": f"u{i % 3}"},
+                             metrics={"start": now - 100 + i, "end": now - 99 + i}))
+        rows.append(span_row(project, f"llm{i}", trace, f"{i:015x}b", parent=f"{i:015x}a",
+                             span_attributes={"name": "chat", "type": "llm"}, metadata={"model": model},
+                             input=[{"role": "user", "content": "東京の天気は？" if i == 5 else f"Weather in city {i}"}],
+                             output="Sunny" if i != 7 else "Thunderstorm warning",
+                             metrics={"start": now - 100 + i + 0.1, "end": now - 100 + i + 0.1 + (i + 1) / 10,
+                                      "prompt_tokens": 10 * i, "completion_tokens": i}))
+        rows.append(span_row(project, f"score{i}", trace, f"{i:015x}c", parent=f"{i:015x}a",
+                             span_attributes={"name": "Levenshtein", "type": "score", "purpose": "scorer"},
+                             scores={"Levenshtein": 0.5}, metrics={"start": now - 100 + i + 0.5}))
+    assert client.logs3(rows).status_code == 200
+    return rows
+
+
+def test_sdk_scorer_trace_fetch_shape(client, project):
+    rows = load_traces(client, project)
+    trace = rows[0]["root_span_id"]
+    query = {
+        "select": [{"op": "star"}],
+        "from": {"op": "function", "name": {"op": "ident", "name": ["project_logs"]}, "args": [{"op": "literal", "value": project}]},
+        "filter": {"op": "and", "children": [
+            {"op": "eq", "left": {"op": "ident", "name": ["root_span_id"]}, "right": {"op": "literal", "value": trace}},
+            {"op": "or", "children": [
+                {"op": "isnull", "expr": {"op": "ident", "name": ["span_attributes", "purpose"]}},
+                {"op": "ne", "left": {"op": "ident", "name": ["span_attributes", "purpose"]}, "right": {"op": "literal", "value": "scorer"}},
+            ]},
+        ]},
+        "cursor": None,
+        "limit": 1000,
+    }
+    body = btql(client, query, use_columnstore=False, brainstore_realtime=True, query_source="py_sdk_object_fetcher_project_logs")
+    assert sorted(r["id"] for r in body["data"]) == ["llm0", "root0"]
+    assert body["cursor"] is None
+    llm = next(r for r in body["data"] if r["id"] == "llm0")
+    assert llm["output"] == "Sunny" and llm["_xact_id"] and llm["project_id"] == project
+
+
+def test_sql_and_clause_syntax_agree(client, project):
+    load_traces(client, project)
+    sql = f"SELECT id, metadata.user_id AS user, metrics.end - metrics.start AS duration FROM project_logs('{project}') " \
+          "WHERE metadata.user_id = 'u1' AND span_attributes.type = 'task' ORDER BY metrics.start DESC LIMIT 3"
+    clause = f"select: id, metadata.user_id as user, metrics.end - metrics.start as duration | from: project_logs('{project}') " \
+             "| filter: metadata.user_id = 'u1' and span_attributes.type = 'task' | sort: metrics.start desc | limit: 3"
+    a, b = btql(client, sql)["data"], btql(client, clause)["data"]
+    assert a == b
+    assert [r["id"] for r in a] == ["root10", "root7", "root4"]
+    assert all(r["user"] == "u1" and abs(r["duration"] - 1.0) < 1e-6 for r in a)
+
+
+def test_cursor_pages_never_skip_or_repeat(client, project):
+    load_traces(client, project, n=10)
+    seen, cursor = [], None
+    for page in range(10):
+        q = f"from: project_logs('{project}') | filter: span_attributes.type = 'llm' | sort: metrics.start asc | limit: 3"
+        if cursor:
+            q += f" | cursor: '{cursor}'"
+        body = btql(client, q)
+        seen += [r["id"] for r in body["data"]]
+        # Ingest continues between pages.
+        client.logs3([span_row(project, f"late{page}", uuid.uuid4().hex, "f" * 16, span_attributes={"type": "task"})])
+        cursor = body["cursor"]
+        if not cursor:
+            break
+    assert seen == [f"llm{i}" for i in range(10)]
+
+
+def test_time_ranges_and_full_text(client, project):
+    load_traces(client, project)
+    recent = btql(client, f"SELECT id FROM project_logs('{project}') WHERE created > now() - interval 1 day LIMIT 1000")
+    assert len(recent["data"]) == 36
+    old = btql(client, f"SELECT id FROM project_logs('{project}') WHERE metrics.start < now() - interval 1 hour")
+    assert old["data"] == []
+    cjk = btql(client, f"SELECT id FROM project_logs('{project}') WHERE MATCH '天気'")
+    assert [r["id"] for r in cjk["data"]] == ["llm5"]
+    word = btql(client, f"SELECT id FROM project_logs('{project}') WHERE output MATCH 'THUNDERSTORM'")
+    assert [r["id"] for r in word["data"]] == ["llm7"]
+
+
+def test_aggregations(client, project):
+    load_traces(client, project)
+    body = btql(client, f"dimensions: metadata.model | measures: count(1) as n, sum(metrics.prompt_tokens) as prompt, "
+                        f"percentile(metrics.end - metrics.start, 0.5) as p50 | from: project_logs('{project}') "
+                        "| filter: span_attributes.type = 'llm' | sort: model asc")
+    rows = body["data"]
+    assert [r["model"] for r in rows] == ["claude-3-5-sonnet", "gpt-4o"]
+    assert [r["n"] for r in rows] == [6, 6]
+    assert rows[1]["prompt"] == sum(10 * i for i in range(0, 12, 2))
+    assert abs(rows[1]["p50"] - 0.6) < 1e-6  # durations 0.1, 0.3, ..., 1.1 for the even spans
+    sql = btql(client, f"SELECT metadata.model, count(*) AS n FROM project_logs('{project}') WHERE span_attributes.type = 'llm' GROUP BY 1 ORDER BY n DESC")
+    assert {r["model"]: r["n"] for r in sql["data"]} == {"gpt-4o": 6, "claude-3-5-sonnet": 6}
+
+
+def test_traces_shape_matches_any_span(client, project):
+    load_traces(client, project)
+    body = btql(client, f"SELECT * FROM project_logs('{project}') traces WHERE metadata.model = 'gpt-4o' AND output MATCH 'thunder' LIMIT 10")
+    assert body["data"] == []
+    body = btql(client, f"from: project_logs('{project}') traces | filter: metadata.model = 'claude-3-5-sonnet' | limit: 4")
+    assert len(body["data"]) == 4 and body["cursor"]
+    assert all(t["span_count"] == 3 and t["root_name"] == "agent" for t in body["data"])
+    rest = btql(client, f"from: project_logs('{project}') traces | filter: metadata.model = 'claude-3-5-sonnet' | limit: 4 | cursor: '{body['cursor']}'")
+    ids = [t["root_span_id"] for t in body["data"] + rest["data"]]
+    assert len(ids) == 6 and len(set(ids)) == 6
+
+
+def test_regex_is_bounded(client, project):
+    load_traces(client, project)
+    r = client.post("/btql", {"query": f"SELECT id FROM project_logs('{project}') WHERE output ~ '^Thunder'"})
+    assert r.status_code == 400 and "regex filter needs a row bound" in r.json()["error"]["message"]
+    ok = btql(client, f"SELECT id FROM project_logs('{project}') WHERE output ~* '^thunder' LIMIT 5")
+    assert [row["id"] for row in ok["data"]] == ["llm7"]
+    bad = client.post("/btql", {"query": f"SELECT id FROM project_logs('{project}') WHERE output ~ '((' LIMIT 5"})
+    assert bad.status_code == 400
+
+
+def test_injection_attempts_are_inert(client, project):
+    load_traces(client, project, n=2)
+    attempts = [
+        "x'; DROP TABLE spans; --",
+        "' OR '1'='1",
+        "\" OR 1=1 --",
+        "$.a') OR 1=1 --",
+    ]
+    for text in attempts:
+        literal = text.replace("'", "''")
+        for q in [
+            f"SELECT id FROM project_logs('{project}') WHERE id = '{literal}'",
+            f"SELECT id FROM project_logs('{project}') WHERE metadata.user_id IN ('{literal}', 'nope')",
+            f"SELECT id FROM project_logs('{project}') WHERE input MATCH '{literal}'",
+            f"SELECT id FROM project_logs('{project}') WHERE metadata.\"{text.replace(chr(34), '')}\" = 'x'",
+            f"SELECT id FROM project_logs('{project}') WHERE span_attributes.name LIKE '{literal}'",
+        ]:
+            assert btql(client, q)["data"] == [], q
+    r = client.post("/btql", {"query": f"SELECT id FROM project_logs('{project}'' OR 1=1 --')"})
+    assert r.status_code == 404 and "OR 1=1" in r.json()["error"]["message"]
+    assert len(btql(client, f"SELECT id FROM project_logs('{project}') LIMIT 100")["data"]) == 6
+
+
+def test_errors_name_the_position_and_orgs_stay_apart(server, client, project):
+    r = client.post("/btql", {"query": f"from: project_logs('{project}') | filtr: id = 'x'"})
+    assert r.status_code == 400
+    err = r.json()["error"]
+    assert err["code"] == "invalid_query" and "line 1, col" in err["message"] and "filtr" in err["message"]
+    r = client.post("/btql", {"query": {"select": [{"op": "star"}], "from": {"op": "function", "name": {"op": "ident", "name": ["project_logs"]},
+                                        "args": [{"op": "literal", "value": project}]}, "filter": {"op": "eqq"}}})
+    assert r.status_code == 400 and "query.filter" in r.json()["error"]["message"]
+    other_key = keys_cli(server.data_dir, "create", "--org", "btql-other").stdout.strip()
+    other = Client(server.url, other_key)
+    r = other.post("/btql", {"query": f"SELECT * FROM project_logs('{project}')"})
+    assert r.status_code == 404
+
+
+def test_jsonl_format(client, project):
+    load_traces(client, project, n=2)
+    r = client.post("/btql", {"query": f"SELECT id FROM project_logs('{project}') WHERE span_attributes.type = 'llm' LIMIT 1", "fmt": "jsonl"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/x-ndjson"
+    lines = [json.loads(line) for line in r.text.splitlines()]
+    assert len(lines) == 1 and "x-bt-cursor" in r.headers
+
+
+def test_cli_prints_a_table_and_json_lines(server, client, project):
+    load_traces(client, project, n=3)
+    q = f"SELECT id, metadata.model AS model FROM project_logs('{project}') WHERE span_attributes.type = 'llm' ORDER BY id"
+    table = subprocess.run([str(binary()), "query", "--data-dir", str(server.data_dir), q], capture_output=True, text=True, timeout=60)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["id", "model"] and lines[2].split() == ["llm0", "gpt-4o"] and lines[-1] == "(3 rows)"
+    jsonl = subprocess.run([str(binary()), "query", "--data-dir", str(server.data_dir), "--format", "jsonl", q],
+                           capture_output=True, text=True, timeout=60)
+    assert [json.loads(line)["id"] for line in jsonl.stdout.splitlines()] == ["llm0", "llm1", "llm2"]
+    bad = subprocess.run([str(binary()), "query", "--data-dir", str(server.data_dir), "SELECT FROM"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "line 1, col" in bad.stderr
