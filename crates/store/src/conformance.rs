@@ -25,7 +25,8 @@ macro_rules! store_conformance_suite {
             fetch_pages_never_skip_or_repeat, trace_summaries_stay_current,
             trace_list_newest_first_with_range_and_cursor, whole_trace_and_single_span,
             experiment_and_dataset_rows, comments_are_not_spans, experiments_names_and_ensure_new,
-            bad_cursor_is_rejected, payload_fields_follow_the_merge_rules);
+            bad_cursor_is_rejected, payload_fields_follow_the_merge_rules,
+            query_filters_sorts_and_pages, query_aggregates, query_traces_shape);
     };
 }
 
@@ -983,4 +984,130 @@ pub async fn payload_fields_follow_the_merge_rules(store: &dyn Store) {
             .to_event_value()["input"],
         json!({"early": 1, "late": 1})
     );
+}
+
+async fn query(store: &dyn Store, org: &str, text: &str) -> crate::QueryOutput {
+    let parsed = spanloom_query::parse_text(text).expect("conformance queries parse");
+    store.query(org, &parsed).await.expect("query runs")
+}
+
+fn ids_of(out: &crate::QueryOutput) -> Vec<String> {
+    out.rows
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<Value>(r)
+                .ok()
+                .and_then(|v| v["id"].as_str().map(str::to_owned))
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+async fn query_fixture(store: &dyn Store) -> (String, ObjectRef) {
+    let (org, obj) = setup(store, "o").await;
+    let batch: Vec<Value> = (0..9)
+        .map(|i| {
+            span(&obj, &format!("r{i}"), &format!("t{}", i % 3), &format!("s{i}"), (i >= 3).then_some("s0"), json!({
+                "metadata": {"model": if i % 2 == 0 { "a" } else { "b" }, "n": i},
+                "input": {"text": format!("message number {i}")},
+                "metrics": {"start": 100.0 + f64::from(i), "end": 101.0 + f64::from(i) * 1.5, "tokens": i},
+            }))
+        })
+        .collect();
+    store.write(&org, rows(batch)).await.expect("write");
+    (org, obj)
+}
+
+/// Filters on JSON paths and payload fields, sorts, and cursor pages that neither skip nor repeat.
+pub async fn query_filters_sorts_and_pages(store: &dyn Store) {
+    let (org, obj) = query_fixture(store).await;
+    let src = format!("project_logs('{}')", obj.id);
+    let out = query(store, &org, &format!("select: id | from: {src} | filter: metadata.model = 'a' and metadata.n > 2 | sort: metrics.start desc")).await;
+    assert_eq!(ids_of(&out), ["r8", "r6", "r4"]);
+    let out = query(
+        store,
+        &org,
+        &format!("select: id | from: {src} | filter: input.text MATCH 'NUMBER 7'"),
+    )
+    .await;
+    assert_eq!(ids_of(&out), ["r7"]);
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let mut text = format!("select: id | from: {src} | sort: metrics.tokens asc | limit: 4");
+        if !cursor.is_empty() {
+            text.push_str(&format!(" | cursor: '{cursor}'"));
+        }
+        let out = query(store, &org, &text).await;
+        seen.extend(ids_of(&out));
+        match out.cursor {
+            Some(c) => cursor = c,
+            None => break,
+        }
+    }
+    assert_eq!(seen, (0..9).map(|i| format!("r{i}")).collect::<Vec<_>>());
+    let other = store.get_or_create_org("other").await.expect("org");
+    assert!(
+        query(store, &other.id, &format!("select: id | from: {src}"))
+            .await
+            .rows
+            .is_empty()
+    );
+}
+
+/// Dimensions and measures, percentile included.
+pub async fn query_aggregates(store: &dyn Store) {
+    let (org, obj) = query_fixture(store).await;
+    let out = query(
+        store,
+        &org,
+        &format!(
+            "dimensions: metadata.model | measures: count(1) as n, sum(metrics.tokens) as tokens, max(metrics.tokens) as top, \
+             percentile(metrics.tokens, 0.5) as median | from: project_logs('{}') | sort: model asc",
+            obj.id
+        ),
+    )
+    .await;
+    let rows: Vec<Value> = out
+        .rows
+        .iter()
+        .map(|r| serde_json::from_str(r).expect("json"))
+        .collect();
+    assert_eq!(
+        rows[0],
+        json!({"model": "a", "n": 5, "tokens": 20.0, "top": 8.0, "median": 4.0})
+    );
+    assert_eq!(
+        rows[1],
+        json!({"model": "b", "n": 4, "tokens": 16.0, "top": 7.0, "median": 4.0})
+    );
+}
+
+/// The traces shape returns trace summaries whose spans match, newest first.
+pub async fn query_traces_shape(store: &dyn Store) {
+    let (org, obj) = query_fixture(store).await;
+    let out = query(
+        store,
+        &org,
+        &format!(
+            "from: project_logs('{}') traces | filter: metadata.n = 7",
+            obj.id
+        ),
+    )
+    .await;
+    let rows: Vec<Value> = out
+        .rows
+        .iter()
+        .map(|r| serde_json::from_str(r).expect("json"))
+        .collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["root_span_id"], json!("t1"));
+    let all = query(
+        store,
+        &org,
+        &format!("from: project_logs('{}') traces | limit: 2", obj.id),
+    )
+    .await;
+    assert_eq!(all.rows.len(), 2);
+    assert!(all.cursor.is_some());
 }
