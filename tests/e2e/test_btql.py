@@ -196,3 +196,22 @@ def test_cli_prints_a_table_and_json_lines(server, client, project):
     assert [json.loads(line)["id"] for line in jsonl.stdout.splitlines()] == ["llm0", "llm1", "llm2"]
     bad = subprocess.run([str(binary()), "query", "--data-dir", str(server.data_dir), "SELECT FROM"], capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "line 1, col" in bad.stderr
+
+
+def test_dashboard_rollups(client, project):
+    load_traces(client, project)
+    now = time.time()
+    body = client.get(f"/api/v1/project_logs/{project}/rollups", params={"from": str(now - 3600), "to": str(now + 60), "bucket": "hour", "by": "model"}).json()
+    assert body["bucket_seconds"] == 3600
+    by_model = {}
+    for p in body["points"]:
+        by_model.setdefault(p["model"], []).append(p)
+    llm = by_model["gpt-4o"] + by_model["claude-3-5-sonnet"]
+    assert sum(p["spans"] for p in llm) == 12
+    assert sum(p["prompt_tokens"] for p in llm) == sum(10 * i for i in range(12))
+    roots = by_model[""]
+    assert sum(p["requests"] for p in roots) == 12 and all(p["latency_p95"] for p in roots)
+    minutes = client.get(f"/api/v1/project_logs/{project}/rollups", params={"from": str(now - 600), "bucket": "minute"}).json()
+    assert sum(p["requests"] for p in minutes["points"]) == 12
+    bad = client.get(f"/api/v1/project_logs/{project}/rollups", params={"bucket": "week"})
+    assert bad.status_code == 400 and "bucket" in bad.json()["error"]["message"]

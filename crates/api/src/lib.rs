@@ -18,6 +18,7 @@
 //! | `POST /btql` | BTQL queries (SQL syntax, clause syntax, JSON AST) |
 //! | `POST /v1/{project_logs,experiment,dataset}/{id}/insert`, `.../fetch` | REST insert and fetch |
 //! | `GET /api/v1/{object_type}/{id}/traces[/{root_span_id}]`, `.../spans/{span_id}`, `.../rows/{id}` | native reads for the UI |
+//! | `GET /api/v1/{object_type}/{id}/rollups` | dashboard series from the ingest rollups |
 //!
 //! Handlers hold no business logic: bodies are decoded by `spanloom-ingest`, and everything
 //! else is a store call. Every error is a JSON body `{"error": {"code", "message"}}` with the

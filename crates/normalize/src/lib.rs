@@ -62,6 +62,8 @@ pub struct SpanFacts {
     pub input_preview: Option<String>,
     /// A short text of the output.
     pub output_preview: Option<String>,
+    /// The model of an LLM span (`metadata.model`).
+    pub model: Option<String>,
 }
 
 /// Derives the facts of a merged row.
@@ -111,6 +113,11 @@ pub fn span_facts(row: &Map<String, Value>) -> SpanFacts {
             Some(tags @ Value::Array(list)) if !list.is_empty() => Some(tags.to_string()),
             _ => None,
         },
+        model: row
+            .get("metadata")
+            .and_then(|m| m.get("model"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         input_preview: row.get("input").and_then(preview),
         output_preview: row.get("output").and_then(preview),
     }

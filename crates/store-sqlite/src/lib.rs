@@ -21,6 +21,7 @@ mod config;
 mod query;
 mod reader;
 mod registry;
+mod rollups;
 mod schema;
 mod statements;
 mod syncer;
@@ -354,6 +355,18 @@ impl Store for SqliteStore {
         let (org_id, query) = (org_id.to_owned(), query.clone());
         self.readers
             .run(move |c| query::run(c, &org_id, &query))
+            .await
+    }
+
+    async fn rollups(
+        &self,
+        org_id: &str,
+        object: &ObjectRef,
+        query: spanloom_store::rollup::RollupQuery,
+    ) -> StoreResult<Vec<spanloom_store::rollup::RollupPoint>> {
+        let (org_id, object) = (org_id.to_owned(), object.clone());
+        self.readers
+            .run(move |c| rollups::read(c, &org_id, &object, &query))
             .await
     }
 

@@ -40,7 +40,7 @@ CREATE TABLE spans (
     prompt_tokens REAL, completion_tokens REAL, tokens REAL, cost REAL, tags TEXT,
     input_preview TEXT, output_preview TEXT, data NOT NULL,
     payload_mask INTEGER NOT NULL DEFAULT 0, object_mask INTEGER NOT NULL DEFAULT 0,
-    input_blob INTEGER, output_blob INTEGER, expected_blob INTEGER,
+    input_blob INTEGER, output_blob INTEGER, expected_blob INTEGER, model TEXT,
     UNIQUE (kind, object_id, row_id));
 CREATE INDEX spans_by_trace ON spans (kind, object_id, root_span_id, start_key);
 CREATE INDEX spans_by_span_id ON spans (kind, object_id, span_id);
@@ -64,6 +64,15 @@ CREATE TABLE traces (
     input_preview TEXT, output_preview TEXT, tags TEXT, xact_id INTEGER NOT NULL,
     PRIMARY KEY (kind, object_id, root_span_id)) WITHOUT ROWID;
 CREATE INDEX traces_by_start ON traces (kind, object_id, start_key DESC, root_span_id DESC);
+
+-- Dashboard sums per bucket (level 60: minutes, 3600: hours), model and root-or-not, kept
+-- current with the spans (see `rollups`).
+CREATE TABLE rollups (
+    kind INTEGER NOT NULL, object_id TEXT NOT NULL, level INTEGER NOT NULL, bucket INTEGER NOT NULL,
+    model TEXT NOT NULL, is_root INTEGER NOT NULL, org_id TEXT NOT NULL, spans INTEGER NOT NULL,
+    errors INTEGER NOT NULL, timed INTEGER NOT NULL, duration_sum REAL NOT NULL, prompt_tokens REAL NOT NULL,
+    completion_tokens REAL NOT NULL, tokens REAL NOT NULL, cost REAL NOT NULL, latency BLOB NOT NULL,
+    PRIMARY KEY (kind, object_id, level, bucket, model, is_root)) WITHOUT ROWID;
 
 CREATE TABLE comments (
     kind INTEGER NOT NULL, object_id TEXT NOT NULL, id TEXT NOT NULL, org_id TEXT NOT NULL,

@@ -7,6 +7,7 @@
 
 use crate::blobs::{self, BlobCache, BlobHash, BlobIds, Field};
 use crate::codec::{self, Payload};
+use crate::rollups::{self, RollupDeltas};
 use crate::syncer::{Delivery, Syncer};
 use crate::{backend_err, reader};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -15,6 +16,7 @@ use spanloom_ingest::{WriteOp, WriteRow};
 use spanloom_model::{ObjectRef, XactId, timefmt};
 use spanloom_normalize::span_facts;
 use spanloom_store::apply::{Applied, RowState, apply};
+use spanloom_store::rollup::Contribution;
 use spanloom_store::{StoreError, StoreResult, WriteReceipt};
 use std::collections::{BTreeSet, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -70,6 +72,37 @@ pub(crate) fn spawn(
         .spawn(move || writer.run(receiver))
 }
 
+/// What one request changes besides its rows, kept only if the request commits.
+struct RequestState<'a> {
+    blobs: BlobIds<'a>,
+    rollups: RollupDeltas,
+}
+
+/// A span's rollup contribution from its facts; `None` without a start time.
+fn contribution(
+    start: Option<f64>,
+    end: Option<f64>,
+    model: Option<String>,
+    is_root: bool,
+    is_error: bool,
+    [prompt, completion, tokens, cost]: [Option<f64>; 4],
+) -> Option<Contribution> {
+    let start = start.filter(|s| s.is_finite())?;
+    Some(Contribution {
+        start,
+        model: model.unwrap_or_default(),
+        is_root,
+        is_error,
+        duration: end
+            .map(|e| e - start)
+            .filter(|d| d.is_finite() && *d >= 0.0),
+        prompt_tokens: prompt.unwrap_or(0.0),
+        completion_tokens: completion.unwrap_or(0.0),
+        tokens: tokens.unwrap_or(0.0),
+        cost: cost.unwrap_or(0.0),
+    })
+}
+
 /// A row's stored state, as the writer loads it before applying a write.
 struct ExistingRow {
     seq: i64,
@@ -83,6 +116,8 @@ struct ExistingRow {
     blob_ids: [Option<i64>; 3],
     span_id: Option<String>,
     start_key: f64,
+    /// What the row added to the rollups before this write.
+    contribution: Option<Contribution>,
     /// Stored input and output previews (kept when a merge does not touch those fields).
     previews: [Option<String>; 2],
 }
@@ -245,30 +280,37 @@ impl Writer {
         let mut results = Vec::with_capacity(group.len());
         let mut last_xact = self.last_xact;
         let mut group_blobs: HashMap<BlobHash, i64> = HashMap::new();
+        let mut group_rollups = RollupDeltas::new();
         for (org_id, rows) in group {
             let xact = XactId::next_after(last_xact, timefmt::now_micros());
             tx.execute_batch("SAVEPOINT request")?;
             let mut request_touched = Vec::new();
-            let mut blobs = BlobIds {
-                cache: &self.blobs,
-                group: &group_blobs,
-                request: HashMap::new(),
+            let mut request = RequestState {
+                blobs: BlobIds {
+                    cache: &self.blobs,
+                    group: &group_blobs,
+                    request: HashMap::new(),
+                },
+                rollups: RollupDeltas::new(),
             };
             let outcome = apply_request(
                 &tx,
                 &mut self.projects,
-                &mut blobs,
+                &mut request,
                 &org_id,
                 rows,
                 xact,
                 &mut request_touched,
             );
-            let request_blobs = blobs.request;
+            let (request_blobs, request_rollups) = (request.blobs.request, request.rollups);
             match outcome {
                 Ok(receipt) => {
                     tx.execute_batch("RELEASE request")?;
                     last_xact = Some(xact);
                     group_blobs.extend(request_blobs);
+                    for (key, delta) in request_rollups {
+                        group_rollups.entry(key).or_default().merge(&delta);
+                    }
                     for (key, org_project) in request_touched {
                         trace_projects.insert(key.clone(), org_project);
                         touched.insert(key);
@@ -286,6 +328,7 @@ impl Writer {
                 refresh_trace(&tx, key, org_id, project_id)?;
             }
         }
+        rollups::flush(&tx, group_rollups)?;
         tx.commit()?;
         self.last_xact = last_xact;
         self.blobs.extend(group_blobs);
@@ -298,7 +341,7 @@ impl Writer {
 fn apply_request(
     tx: &Transaction<'_>,
     projects: &mut HashMap<ObjectRef, (String, String)>,
-    blobs: &mut BlobIds<'_>,
+    request: &mut RequestState<'_>,
     org_id: &str,
     write: PreparedWrite,
     xact: XactId,
@@ -311,8 +354,8 @@ fn apply_request(
         let project_id = resolve_project(tx, projects, org_id, &object)?;
         row_ids.push(row.row.id.clone());
         let mut refs = Vec::new();
-        for key in
-            apply_row(tx, org_id, &project_id, row, xact, blobs, &mut refs).map_err(backend_err)?
+        for key in apply_row(tx, org_id, &project_id, row, xact, request, &mut refs)
+            .map_err(backend_err)?
         {
             touched.push((key, (org_id.to_owned(), project_id.clone())));
         }
@@ -375,7 +418,7 @@ fn apply_row(
     project_id: &str,
     prepared: PreparedRow,
     xact: XactId,
-    blob_ids: &mut BlobIds<'_>,
+    request: &mut RequestState<'_>,
     log_refs: &mut Vec<(BlobHash, i64)>,
 ) -> rusqlite::Result<Vec<TraceKey>> {
     let PreparedRow {
@@ -406,7 +449,8 @@ fn apply_row(
     let existing = tx
         .prepare_cached(
             "SELECT seq, data, has_base, base_hash, root_span_id, payload_mask, object_mask, input_preview, output_preview,
-                    input_blob, output_blob, expected_blob, span_id, start_key
+                    input_blob, output_blob, expected_blob, span_id, start_key,
+                    start, \"end\", model, is_root, is_error, prompt_tokens, completion_tokens, tokens, cost
              FROM spans WHERE kind = ?1 AND object_id = ?2 AND row_id = ?3",
         )?
         .query_row(params![kind, object_id, row_id], |r| {
@@ -422,6 +466,10 @@ fn apply_row(
                 blob_ids: [r.get(9)?, r.get(10)?, r.get(11)?],
                 span_id: r.get(12)?,
                 start_key: r.get(13)?,
+                contribution: contribution(
+                    r.get(14)?, r.get(15)?, r.get(16)?, r.get(17)?, r.get(18)?,
+                    [r.get(19)?, r.get(20)?, r.get(21)?, r.get(22)?],
+                ),
             })
         })
         .optional()?;
@@ -432,6 +480,9 @@ fn apply_row(
 
     if matches!(op, WriteOp::Delete) {
         if let Some(e) = &existing {
+            if let Some(old) = &e.contribution {
+                rollups::record(&mut request.rollups, kind, object_id, org_id, old, -1);
+            }
             // Blobs stay: other rows and the write log may refer to the same content.
             tx.prepare_cached("DELETE FROM spans WHERE seq = ?1")?
                 .execute([e.seq])?;
@@ -548,7 +599,7 @@ fn apply_row(
         if field.0 < previews.len() {
             previews[field.0] = preview;
         }
-        let id = blob_ids.id_for(tx, &hash, &payload)?;
+        let id = request.blobs.id_for(tx, &hash, &payload)?;
         blob_refs[field.0] = Some(id);
         log_refs.push((hash, id));
     }
@@ -564,9 +615,31 @@ fn apply_row(
     if let Some(root) = &facts.root_span_id {
         touched.push((kind, object_id.to_owned(), root.clone()));
     }
+    let old_contribution = existing.as_ref().and_then(|e| e.contribution.clone());
+    let new_contribution = contribution(
+        facts.start,
+        facts.end,
+        facts.model.clone(),
+        facts.is_root,
+        facts.is_error,
+        [
+            facts.prompt_tokens,
+            facts.completion_tokens,
+            facts.tokens,
+            facts.cost,
+        ],
+    );
+    if old_contribution != new_contribution {
+        if let Some(old) = &old_contribution {
+            rollups::record(&mut request.rollups, kind, object_id, org_id, old, -1);
+        }
+        if let Some(new) = &new_contribution {
+            rollups::record(&mut request.rollups, kind, object_id, org_id, new, 1);
+        }
+    }
     let start_key = facts.start.unwrap_or(0.0);
     let (xact_id, base_hash) = (xact.as_i64(), state.base_hash.map(|h| h as i64));
-    let values: [&dyn rusqlite::ToSql; 23] = [
+    let values: [&dyn rusqlite::ToSql; 24] = [
         &xact_id,
         &state.has_base,
         &base_hash,
@@ -590,6 +663,7 @@ fn apply_row(
         &blob_refs[0],
         &blob_refs[1],
         &blob_refs[2],
+        &facts.model,
     ];
     let keys: [&dyn rusqlite::ToSql; 3] = [&facts.span_id, &facts.root_span_id, &start_key];
     match &existing {
@@ -633,7 +707,7 @@ mod row_sql {
     use std::sync::LazyLock;
 
     /// `spans` columns every write sets, in the order of the writer's values.
-    const SPAN_VALUES: [&str; 23] = [
+    const SPAN_VALUES: [&str; 24] = [
         "xact_id",
         "has_base",
         "base_hash",
@@ -657,6 +731,7 @@ mod row_sql {
         "input_blob",
         "output_blob",
         "expected_blob",
+        "model",
     ];
     /// Indexed `spans` columns, set only when they change (so SQLite leaves indexes alone).
     const SPAN_KEYS: [&str; 3] = ["span_id", "root_span_id", "start_key"];

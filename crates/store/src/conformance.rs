@@ -26,7 +26,7 @@ macro_rules! store_conformance_suite {
             trace_list_newest_first_with_range_and_cursor, whole_trace_and_single_span,
             experiment_and_dataset_rows, comments_are_not_spans, experiments_names_and_ensure_new,
             bad_cursor_is_rejected, payload_fields_follow_the_merge_rules,
-            query_filters_sorts_and_pages, query_aggregates, query_traces_shape);
+            query_filters_sorts_and_pages, query_aggregates, query_traces_shape, rollups_follow_every_write);
     };
 }
 
@@ -1110,4 +1110,100 @@ pub async fn query_traces_shape(store: &dyn Store) {
     .await;
     assert_eq!(all.rows.len(), 2);
     assert!(all.cursor.is_some());
+}
+
+/// Dashboard rollups follow inserts, merges (a span's end arriving later) and deletes.
+pub async fn rollups_follow_every_write(store: &dyn Store) {
+    use crate::rollup::{BucketWidth, RollupQuery};
+    let (org, obj) = setup(store, "o").await;
+    let base = 1_800_000_000.0; // a whole hour
+    let mut batch = Vec::new();
+    for i in 0..10 {
+        let trace = format!("t{i}");
+        batch.push(span(
+            &obj,
+            &format!("root{i}"),
+            &trace,
+            &format!("r{i}"),
+            None,
+            json!({
+            "metrics": {"start": base + f64::from(i) * 60.0}}),
+        ));
+        batch.push(span(&obj, &format!("llm{i}"), &trace, &format!("l{i}"), Some(&format!("r{i}")), json!({
+            "metadata": {"model": if i < 5 { "m1" } else { "m2" }},
+            "metrics": {"start": base + f64::from(i) * 60.0 + 1.0, "end": base + f64::from(i) * 60.0 + 2.0,
+                        "tokens": 10, "estimated_cost": 0.5},
+            "error": if i == 0 { json!("boom") } else { Value::Null }})));
+    }
+    store.write(&org, rows(batch)).await.expect("write");
+    let ends: Vec<Value> = (0..10)
+        .map(|i| {
+            json!({"id": format!("root{i}"), "project_id": obj.id, "log_id": "g", "_is_merge": true,
+                        "metrics": {"end": base + f64::from(i) * 60.0 + 1.0 + f64::from(i)}})
+        })
+        .collect();
+    store.write(&org, rows(ends)).await.expect("end merges");
+    let hour = |by_model| RollupQuery {
+        from: base,
+        to: base + 3600.0,
+        bucket: BucketWidth::Hour,
+        by_model,
+    };
+    let points = store
+        .rollups(&org, &obj, hour(false))
+        .await
+        .expect("rollups");
+    assert_eq!(points.len(), 1);
+    let p = &points[0];
+    assert_eq!((p.requests, p.spans, p.errors), (10, 20, 1));
+    assert!((p.tokens - 100.0).abs() < 1e-9 && (p.estimated_cost - 5.0).abs() < 1e-9);
+    let p95 = p.latency_p95.expect("latency");
+    assert!((p95 - 10.0).abs() / 10.0 < 0.1, "request p95 {p95}");
+    let by_model = store
+        .rollups(&org, &obj, hour(true))
+        .await
+        .expect("rollups");
+    let m1 = by_model
+        .iter()
+        .find(|p| p.model.as_deref() == Some("m1"))
+        .expect("m1");
+    assert_eq!((m1.spans, m1.errors), (5, 1));
+    let minutes = store
+        .rollups(
+            &org,
+            &obj,
+            RollupQuery {
+                from: base,
+                to: base + 600.0,
+                bucket: BucketWidth::Minute,
+                by_model: false,
+            },
+        )
+        .await
+        .expect("minutes");
+    assert_eq!(minutes.len(), 10);
+    assert!(minutes.iter().all(|p| p.requests == 1 && p.spans == 2));
+    store
+        .write(
+            &org,
+            rows(vec![
+                json!({"id": "llm0", "project_id": obj.id, "log_id": "g", "_object_delete": true}),
+            ]),
+        )
+        .await
+        .expect("delete");
+    let p = store
+        .rollups(&org, &obj, hour(false))
+        .await
+        .expect("rollups")
+        .remove(0);
+    assert_eq!((p.spans, p.errors), (19, 0));
+    let other = store.get_or_create_org("other").await.expect("org");
+    assert!(
+        store
+            .rollups(&other.id, &obj, hour(false))
+            .await
+            .expect("rollups")
+            .is_empty()
+    );
 }

@@ -21,6 +21,7 @@ pub mod auth;
 pub mod conformance;
 pub mod cursor;
 pub mod error;
+pub mod rollup;
 pub mod types;
 
 pub use error::StoreError;
@@ -155,6 +156,14 @@ pub trait Store: Send + Sync + 'static {
     /// Runs a parsed BTQL query over one object of the org. Compile errors (a field or form
     /// this backend cannot query) are [`StoreError::InvalidQuery`].
     async fn query(&self, org_id: &str, query: &spanloom_query::Query) -> StoreResult<QueryOutput>;
+
+    /// Dashboard series from the rollups kept at ingest.
+    async fn rollups(
+        &self,
+        org_id: &str,
+        object: &ObjectRef,
+        query: rollup::RollupQuery,
+    ) -> StoreResult<Vec<rollup::RollupPoint>>;
 
     /// Comments attached to a row.
     async fn list_comments(

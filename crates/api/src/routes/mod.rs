@@ -43,6 +43,7 @@ pub(crate) fn routes() -> Router<AppState> {
             get(traces::span),
         )
         .route("/api/v1/{object_type}/{id}/rows/{row_id}", get(traces::row))
+        .route("/api/v1/{object_type}/{id}/rollups", get(traces::rollups))
 }
 
 pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {

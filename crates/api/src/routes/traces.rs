@@ -121,3 +121,67 @@ pub(crate) async fn row(
         json!({"row": row.to_event_value(), "comments": comments}),
     ))
 }
+
+#[derive(Deserialize)]
+pub(crate) struct RollupParams {
+    from: Option<String>,
+    to: Option<String>,
+    bucket: Option<String>,
+    by: Option<String>,
+}
+
+/// `GET /api/v1/{object_type}/{id}/rollups?from&to&bucket=minute|hour|day&by=model`:
+/// dashboard series (requests, errors, latency p50/p95, tokens, cost) from the ingest rollups.
+pub(crate) async fn rollups(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((object_type, id)): Path<(String, String)>,
+    Query(params): Query<RollupParams>,
+) -> Result<Json<Value>, ApiError> {
+    use spanloom_store::rollup::{BucketWidth, RollupQuery};
+    let object = ObjectRef::new(object_kind(&object_type)?, id);
+    let to = time_bound("to", params.to.as_deref())?.unwrap_or_else(timefmt::now_unix);
+    let from = time_bound("from", params.from.as_deref())?.unwrap_or(to - 86_400.0);
+    let bucket = match params.bucket.as_deref() {
+        None => BucketWidth::Hour,
+        Some(text) => BucketWidth::parse(text).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "`bucket` must be minute, hour or day, got {text:?}"
+            ))
+        })?,
+    };
+    let by_model = match params.by.as_deref() {
+        None | Some("") => false,
+        Some("model") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "`by` can only be \"model\", got {other:?}"
+            )));
+        }
+    };
+    if to <= from {
+        return Err(ApiError::bad_request("`to` must be after `from`"));
+    }
+    if (to - from) / bucket.seconds() as f64 > 50_000.0 {
+        return Err(ApiError::bad_request(
+            "the range holds more than 50,000 buckets; use a wider bucket",
+        ));
+    }
+    ensure_object(&state, &ctx, &object).await?;
+    let points = state
+        .store
+        .rollups(
+            &ctx.org_id,
+            &object,
+            RollupQuery {
+                from,
+                to,
+                bucket,
+                by_model,
+            },
+        )
+        .await?;
+    Ok(Json(
+        json!({"bucket_seconds": bucket.seconds(), "points": points}),
+    ))
+}
