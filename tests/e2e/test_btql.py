@@ -215,3 +215,14 @@ def test_dashboard_rollups(client, project):
     assert sum(p["requests"] for p in minutes["points"]) == 12
     bad = client.get(f"/api/v1/project_logs/{project}/rollups", params={"bucket": "week"})
     assert bad.status_code == 400 and "bucket" in bad.json()["error"]["message"]
+
+
+def test_traces_filtered_by_an_indexed_field(client, project):
+    # metadata.user_id is indexed by default: matching spans are found through the index.
+    load_traces(client, project)
+    body = btql(client, f"from: project_logs('{project}') traces | filter: metadata.user_id = 'u1' | limit: 3")
+    first = [t["root_id"] for t in body["data"]]
+    rest = btql(client, f"from: project_logs('{project}') traces | filter: metadata.user_id = 'u1' | limit: 3 | cursor: '{body['cursor']}'")
+    assert first + [t["root_id"] for t in rest["data"]] == ["root10", "root7", "root4", "root1"]
+    both = btql(client, f"from: project_logs('{project}') traces | filter: metadata.user_id IN ('u1', 'u2') and metadata.user_id != 'u2'")
+    assert len(both["data"]) == 4

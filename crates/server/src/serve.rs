@@ -17,12 +17,17 @@ pub fn open_store(
     queue: usize,
     sync: Synchronous,
 ) -> anyhow::Result<SqliteStore> {
-    let config = SqliteConfig {
+    open_store_with(SqliteConfig {
         readers,
         queue_capacity: queue,
         synchronous: sync,
         ..SqliteConfig::new(dir)
-    };
+    })
+}
+
+/// Opens the embedded store with a full configuration.
+pub fn open_store_with(config: SqliteConfig) -> anyhow::Result<SqliteStore> {
+    let dir = config.dir.clone();
     SqliteStore::open(config).with_context(|| format!("cannot open the store in {}", dir.display()))
 }
 
@@ -35,7 +40,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         SyncMode::Normal => Synchronous::Normal,
     };
     let data_dir = &args.data.data_dir;
-    let store: Arc<dyn Store> = Arc::new(open_store(data_dir, 4, args.write_queue, sync)?);
+    let config = SqliteConfig {
+        readers: 4,
+        queue_capacity: args.write_queue,
+        synchronous: sync,
+        indexed_fields: args.index_fields.clone(),
+        ..SqliteConfig::new(data_dir)
+    };
+    let store: Arc<dyn Store> = Arc::new(open_store_with(config)?);
     bootstrap::ensure_admin(store.as_ref(), data_dir, &args.org).await?;
 
     let config = ApiConfig {

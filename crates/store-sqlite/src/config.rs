@@ -11,6 +11,9 @@ pub enum Synchronous {
     Normal,
 }
 
+/// Fields indexed by default: the ids LLM apps group requests by.
+pub const DEFAULT_INDEXED_FIELDS: [&str; 2] = ["metadata.user_id", "metadata.session_id"];
+
 /// Configuration of a [`crate::SqliteStore`].
 #[derive(Debug, Clone)]
 pub struct SqliteConfig {
@@ -22,6 +25,10 @@ pub struct SqliteConfig {
     pub queue_capacity: usize,
     /// Sync mode.
     pub synchronous: Synchronous,
+    /// Row fields (dotted paths into the row, e.g. `metadata.user_id`) that get an index, so
+    /// queries filtering on them do not scan. Payload fields (input, output, expected) cannot
+    /// be indexed.
+    pub indexed_fields: Vec<String>,
 }
 
 impl SqliteConfig {
@@ -32,6 +39,10 @@ impl SqliteConfig {
             readers: 4,
             queue_capacity: 1024,
             synchronous: Synchronous::Full,
+            indexed_fields: DEFAULT_INDEXED_FIELDS
+                .iter()
+                .map(|f| (*f).to_owned())
+                .collect(),
         }
     }
 

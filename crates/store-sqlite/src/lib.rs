@@ -27,7 +27,7 @@ mod statements;
 mod syncer;
 mod writer;
 
-pub use config::{SqliteConfig, Synchronous};
+pub use config::{DEFAULT_INDEXED_FIELDS, SqliteConfig, Synchronous};
 
 use async_trait::async_trait;
 use reader::ReaderPool;
@@ -50,6 +50,8 @@ pub struct SqliteStore {
     checkpointer: Mutex<Option<checkpoint::Checkpointer>>,
     readers: Arc<ReaderPool>,
     queue_capacity: usize,
+    /// JSON paths of the indexed fields (for the query compiler).
+    indexed: Arc<Vec<String>>,
 }
 
 pub(crate) fn backend_err(e: impl std::fmt::Display) -> StoreError {
@@ -66,6 +68,10 @@ impl SqliteStore {
         let mut conn = Connection::open(&path).map_err(backend_err)?;
         schema::configure_writer(&conn, &config).map_err(backend_err)?;
         schema::migrate(&mut conn).map_err(backend_err)?;
+        let indexed = Arc::new(
+            schema::create_field_indexes(&conn, &config.indexed_fields)
+                .map_err(StoreError::Backend)?,
+        );
         let readers = Arc::new(ReaderPool::open(&path, config.readers).map_err(backend_err)?);
         let (sender, receiver) = mpsc::channel(config.queue_capacity);
         let syncer = match config.synchronous {
@@ -81,6 +87,7 @@ impl SqliteStore {
             checkpointer: Mutex::new(Some(checkpointer)),
             readers,
             queue_capacity: config.queue_capacity,
+            indexed,
         })
     }
 
@@ -352,9 +359,10 @@ impl Store for SqliteStore {
         org_id: &str,
         query: &spanloom_query::Query,
     ) -> StoreResult<spanloom_store::QueryOutput> {
-        let (org_id, query) = (org_id.to_owned(), query.clone());
+        let (org_id, query, indexed) =
+            (org_id.to_owned(), query.clone(), Arc::clone(&self.indexed));
         self.readers
-            .run(move |c| query::run(c, &org_id, &query))
+            .run(move |c| query::run(c, &org_id, &query, &indexed))
             .await
     }
 

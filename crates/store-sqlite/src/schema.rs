@@ -122,3 +122,37 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()
 }
+
+/// Creates the expression index of each configured field (idempotent); returns their JSON
+/// paths as queries must write them.
+pub(crate) fn create_field_indexes(
+    conn: &Connection,
+    fields: &[String],
+) -> Result<Vec<String>, String> {
+    let mut paths = Vec::new();
+    for field in fields {
+        let segments: Vec<&str> = field.split('.').collect();
+        if segments
+            .iter()
+            .any(|s| s.is_empty() || s.contains(['\'', '"']))
+            || spanloom_model::fields::PAYLOAD_FIELDS.contains(&segments[0])
+        {
+            return Err(format!(
+                "cannot index field {field:?}: use a dotted path outside input/output/expected"
+            ));
+        }
+        let path = crate::query::json_path_text(&segments);
+        let name: String = field
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let sql = format!(
+            "CREATE INDEX IF NOT EXISTS spans_field_{name} ON spans (kind, object_id, {})",
+            crate::query::indexed_expression("", &path)
+        );
+        conn.execute_batch(&sql)
+            .map_err(|e| format!("cannot index field {field:?}: {e}"))?;
+        paths.push(path);
+    }
+    Ok(paths)
+}

@@ -610,7 +610,7 @@ fn apply_row(
     [facts.input_preview, facts.output_preview] = previews;
     let data_json = match (existing.is_none() && is_replace, core) {
         (true, Some(core)) => core,
-        _ => Payload::encode(Value::Object(state.data).to_string()),
+        _ => Payload::Text(Value::Object(state.data).to_string()),
     };
     if let Some(root) = &facts.root_span_id {
         touched.push((kind, object_id.to_owned(), root.clone()));
@@ -1039,7 +1039,9 @@ impl PreparedRow {
         );
         let comment =
             matches!(row.op, WriteOp::Comment { .. }).then(|| Payload::Text(body.clone()));
-        let core = matches!(row.op, WriteOp::Replace { .. }).then(|| Payload::encode(body));
+        // The core stays plain JSON text (it is small), so SQLite's JSON operators and
+        // expression indexes read it directly.
+        let core = matches!(row.op, WriteOp::Replace { .. }).then(|| Payload::Text(body));
         (
             Self {
                 row,

@@ -324,7 +324,10 @@ mod tests {
             v.add(&c(f64::from(i) / 100.0), -1);
         }
         // Counts cancel exactly; float sums up to rounding.
-        assert_eq!((v.spans, v.timed, &v.latency), (0, 0, &vec![0; LATENCY_BUCKETS]));
+        assert_eq!(
+            (v.spans, v.timed, &v.latency),
+            (0, 0, &vec![0; LATENCY_BUCKETS])
+        );
         assert!(v.duration_sum.abs() < 1e-9);
         let bytes = RollupValues::default().latency_bytes();
         assert_eq!(

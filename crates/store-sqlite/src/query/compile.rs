@@ -18,6 +18,8 @@ pub(crate) const PAYLOAD_JOINS: [(&str, &str); 3] = [
 pub(crate) struct Sql {
     /// Parameters, `?1` first.
     pub(crate) params: Vec<Value>,
+    /// Core JSON paths that have an expression index (see [`indexed_expression`]).
+    pub(crate) indexed: Vec<String>,
 }
 
 fn invalid(message: impl Into<String>) -> StoreError {
@@ -168,7 +170,7 @@ impl Sql {
             [first, rest @ ..] => {
                 let source = match PAYLOAD_JOINS.iter().find(|(f, _)| f == first) {
                     Some((_, alias)) => format!("sl_json({alias}.data)"),
-                    None => return (self.json_path("sl_json(s.data)", &segments), Kind::Other),
+                    None => return (self.core_path(&segments), Kind::Other),
                 };
                 return (self.json_path(&source, rest), Kind::Other);
             }
@@ -177,16 +179,20 @@ impl Sql {
         (column.to_owned(), Kind::Other)
     }
 
+    /// A path into the row's core JSON. Paths with an expression index are written exactly as
+    /// the index is (a literal from the store's own configuration, never query text), so
+    /// SQLite uses the index; any other path is a bound parameter.
+    fn core_path(&mut self, segments: &[&str]) -> String {
+        let path = json_path_text(segments);
+        if self.indexed.contains(&path) {
+            return indexed_expression("s.", &path);
+        }
+        format!("(s.data ->> {})", self.bind(Value::Text(path)))
+    }
+
     /// `source ->> '$.a.b'` with the path bound as a parameter.
     fn json_path(&mut self, source: &str, segments: &[&str]) -> String {
-        let mut path = String::from("$");
-        for segment in segments {
-            if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
-                path.push_str(&format!("[{segment}]"));
-            } else {
-                path.push_str(&format!(".\"{}\"", segment.replace('"', "\\\"")));
-            }
-        }
+        let path = json_path_text(segments);
         format!("({source} ->> {})", self.bind(Value::Text(path)))
     }
 
@@ -244,8 +250,8 @@ impl Sql {
                 }
             }
             None => {
-                let metadata = self.json_text("sl_json(s.data)", "$.metadata");
-                let error = self.json_text("sl_json(s.data)", "$.error");
+                let metadata = self.json_text("s.data", "$.metadata");
+                let error = self.json_text("s.data", "$.error");
                 format!(
                     "coalesce(sl_json(b_input.data), '') || char(10) || coalesce(sl_json(b_output.data), '') || char(10) || \
                      coalesce(sl_json(b_expected.data), '') || char(10) || coalesce({metadata}, '') || char(10) || coalesce({error}, '')"
@@ -274,6 +280,62 @@ impl Sql {
             Function::Max => format!("max({})", arg(self, 0)?),
             Function::Percentile => format!("sl_percentile({}, {})", arg(self, 0)?, arg(self, 1)?),
         })
+    }
+}
+
+/// The JSON path text of field segments: `$."metadata"."user_id"`, `$."input"[0]`.
+pub(crate) fn json_path_text(segments: &[&str]) -> String {
+    let mut path = String::from("$");
+    for segment in segments {
+        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            path.push_str(&format!("[{segment}]"));
+        } else {
+            path.push_str(&format!(".\"{}\"", segment.replace('"', "\\\"")));
+        }
+    }
+    path
+}
+
+/// The indexed expression for a core JSON path, as both the index and queries write it. The
+/// path comes from configuration and is checked to hold no quote that could end the literal.
+pub(crate) fn indexed_expression(table: &str, path: &str) -> String {
+    format!("({table}data ->> '{}')", path.replace('\'', "''"))
+}
+
+/// True when a filter has a top-level equality on an indexed path, so matching spans are
+/// best found through that index rather than by walking traces.
+pub(crate) fn uses_index(expr: &Expr, indexed: &[String]) -> bool {
+    match expr {
+        Expr::Binary {
+            op: BinaryOp::And,
+            left,
+            right,
+        } => uses_index(left, indexed) || uses_index(right, indexed),
+        Expr::Binary {
+            op: BinaryOp::Eq,
+            left,
+            right,
+        } => [left, right].iter().any(|e| indexed_field(e, indexed)),
+        Expr::In {
+            expr,
+            negated: false,
+            ..
+        } => indexed_field(expr, indexed),
+        _ => false,
+    }
+}
+
+fn indexed_field(expr: &Expr, indexed: &[String]) -> bool {
+    match expr {
+        Expr::Field(path) => {
+            let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+            matches!(segments.as_slice(), ["id"] | ["span_id"] | ["root_span_id"])
+                || (!PAYLOAD_JOINS
+                    .iter()
+                    .any(|(f, _)| Some(f) == segments.first())
+                    && indexed.contains(&json_path_text(&segments)))
+        }
+        _ => false,
     }
 }
 

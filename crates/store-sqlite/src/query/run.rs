@@ -1,6 +1,6 @@
 //! Runs a compiled query on a reader connection and shapes its rows.
 
-use super::compile::{PAYLOAD_JOINS, Sql, bounds_time, has_regex};
+use super::compile::{PAYLOAD_JOINS, Sql, bounds_time, has_regex, uses_index};
 use super::project::project;
 use crate::{backend_err, blobs, codec, reader};
 use rusqlite::Connection;
@@ -20,7 +20,12 @@ fn invalid(message: impl Into<String>) -> StoreError {
 }
 
 /// Runs a query over one object of an org.
-pub(crate) fn run(c: &Connection, org_id: &str, q: &Query) -> StoreResult<QueryOutput> {
+pub(crate) fn run(
+    c: &Connection,
+    org_id: &str,
+    q: &Query,
+    indexed: &[String],
+) -> StoreResult<QueryOutput> {
     if q.filter.as_ref().is_some_and(has_regex)
         && q.limit.is_none()
         && !q.filter.as_ref().is_some_and(bounds_time)
@@ -32,10 +37,14 @@ pub(crate) fn run(c: &Connection, org_id: &str, q: &Query) -> StoreResult<QueryO
     }
     let object = ObjectRef::new(q.source.kind, q.source.id.clone());
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT) as usize;
+    let sql = Sql {
+        params: Vec::new(),
+        indexed: indexed.to_vec(),
+    };
     match (q.shape, q.is_aggregate()) {
-        (Shape::Spans, false) => spans(c, org_id, &object, q, limit),
-        (Shape::Spans, true) => groups(c, org_id, q, limit),
-        (Shape::Traces, false) => traces(c, org_id, &object, q, limit),
+        (Shape::Spans, false) => spans(c, sql, org_id, &object, q, limit),
+        (Shape::Spans, true) => groups(c, sql, org_id, q, limit),
+        (Shape::Traces, false) => traces(c, sql, org_id, q, limit),
         (Shape::Traces, true) => Err(invalid(
             "aggregations over the traces shape are not supported yet; aggregate spans",
         )),
@@ -113,12 +122,12 @@ fn sql_to_json(v: ValueRef<'_>) -> Value {
 
 fn spans(
     c: &Connection,
+    mut sql: Sql,
     org_id: &str,
     object: &ObjectRef,
     q: &Query,
     limit: usize,
 ) -> StoreResult<QueryOutput> {
-    let mut sql = Sql::default();
     let mut clauses = vec![scope(&mut sql, "s", org_id, q)];
     if let Some(filter) = &q.filter {
         clauses.push(sql.expr(filter)?);
@@ -201,8 +210,13 @@ fn spans(
     })
 }
 
-fn groups(c: &Connection, org_id: &str, q: &Query, limit: usize) -> StoreResult<QueryOutput> {
-    let mut sql = Sql::default();
+fn groups(
+    c: &Connection,
+    mut sql: Sql,
+    org_id: &str,
+    q: &Query,
+    limit: usize,
+) -> StoreResult<QueryOutput> {
     let mut clauses = vec![scope(&mut sql, "s", org_id, q)];
     if let Some(filter) = &q.filter {
         clauses.push(sql.expr(filter)?);
@@ -271,8 +285,8 @@ fn groups(c: &Connection, org_id: &str, q: &Query, limit: usize) -> StoreResult<
 
 fn traces(
     c: &Connection,
+    mut sql: Sql,
     org_id: &str,
-    object: &ObjectRef,
     q: &Query,
     limit: usize,
 ) -> StoreResult<QueryOutput> {
@@ -281,17 +295,26 @@ fn traces(
             "the traces shape is always sorted newest first; remove the sort clause",
         ));
     }
-    let _ = object;
-    let mut sql = Sql::default();
     let mut clauses = vec![scope(&mut sql, "t", org_id, q)];
     if let Some(filter) = &q.filter {
-        // A trace matches when any of its spans matches.
-        let filter = sql.expr(filter)?;
-        clauses.push(format!(
-            "EXISTS (SELECT 1 FROM spans s{} WHERE s.kind = t.kind AND s.object_id = t.object_id
-                AND s.root_span_id = t.root_span_id AND s.org_id = t.org_id AND {filter})",
-            blob_joins()
-        ));
+        // A trace matches when any of its spans matches. A filter on an indexed field finds
+        // its spans through the index first; any other filter walks traces newest first and
+        // stops at the page's end.
+        if uses_index(filter, &sql.indexed) {
+            let span_scope = scope(&mut sql, "s", org_id, q);
+            let filter = sql.expr(filter)?;
+            clauses.push(format!(
+                "t.root_span_id IN (SELECT s.root_span_id FROM spans s{} WHERE {span_scope} AND {filter})",
+                blob_joins()
+            ));
+        } else {
+            let filter = sql.expr(filter)?;
+            clauses.push(format!(
+                "EXISTS (SELECT 1 FROM spans s{} WHERE s.kind = t.kind AND s.object_id = t.object_id
+                    AND s.root_span_id = t.root_span_id AND s.org_id = t.org_id AND {filter})",
+                blob_joins()
+            ));
+        }
     }
     if let Some(text) = q.cursor.as_deref().filter(|c| !c.is_empty()) {
         let key = cursor::decode(text, 2)?;
