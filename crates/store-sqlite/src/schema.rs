@@ -130,7 +130,8 @@ pub(crate) fn create_field_indexes(
     fields: &[String],
 ) -> Result<Vec<String>, String> {
     let mut paths = Vec::new();
-    for field in fields {
+    // An empty entry (`--index-field ''`) asks for no index.
+    for field in fields.iter().filter(|f| !f.trim().is_empty()) {
         let segments: Vec<&str> = field.split('.').collect();
         if segments
             .iter()
