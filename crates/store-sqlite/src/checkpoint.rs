@@ -12,8 +12,6 @@ use std::time::Duration;
 
 /// How often the WAL is copied back when nothing asks sooner.
 const INTERVAL: Duration = Duration::from_millis(200);
-/// WAL frames past which a blocking `RESTART` checkpoint bounds the file's size.
-const RESTART_FRAMES: i64 = 64 * 1024;
 
 /// The checkpoint thread; stops (after a final truncating checkpoint) when dropped via `stop`.
 pub(crate) struct Checkpointer {
@@ -66,20 +64,17 @@ fn run(conn: Connection, stop: Arc<(Mutex<bool>, Condvar)>) {
             }
             return;
         }
-        match checkpoint(&conn, "PASSIVE") {
-            Ok(frames) if frames > RESTART_FRAMES => {
-                if let Err(e) = checkpoint(&conn, "RESTART") {
-                    tracing::debug!(error = %e, "WAL restart checkpoint deferred");
-                }
-            }
-            Ok(_) => {}
-            Err(e) => tracing::debug!(error = %e, "WAL checkpoint deferred"),
+        // Copies the WAL into the database without blocking anyone. Under continuous ingest
+        // the WAL never drains completely, so the writer truncates it when it grows too big
+        // (see `Writer::bound_wal`); by then this thread has copied nearly all of it.
+        if let Err(e) = checkpoint(&conn, "PASSIVE") {
+            tracing::debug!(error = %e, "WAL checkpoint deferred");
         }
     }
 }
 
 /// Runs one checkpoint; returns the WAL's size in frames.
-fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<i64> {
+pub(crate) fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<i64> {
     let started = std::time::Instant::now();
     let frames = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
         r.get::<_, i64>(1)

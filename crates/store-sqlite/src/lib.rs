@@ -54,6 +54,13 @@ pub struct SqliteStore {
     indexed: Arc<Vec<String>>,
 }
 
+/// The WAL file of a database file.
+fn wal_path(db: &std::path::Path) -> std::path::PathBuf {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    wal.into()
+}
+
 pub(crate) fn backend_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(e.to_string())
 }
@@ -78,8 +85,14 @@ impl SqliteStore {
             Synchronous::Full => syncer::Syncer::background(&path).map_err(backend_err)?,
             Synchronous::Normal => syncer::Syncer::Immediate,
         };
-        let writer =
-            writer::spawn(conn, receiver, config.queue_capacity, syncer).map_err(backend_err)?;
+        let writer = writer::spawn(
+            conn,
+            receiver,
+            config.queue_capacity,
+            syncer,
+            wal_path(&path),
+        )
+        .map_err(backend_err)?;
         let checkpointer = checkpoint::Checkpointer::spawn(&path).map_err(backend_err)?;
         Ok(Self {
             sender: RwLock::new(Some(sender)),

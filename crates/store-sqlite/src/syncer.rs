@@ -29,9 +29,7 @@ pub(crate) enum Syncer {
 impl Syncer {
     /// Starts the fsync thread for the WAL of `db_path`.
     pub(crate) fn background(db_path: &std::path::Path) -> std::io::Result<Self> {
-        let mut wal = db_path.as_os_str().to_owned();
-        wal.push("-wal");
-        let wal = PathBuf::from(wal);
+        let wal = crate::wal_path(db_path);
         let (sender, receiver) = mpsc::channel::<Delivery>();
         let handle = std::thread::Builder::new()
             .name("spanloom-sqlite-fsync".into())

@@ -296,6 +296,7 @@ fn traces(
         ));
     }
     let mut clauses = vec![scope(&mut sql, "t", org_id, q)];
+    let mut from = String::from("traces t");
     if let Some(filter) = &q.filter {
         // A trace matches when any of its spans matches. A filter on an indexed field finds
         // its spans through the index first; any other filter walks traces newest first and
@@ -303,10 +304,13 @@ fn traces(
         if uses_index(filter, &sql.indexed) {
             let span_scope = scope(&mut sql, "s", org_id, q);
             let filter = sql.expr(filter)?;
-            clauses.push(format!(
-                "t.root_span_id IN (SELECT s.root_span_id FROM spans s{} WHERE {span_scope} AND {filter})",
+            // Drive from the few matching spans (CROSS JOIN keeps that order): their traces
+            // are looked up by key instead of found by walking every trace.
+            from = format!(
+                "(SELECT DISTINCT s.root_span_id AS rid FROM spans s{} WHERE {span_scope} AND {filter}) m CROSS JOIN traces t",
                 blob_joins()
-            ));
+            );
+            clauses.push("t.root_span_id = m.rid".into());
         } else {
             let filter = sql.expr(filter)?;
             clauses.push(format!(
@@ -325,7 +329,7 @@ fn traces(
         clauses.push(after_cursor(&mut sql, &keys, &key));
     }
     let text = format!(
-        "SELECT {} FROM traces t WHERE {} ORDER BY t.start_key DESC, t.root_span_id DESC LIMIT {}",
+        "SELECT {} FROM {from} WHERE {} ORDER BY t.start_key DESC, t.root_span_id DESC LIMIT {}",
         reader::SUMMARY_COLUMNS,
         clauses.join(" AND "),
         limit + 1
