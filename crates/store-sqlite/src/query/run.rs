@@ -305,9 +305,11 @@ fn traces(
             let span_scope = scope(&mut sql, "s", org_id, q);
             let filter = sql.expr(filter)?;
             // Drive from the few matching spans (CROSS JOIN keeps that order): their traces
-            // are looked up by key instead of found by walking every trace.
+            // are looked up by key instead of found by walking every trace. (No DISTINCT in
+            // the subquery: it would make SQLite prefer an index ordered by trace over the
+            // field's index; duplicates go with the outer DISTINCT.)
             from = format!(
-                "(SELECT DISTINCT s.root_span_id AS rid FROM spans s{} WHERE {span_scope} AND {filter}) m CROSS JOIN traces t",
+                "(SELECT s.root_span_id AS rid FROM spans s{} WHERE {span_scope} AND {filter}) m CROSS JOIN traces t",
                 blob_joins()
             );
             clauses.push("t.root_span_id = m.rid".into());
@@ -329,7 +331,7 @@ fn traces(
         clauses.push(after_cursor(&mut sql, &keys, &key));
     }
     let text = format!(
-        "SELECT {} FROM {from} WHERE {} ORDER BY t.start_key DESC, t.root_span_id DESC LIMIT {}",
+        "SELECT DISTINCT {} FROM {from} WHERE {} ORDER BY t.start_key DESC, t.root_span_id DESC LIMIT {}",
         reader::SUMMARY_COLUMNS,
         clauses.join(" AND "),
         limit + 1
