@@ -13,7 +13,7 @@
 mod floor;
 mod load;
 mod report;
-mod server;
+use spanloom_bench_common::server;
 mod workload;
 
 use anyhow::{Context, bail};
@@ -185,7 +185,7 @@ fn run_phase(
     };
     let client_cpu = server::cpu_time("self")?.saturating_sub(client_cpu_before);
     let server_cpu = server.cpu_time()?;
-    let peak_rss_kib = server.peak_rss_kib()?;
+    let peak_rss_kib = server.rss_kib()?.peak_kib;
     let data_dir = server.data_dir.clone();
     let stderr_path = server.stderr_path().to_path_buf();
     let stopped = server.stop()?;
@@ -213,7 +213,7 @@ fn run_phase(
 fn bench(args: &Args) -> anyhow::Result<Report> {
     let opts = ServerOpts {
         binary: resolve_server(&args.server)?,
-        sync: args.sync.flag().to_owned(),
+        sync: Some(args.sync.flag().to_owned()),
         write_queue: args.write_queue,
     };
     let work_parent = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);

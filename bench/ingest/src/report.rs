@@ -4,10 +4,10 @@
 use crate::Args;
 use crate::floor::FloorResult;
 use crate::load::{LoadResult, Percentiles};
-use crate::server::Stopped;
 use crate::workload::{TRACE_SPANS, civil_from_days};
 use anyhow::Context;
 use serde_json::{Value, json};
+use spanloom_bench_common::server::Stopped;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;

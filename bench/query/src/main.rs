@@ -13,7 +13,7 @@
 mod load;
 mod probes;
 mod report;
-mod server;
+use spanloom_bench_common::server;
 mod stats;
 mod text;
 mod workload;
@@ -169,6 +169,7 @@ fn bench(args: &Args) -> anyhow::Result<Report> {
     let opts = ServerOpts {
         binary: resolve_server(&args.server)?,
         sync: args.sync.map(|s| s.flag().to_owned()),
+        write_queue: None,
     };
     let work_parent = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
     let tmp = TempDir::new(&work_parent, args.keep)?;

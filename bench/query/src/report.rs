@@ -4,13 +4,13 @@
 use crate::Args;
 use crate::load::LoadResult;
 use crate::probes::{ANCHOR_SOURCE, ProbeResult};
-use crate::server::{Rss, Stopped};
 use crate::stats::{Percentiles, ms};
 use crate::workload::{
     BATCH_ROWS, BIG_TRACE_SPANS, DAYS, MODELS, PLANTS_PER_WORD, RARE_WORDS, USERS, civil_from_days,
 };
 use anyhow::Context;
 use serde_json::{Value, json};
+use spanloom_bench_common::server::{Rss, Stopped};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,6 +1,6 @@
 //! Starting and stopping a `spanloom serve` process, and measuring it (RSS, CPU, disk use).
-//! The same approach as `bench/ingest`: the server binds `127.0.0.1:0`, prints its URL, and
-//! writes the admin key to `<data-dir>/admin-key`; SIGTERM stops it.
+//! The server binds `127.0.0.1:0`, prints its URL, and writes the admin key to
+//! `<data-dir>/admin-key`; SIGTERM stops it.
 
 use anyhow::{Context, bail};
 use std::fs::File;
@@ -24,6 +24,8 @@ pub struct ServerOpts {
     pub binary: PathBuf,
     /// `--sync` value (`full` or `normal`); the server's default if unset.
     pub sync: Option<String>,
+    /// `--write-queue`; the server's default if unset.
+    pub write_queue: Option<usize>,
 }
 
 impl ServerOpts {
@@ -39,6 +41,10 @@ impl ServerOpts {
         if let Some(sync) = &self.sync {
             args.push("--sync".to_owned());
             args.push(sync.clone());
+        }
+        if let Some(n) = self.write_queue {
+            args.push("--write-queue".to_owned());
+            args.push(n.to_string());
         }
         args
     }
