@@ -13,6 +13,7 @@
 mod load;
 mod probes;
 mod report;
+use spanloom_bench_common::env::{TempDir, resolve_server, workspace_root};
 use spanloom_bench_common::server;
 mod stats;
 mod text;
@@ -22,8 +23,9 @@ use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use load::LoadConfig;
 use probes::ProbeConfig;
-use report::{DataSet, Machine, Report};
+use report::{DataSet, Report};
 use server::{Server, ServerOpts};
+use spanloom_bench_common::machine::Machine;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -99,51 +101,6 @@ impl SyncMode {
     }
 }
 
-/// The workspace root (two levels above this crate).
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The server binary: as given, or relative to the workspace root.
-fn resolve_server(path: &Path) -> anyhow::Result<PathBuf> {
-    if path.is_file() {
-        return Ok(path.to_path_buf());
-    }
-    let from_root = workspace_root().join(path);
-    if path.is_relative() && from_root.is_file() {
-        return Ok(from_root);
-    }
-    bail!(
-        "server binary {} not found; build it with `cargo build --release -p spanloom-server`",
-        path.display()
-    )
-}
-
-/// A temporary directory removed on drop unless kept.
-struct TempDir {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl TempDir {
-    fn new(parent: &Path, keep: bool) -> anyhow::Result<Self> {
-        let path = parent.join(format!("spanloom-bench-query-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(TempDir { path, keep })
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if self.keep {
-            eprintln!("kept {}", self.path.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
-}
-
 /// Stops `server` after `error`, adding how it stopped and the end of its stderr.
 fn fail_with_server(server: Server, error: anyhow::Error) -> anyhow::Error {
     let tail = server.stderr_tail(40);
@@ -172,7 +129,7 @@ fn bench(args: &Args) -> anyhow::Result<Report> {
         write_queue: None,
     };
     let work_parent = args.work_dir.clone().unwrap_or_else(std::env::temp_dir);
-    let tmp = TempDir::new(&work_parent, args.keep)?;
+    let tmp = TempDir::new(&work_parent, "spanloom-bench-query", args.keep)?;
     let machine = Machine::detect(&tmp.path, &opts.binary, &workspace_root());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
