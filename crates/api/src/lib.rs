@@ -19,6 +19,7 @@
 //! | `POST /v1/{project_logs,experiment,dataset}/{id}/insert`, `.../fetch` | REST insert and fetch |
 //! | `GET /api/v1/{object_type}/{id}/traces[/{root_span_id}]`, `.../spans/{span_id}`, `.../rows/{id}` | native reads for the UI |
 //! | `GET /api/v1/{object_type}/{id}/rollups` | dashboard series from the ingest rollups |
+//! | `POST /v1/traces`, `/otel/v1/traces`, `/v1/logs`, `/otel/v1/logs` | OTLP/HTTP (protobuf or JSON, gzip/deflate/zstd); gRPC in [`otlp::grpc`] |
 //!
 //! Handlers hold no business logic: bodies are decoded by `spanloom-ingest`, and everything
 //! else is a store call. Every error is a JSON body `{"error": {"code", "message"}}` with the
@@ -27,6 +28,7 @@
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod otlp;
 mod routes;
 pub mod state;
 pub mod telemetry;

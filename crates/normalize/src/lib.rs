@@ -19,6 +19,7 @@
 //! assert_eq!(facts.input_preview.as_deref(), Some("hello"));
 //! ```
 
+pub mod pricing;
 mod preview;
 
 pub use preview::{PREVIEW_CHARS, preview};
@@ -26,6 +27,11 @@ pub use preview::{PREVIEW_CHARS, preview};
 use serde_json::{Map, Value};
 use spanloom_model::fields::{self, metrics};
 use spanloom_model::timefmt;
+
+/// The UTC day (`YYYY-MM-DD`) of a unix time.
+pub(crate) fn timefmt_day(seconds: f64) -> String {
+    timefmt::iso_from_unix(seconds).chars().take(10).collect()
+}
 
 /// What a store indexes about one span.
 #[derive(Debug, Clone, Default, PartialEq)]

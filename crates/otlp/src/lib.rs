@@ -23,7 +23,7 @@
 //! })).unwrap();
 //! let row = map_span(&raw, &[]).unwrap().row;
 //! assert_eq!(row["span_attributes"]["type"], "llm");
-//! assert_eq!(row["metrics"]["tokens"], 15.0);
+//! assert_eq!(row["metrics"]["tokens"], 15);
 //! assert_eq!(row["metadata"]["model"], "gpt-4o");
 //! ```
 

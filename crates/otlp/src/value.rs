@@ -89,6 +89,15 @@ pub fn as_number(value: &Value) -> Option<f64> {
     .filter(|f| f.is_finite())
 }
 
+/// A JSON number that stays an integer when the value is one (token counts).
+pub fn number(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        Value::from(f as i64)
+    } else {
+        serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+    }
+}
+
 /// A boolean from a bool or the strings `true`/`false` (Python sends `"False"`).
 pub fn as_bool(value: &Value) -> Option<bool> {
     match value {

@@ -55,7 +55,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_inflight_bytes: args.max_inflight_bytes,
         public_url: args.public_url.clone(),
     };
-    let app = spanloom_api::router(AppState::new(Arc::clone(&store), config, Some(metrics)));
+    let state = AppState::new(Arc::clone(&store), config, Some(metrics));
+    let app = spanloom_api::router(state.clone());
+    let (grpc_stop, grpc_task) = start_grpc(&args.otlp_grpc_bind, state).await?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
@@ -66,10 +68,44 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    if let Some(task) = grpc_task {
+        let _ = grpc_stop.send(());
+        match task.await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "OTLP/gRPC server ended with an error"),
+            Err(e) => tracing::warn!(error = %e, "OTLP/gRPC server task failed"),
+            Ok(Ok(())) => {}
+        }
+    }
     tracing::info!("stopped accepting requests; draining the writer");
     store.shutdown().await;
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+type GrpcTask = tokio::task::JoinHandle<Result<(), spanloom_api::otlp::grpc::TransportError>>;
+
+/// Starts the OTLP/gRPC listener (unless `bind` is `off`); it stops when the sender fires.
+async fn start_grpc(
+    bind: &str,
+    state: AppState,
+) -> anyhow::Result<(tokio::sync::oneshot::Sender<()>, Option<GrpcTask>)> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    if bind.eq_ignore_ascii_case("off") || bind.is_empty() {
+        return Ok((stop, None));
+    }
+    let addr: std::net::SocketAddr = bind
+        .parse()
+        .with_context(|| format!("--otlp-grpc-bind {bind:?} is not HOST:PORT or `off`"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for OTLP/gRPC on {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, "OTLP/gRPC serving");
+    println!("spanloom OTLP/gRPC listening on {local}");
+    let task = tokio::spawn(spanloom_api::otlp::grpc::serve(state, listener, async {
+        let _ = stopped.await;
+    }));
+    Ok((stop, Some(task)))
 }
 
 async fn shutdown_signal() {

@@ -608,6 +608,8 @@ fn apply_row(
     let Applied::Upsert(mut state) = apply(state, &row_id, op) else {
         return Ok(touched);
     };
+    // Cost enrichment of LLM spans from the price table (shared by every backend).
+    let repriced = spanloom_normalize::pricing::price_span(&mut state.data);
 
     // Split the merged row: payload fields go to `blobs`, the rest stays in `spans.data`.
     let (old_objects, old_blobs, old_previews) = match &existing {
@@ -659,7 +661,7 @@ fn apply_row(
         .fold(0, |m, f| m | f.bit());
     let mut facts = span_facts(&state.data);
     [facts.input_preview, facts.output_preview] = previews;
-    let data_json = match (existing.is_none() && is_replace, core) {
+    let data_json = match (existing.is_none() && is_replace && !repriced, core) {
         (true, Some(core)) => core,
         _ => Payload::Text(Value::Object(state.data).to_string()),
     };

@@ -26,7 +26,8 @@ macro_rules! store_conformance_suite {
             trace_list_newest_first_with_range_and_cursor, whole_trace_and_single_span,
             experiment_and_dataset_rows, comments_are_not_spans, experiments_names_and_ensure_new,
             bad_cursor_is_rejected, payload_fields_follow_the_merge_rules,
-            query_filters_sorts_and_pages, query_aggregates, query_traces_shape, rollups_follow_every_write);
+            query_filters_sorts_and_pages, query_aggregates, query_traces_shape, rollups_follow_every_write,
+            llm_spans_are_priced_at_ingest);
     };
 }
 
@@ -1206,4 +1207,58 @@ pub async fn rollups_follow_every_write(store: &dyn Store) {
             .expect("rollups")
             .is_empty()
     );
+}
+
+/// LLM spans are priced from the model price table when the emitter gave no cost, whatever
+/// order their rows arrive in; the entry is recorded; unknown models are unpriced, not free;
+/// trace totals include the computed cost.
+pub async fn llm_spans_are_priced_at_ingest(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    // Start row with the model, end merge with the tokens (how SDK wrappers log LLM calls).
+    let start = span(
+        &obj,
+        "llm",
+        "t",
+        "s1",
+        None,
+        json!({"span_attributes": {"name": "chat", "type": "llm"}, "metadata": {"model": "gpt-4o-mini-2024-07-18"},
+               "metrics": {"start": 1.75e9}}),
+    );
+    let end = json!({"id": "llm", "project_id": obj.id, "log_id": "g", "_is_merge": true,
+                     "metrics": {"end": 1.75e9 + 1.0, "prompt_tokens": 1_000_000, "completion_tokens": 1_000_000}});
+    store.write(&org, rows(vec![end])).await.expect("write");
+    store.write(&org, rows(vec![start])).await.expect("write");
+    let r = row(store, &org, &obj, "llm").await.expect("row");
+    let cost = r["metrics"]["estimated_cost"].as_f64().expect("priced");
+    assert!((cost - 0.75).abs() < 1e-9, "{r}");
+    assert_eq!(r["metadata"]["pricing"]["source"], "price_table");
+    assert_eq!(r["metadata"]["pricing"]["entry"], "openai/gpt-4o-mini");
+    let s = store.get_trace(&org, &obj, "t").await.expect("trace").expect("exists").summary;
+    assert!((s.estimated_cost - 0.75).abs() < 1e-9);
+
+    let other = span(
+        &obj,
+        "llm2",
+        "t2",
+        "s2",
+        None,
+        json!({"span_attributes": {"name": "chat", "type": "llm"}, "metadata": {"model": "in-house-7b"},
+               "metrics": {"start": 1.75e9, "prompt_tokens": 10, "completion_tokens": 5}}),
+    );
+    let emitted = span(
+        &obj,
+        "llm3",
+        "t3",
+        "s3",
+        None,
+        json!({"span_attributes": {"name": "chat", "type": "llm"}, "metadata": {"model": "gpt-4o"},
+               "metrics": {"start": 1.75e9, "prompt_tokens": 10, "completion_tokens": 5, "estimated_cost": 0.5}}),
+    );
+    store.write(&org, rows(vec![other, emitted])).await.expect("write");
+    let r = row(store, &org, &obj, "llm2").await.expect("row");
+    assert!(r["metrics"].get("estimated_cost").is_none(), "{r}");
+    assert_eq!(r["metadata"]["pricing"]["source"], "unpriced");
+    let r = row(store, &org, &obj, "llm3").await.expect("row");
+    assert_eq!(r["metrics"]["estimated_cost"], 0.5);
+    assert_eq!(r["metadata"]["pricing"]["source"], "emitter");
 }

@@ -44,6 +44,19 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/api/v1/{object_type}/{id}/rows/{row_id}", get(traces::row))
         .route("/api/v1/{object_type}/{id}/rollups", get(traces::rollups))
+        .merge(otlp_routes())
+}
+
+/// OTLP/HTTP, at the standard paths and under `/otel` (where Braintrust-style clients post).
+/// Only these routes decompress request bodies; an unknown `Content-Encoding` gets 415.
+fn otlp_routes() -> Router<AppState> {
+    use crate::otlp::http;
+    Router::new()
+        .route("/v1/traces", post(http::traces))
+        .route("/otel/v1/traces", post(http::traces))
+        .route("/v1/logs", post(http::logs))
+        .route("/otel/v1/logs", post(http::logs))
+        .layer(tower_http::decompression::RequestDecompressionLayer::new())
 }
 
 pub(crate) async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -2,6 +2,7 @@
 //! key wins per metric; values are coerced from ints, doubles or numeric strings.
 
 use super::Ctx;
+use crate::value::number;
 use serde_json::{Map, Value, json};
 
 /// Metric sources in precedence order.
@@ -121,7 +122,7 @@ pub fn extract(ctx: &Ctx, is_llm: bool, provider: Option<&str>) -> Usage {
     let target = if is_llm { &mut u.metrics } else { &mut u.aggregated };
     for (name, value) in counts {
         if let Some(v) = value {
-            target.insert(name.into(), json!(v));
+            target.insert(name.into(), number(v));
         }
     }
     // Pydantic AI's agent spans repeat their children's usage.
@@ -158,7 +159,7 @@ pub fn extract(ctx: &Ctx, is_llm: bool, provider: Option<&str>) -> Usage {
     }
     for (k, v) in extra {
         if let Some(n) = crate::value::as_number(&v) {
-            u.metrics.entry(k).or_insert(json!(n));
+            u.metrics.entry(k).or_insert(number(n));
         }
     }
     // The rest of the usage families are consumed: they are represented above.
