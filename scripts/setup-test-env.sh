@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need: a Python venv in .venv with pytest, requests and the
-# unmodified official braintrust SDK. Safe to rerun.
+# unmodified official braintrust SDK, the openai client and the real OpenTelemetry LLM
+# instrumentations. Safe to rerun.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

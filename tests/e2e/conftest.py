@@ -62,3 +62,13 @@ def span_row(project_id: str, row_id: str, trace: str, span: str, parent: str | 
 
 def merge_row(project_id: str, row_id: str, **fields) -> dict:
     return {"id": row_id, "project_id": project_id, "log_id": "g", "_is_merge": True, **fields}
+
+
+@pytest.fixture(scope="session")
+def fake_provider():
+    """The local fake LLM provider (OpenAI and Anthropic wire formats)."""
+    from fake_provider import FakeProvider
+
+    provider = FakeProvider().start()
+    yield provider
+    provider.stop()

@@ -34,13 +34,15 @@ class Server:
         self.env = env or {}
         self.proc: subprocess.Popen | None = None
         self.url = ""
+        self.grpc_addr = ""
         self.stdout_lines: list[str] = []
         self.stderr_path = self.data_dir.parent / f"{self.data_dir.name}.stderr.log"
 
     def start(self, timeout: float = 30.0) -> "Server":
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "SPANLOOM_LOG": os.environ.get("SPANLOOM_LOG", "info"), **self.env}
-        cmd = [str(binary()), "serve", "--data-dir", str(self.data_dir), "--bind", "127.0.0.1:0", *self.args]
+        grpc = [] if "--otlp-grpc-bind" in self.args else ["--otlp-grpc-bind", "127.0.0.1:0"]
+        cmd = [str(binary()), "serve", "--data-dir", str(self.data_dir), "--bind", "127.0.0.1:0", *grpc, *self.args]
         self._stderr = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr, env=env, text=True)
         deadline = time.time() + timeout
@@ -50,6 +52,9 @@ class Server:
             if not line:
                 raise RuntimeError(f"server exited early ({self.proc.poll()}): {self.stderr()}")
             self.stdout_lines.append(line)
+            grpc_match = re.search(r"OTLP/gRPC listening on (\S+)", line)
+            if grpc_match:
+                self.grpc_addr = grpc_match.group(1)
             match = re.search(r"listening on (http://\S+)", line)
             if match:
                 self.url = match.group(1)

@@ -105,9 +105,10 @@ pub fn extract(ctx: &Ctx, is_llm: bool, provider: Option<&str>) -> Usage {
             u.normalized = true;
         }
     }
+    // Embedding calls report input tokens only; their total is the input count.
     let tokens = total.or(match (prompt, completion) {
-        (Some(p), Some(c)) => Some(p + c),
-        _ => None,
+        (None, None) => None,
+        (p, c) => Some(p.unwrap_or(0.0) + c.unwrap_or(0.0)),
     });
     let counts = [
         ("prompt_tokens", prompt),

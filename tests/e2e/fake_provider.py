@@ -1,0 +1,208 @@
+"""A local stand-in for LLM providers that speaks their real wire formats.
+
+OpenAI: `POST /v1/chat/completions` (JSON, or SSE when `stream` is set, with a usage chunk
+when `stream_options.include_usage` is set; tool calls when tools are offered and the last
+user message asks for one), `POST /v1/embeddings`, `POST /v1/responses`. Anthropic:
+`POST /v1/messages` (JSON or SSE events). A model named `error-500` answers 500, `missing`
+answers 404, the way the real APIs do. Every request is recorded in `requests`.
+
+Answers are deterministic: the reply text is `Echo: <last user text>`, and usage counts words.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def _last_user_text(messages) -> str:
+    for m in reversed(messages or []):
+        if m.get("role") != "user":
+            continue
+        content = m.get("content")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):
+            return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def _count(text: str) -> int:
+    return max(1, len(text.split()))
+
+
+def _prompt_tokens(messages) -> int:
+    return sum(_count(json.dumps(m.get("content", ""))) for m in messages or []) + 3
+
+
+class FakeProvider:
+    """Runs the fake provider on a free loopback port in a background thread."""
+
+    def __init__(self):
+        self.requests: list[dict] = []
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("content-length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                provider.requests.append({"path": self.path, "body": body})
+                model = body.get("model", "")
+                if model == "error-500":
+                    return self._json(500, {"error": {"message": "the fake provider failed", "type": "server_error"}})
+                if model == "missing":
+                    return self._json(404, {"error": {"message": f"The model `{model}` does not exist", "type": "invalid_request_error", "code": "model_not_found"}})
+                path = self.path.split("?")[0]
+                if path.endswith("/chat/completions"):
+                    return self._chat(body)
+                if path.endswith("/embeddings"):
+                    return self._embeddings(body)
+                if path.endswith("/responses"):
+                    return self._responses(body)
+                if path.endswith("/messages"):
+                    return self._anthropic(body)
+                return self._json(404, {"error": {"message": f"no route {self.path}"}})
+
+            # ---- helpers ----
+            def _json(self, status: int, obj) -> None:
+                data = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _sse_start(self) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("cache-control", "no-cache")
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+
+            def _sse(self, data: str, event: str | None = None) -> None:
+                text = (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
+                chunk = text.encode()
+                self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                self.wfile.flush()
+
+            def _sse_end(self) -> None:
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+
+            # ---- OpenAI ----
+            def _chat(self, body) -> None:
+                messages = body.get("messages", [])
+                question = _last_user_text(messages)
+                wants_tool = bool(body.get("tools")) and "weather" in question.lower() and messages[-1].get("role") == "user"
+                reply = f"Echo: {question}"
+                usage = {"prompt_tokens": _prompt_tokens(messages), "completion_tokens": _count(reply)}
+                usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+                created = int(time.time())
+                cid = f"chatcmpl-fake{len(provider.requests)}"
+                tool_calls = [{"id": "call_fake_1", "type": "function", "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})}}]
+                if not body.get("stream"):
+                    message = {"role": "assistant", "content": None if wants_tool else reply, "refusal": None}
+                    if wants_tool:
+                        message["tool_calls"] = tool_calls
+                    return self._json(200, {
+                        "id": cid, "object": "chat.completion", "created": created, "model": body.get("model"),
+                        "system_fingerprint": "fp_fake",
+                        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "tool_calls" if wants_tool else "stop"}],
+                        "usage": usage,
+                    })
+                self._sse_start()
+                base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": body.get("model"), "system_fingerprint": "fp_fake"}
+                include_usage = (body.get("stream_options") or {}).get("include_usage")
+                def chunk(delta, finish=None):
+                    c = {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+                    if include_usage:
+                        c["usage"] = None
+                    self._sse(json.dumps(c))
+                chunk({"role": "assistant", "content": ""})
+                if wants_tool:
+                    call = tool_calls[0]
+                    chunk({"tool_calls": [{"index": 0, "id": call["id"], "type": "function", "function": {"name": call["function"]["name"], "arguments": ""}}]})
+                    chunk({"tool_calls": [{"index": 0, "function": {"arguments": call["function"]["arguments"]}}]})
+                    chunk({}, "tool_calls")
+                else:
+                    words = reply.split(" ")
+                    for i, w in enumerate(words):
+                        time.sleep(0.005)
+                        chunk({"content": w if i == 0 else " " + w})
+                    chunk({}, "stop")
+                if include_usage:
+                    self._sse(json.dumps({**base, "choices": [], "usage": usage}))
+                self._sse("[DONE]")
+                self._sse_end()
+
+            def _embeddings(self, body) -> None:
+                inputs = body.get("input")
+                inputs = inputs if isinstance(inputs, list) else [inputs]
+                data = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i, _ in enumerate(inputs)]
+                tokens = sum(_count(str(t)) for t in inputs)
+                return self._json(200, {"object": "list", "data": data, "model": body.get("model"), "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
+            def _responses(self, body) -> None:
+                inp = body.get("input")
+                question = inp if isinstance(inp, str) else _last_user_text(inp)
+                reply = f"Echo: {question}"
+                usage = {"input_tokens": _count(question) + 3, "output_tokens": _count(reply), "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
+                usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+                return self._json(200, {
+                    "id": "resp_fake", "object": "response", "created_at": int(time.time()), "status": "completed",
+                    "model": body.get("model"), "output": [{"type": "message", "id": "msg_fake", "status": "completed", "role": "assistant",
+                                                             "content": [{"type": "output_text", "text": reply, "annotations": []}]}],
+                    "usage": usage, "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "error": None, "incomplete_details": None,
+                    "instructions": None, "metadata": {}, "temperature": 1.0, "top_p": 1.0, "text": {"format": {"type": "text"}},
+                })
+
+            # ---- Anthropic ----
+            def _anthropic(self, body) -> None:
+                question = _last_user_text(body.get("messages"))
+                reply = f"Echo: {question}"
+                usage = {"input_tokens": _prompt_tokens(body.get("messages")), "output_tokens": _count(reply), "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}
+                msg = {"id": "msg_fake", "type": "message", "role": "assistant", "model": body.get("model"),
+                       "content": [{"type": "text", "text": reply}], "stop_reason": "end_turn", "stop_sequence": None, "usage": usage}
+                if not body.get("stream"):
+                    return self._json(200, msg)
+                self._sse_start()
+                start = {**msg, "content": [], "stop_reason": None, "usage": {**usage, "output_tokens": 1}}
+                self._sse(json.dumps({"type": "message_start", "message": start}), "message_start")
+                self._sse(json.dumps({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}), "content_block_start")
+                for i, w in enumerate(reply.split(" ")):
+                    self._sse(json.dumps({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w if i == 0 else " " + w}}), "content_block_delta")
+                self._sse(json.dumps({"type": "content_block_stop", "index": 0}), "content_block_stop")
+                self._sse(json.dumps({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": usage["output_tokens"]}}), "message_delta")
+                self._sse(json.dumps({"type": "message_stop"}), "message_stop")
+                self._sse_end()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> "FakeProvider":
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+if __name__ == "__main__":
+    import sys
+
+    p = FakeProvider()
+    p.server.server_address  # noqa: B018
+    print(p.url, flush=True)
+    try:
+        p.server.serve_forever()
+    except KeyboardInterrupt:
+        sys.exit(0)
