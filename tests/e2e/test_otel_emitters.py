@@ -127,3 +127,45 @@ def test_real_emitter_over_otlp_http(server, client, fake_provider, emitter):
 def test_real_emitter_over_otlp_grpc(server, client, fake_provider):
     ids = run_emitter(server, fake_provider, "openai-v2", "otel-grpc", grpc=True)
     check_agent_trace(client, "openai-v2", ids, "otel-grpc")
+
+
+def run_ai_sdk(server, provider, project: str) -> dict:
+    r = subprocess.run(["node", str(HERE / "ai-sdk" / "emit.mjs"), server.url, server.admin_key, provider.url, project],
+                       capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_vercel_ai_sdk_over_otlp_json(server, client, fake_provider):
+    """The AI SDK's JS exporter posts OTLP/JSON (hex ids, string int64s); its wrapper spans
+    repeat their children's usage, which must not be counted twice."""
+    ids = run_ai_sdk(server, fake_provider, "otel-ai-sdk")
+    trace = stored_trace(client, client.project("otel-ai-sdk"), ids["trace_id"])
+    spans = {}
+    for s in trace["spans"]:
+        spans.setdefault(s["span_attributes"]["name"], []).append(s)
+    [wrapper] = spans["ai.generateText"]
+    assert wrapper["span_attributes"]["type"] == "task"
+    assert "prompt_tokens" not in wrapper["metrics"]
+    assert wrapper["metadata"]["aggregated_usage"]["prompt_tokens"] > 0
+    assert wrapper["input"] == [{"role": "system", "content": "You are terse."},
+                                {"role": "user", "content": "What is the weather in Paris?"}]
+    calls = sorted(spans["ai.generateText.doGenerate"], key=lambda s: s["metrics"]["start"])
+    assert [c["span_attributes"]["type"] for c in calls] == ["llm", "llm"]
+    [call] = calls[0]["output"][0]["tool_calls"]
+    assert call["function"]["name"] == "get_weather"
+    assert calls[0]["metadata"]["model"] == "gpt-4o-mini"
+    assert calls[0]["metadata"]["provider"] == "openai"
+    assert calls[0]["metadata"]["session_id"] == "sess-ai"
+    assert calls[0]["metadata"]["function_id"] == "weather-bot"
+    assert calls[1]["output"][0]["content"] == "Echo: What is the weather in Paris?"
+    [tool] = spans["ai.toolCall"]
+    assert tool["span_attributes"]["type"] == "tool"
+    assert tool["input"] == {"city": "Paris"}
+    assert tool["output"] == {"forecast": "sunny", "celsius": 21, "city": "Paris"}
+    [stream] = spans["ai.streamText.doStream"]
+    assert stream["output"][0]["content"] == ids["streamed_text"]
+    assert stream["metrics"]["time_to_first_token"] > 0
+    llm = [s for s in trace["spans"] if s["span_attributes"].get("type") == "llm"]
+    assert trace["summary"]["tokens"] == sum(s["metrics"]["tokens"] for s in llm)
+    assert trace["summary"]["estimated_cost"] == pytest.approx(sum(s["metrics"]["estimated_cost"] for s in llm))

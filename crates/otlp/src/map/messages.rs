@@ -29,7 +29,9 @@ pub fn extract(ctx: &Ctx) -> Io {
         a.unflatten("gen_ai.prompt").map(|v| indexed_messages(&v)),
         ai_sdk_input(ctx),
         a.json("pydantic_ai.all_messages").or_else(|| a.json("tool_arguments")),
-        a.json("gen_ai.tool.call.arguments"),
+        a.json("gen_ai.tool.call.arguments")
+            .or_else(|| a.json("ai.toolCall.args"))
+            .or_else(|| a.json("ai.toolCall.input")),
         generic_io(ctx, "input"),
         a.json("traceloop.entity.input").map(unwrap_traceloop),
         a.get("gen_ai.prompt").map(single_blob_input),
@@ -45,7 +47,9 @@ pub fn extract(ctx: &Ctx) -> Io {
         a.unflatten("gen_ai.completion").map(|v| indexed_messages(&v)),
         ai_sdk_output(ctx),
         a.json("final_result").or_else(|| a.json("tool_response")),
-        a.json("gen_ai.tool.call.result"),
+        a.json("gen_ai.tool.call.result")
+            .or_else(|| a.json("ai.toolCall.result"))
+            .or_else(|| a.json("ai.toolCall.output")),
         generic_io(ctx, "output"),
         a.json("traceloop.entity.output").map(unwrap_traceloop),
         a.get("gen_ai.completion").map(single_blob_output),

@@ -27,15 +27,23 @@ pub fn provider(ctx: &Ctx) -> Option<String> {
         return Some(p.to_ascii_lowercase());
     }
     if let Some(p) = a.str("gen_ai.system").or_else(|| a.str("llm.system")) {
-        return Some(renamed_provider(&p.to_ascii_lowercase()));
+        return Some(renamed_provider(strip_api_suffix(&p.to_ascii_lowercase())));
     }
     if let Some(p) = a.str("llm.provider") {
         return Some(p.to_ascii_lowercase());
     }
-    a.str("ai.model.provider").map(|p| {
-        let p = p.to_ascii_lowercase();
-        p.split('.').next().unwrap_or(&p).to_owned()
-    })
+    a.str("ai.model.provider")
+        .map(|p| strip_api_suffix(&p.to_ascii_lowercase()).to_owned())
+}
+
+/// The AI SDK names providers by API (`openai.chat`, `openai.responses`, `anthropic.messages`).
+fn strip_api_suffix(p: &str) -> &str {
+    for suffix in [".chat", ".responses", ".completion", ".completions", ".embedding", ".messages", ".image"] {
+        if let Some(base) = p.strip_suffix(suffix) {
+            return base;
+        }
+    }
+    p
 }
 
 /// Builds `metadata` and `tags`.
