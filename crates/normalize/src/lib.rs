@@ -19,8 +19,8 @@
 //! assert_eq!(facts.input_preview.as_deref(), Some("hello"));
 //! ```
 
-pub mod pricing;
 mod preview;
+pub mod pricing;
 
 pub use preview::{PREVIEW_CHARS, preview};
 

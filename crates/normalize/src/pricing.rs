@@ -66,7 +66,11 @@ impl PriceTable {
         let mut table: PriceTable = serde_json::from_str(json)?;
         for (i, entry) in table.models.iter().enumerate() {
             for alias in &entry.aliases {
-                table.by_alias.entry(alias.to_ascii_lowercase()).or_default().push(i);
+                table
+                    .by_alias
+                    .entry(alias.to_ascii_lowercase())
+                    .or_default()
+                    .push(i);
             }
         }
         Ok(table)
@@ -131,7 +135,14 @@ pub fn model_name_candidates(model: &str) -> Vec<String> {
             name = rest.to_owned();
         }
     }
-    for vendor in ["anthropic.", "openai.", "meta.", "mistral.", "cohere.", "amazon."] {
+    for vendor in [
+        "anthropic.",
+        "openai.",
+        "meta.",
+        "mistral.",
+        "cohere.",
+        "amazon.",
+    ] {
         if let Some(rest) = name.strip_prefix(vendor) {
             name = rest.to_owned();
         }
@@ -139,10 +150,14 @@ pub fn model_name_candidates(model: &str) -> Vec<String> {
     if let Some((base, _)) = name.split_once('@') {
         name = base.to_owned();
     }
-    if let Some(pos) = name.rfind("-v") {
-        if name[pos + 2..].chars().all(|c| c.is_ascii_digit() || c == ':') && pos + 2 < name.len() {
-            name.truncate(pos);
-        }
+    // Bedrock's `-v1:0` version suffix.
+    if let Some(pos) = name.rfind("-v")
+        && pos + 2 < name.len()
+        && name[pos + 2..]
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == ':')
+    {
+        name.truncate(pos);
     }
     name = strip_date_suffix(&name);
     out.push(name);
@@ -156,7 +171,13 @@ fn strip_date_suffix(name: &str) -> String {
     // -YYYY-MM-DD
     if bytes.len() > 11 {
         let tail = &bytes[bytes.len() - 11..];
-        if tail[0] == b'-' && digits(&tail[1..5]) && tail[5] == b'-' && digits(&tail[6..8]) && tail[8] == b'-' && digits(&tail[9..]) {
+        if tail[0] == b'-'
+            && digits(&tail[1..5])
+            && tail[5] == b'-'
+            && digits(&tail[6..8])
+            && tail[8] == b'-'
+            && digits(&tail[9..])
+        {
             return name[..name.len() - 11].to_owned();
         }
     }
@@ -191,8 +212,12 @@ pub fn price_span_with(table: &PriceTable, row: &mut Map<String, Value>) -> bool
         .and_then(|m| m.get("model"))
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let (prompt, completion) = (metric(row, "prompt_tokens"), metric(row, "completion_tokens"));
-    let (Some(model), true, true) = (model, is_llm, prompt.is_some() || completion.is_some()) else {
+    let (prompt, completion) = (
+        metric(row, "prompt_tokens"),
+        metric(row, "completion_tokens"),
+    );
+    let (Some(model), true, true) = (model, is_llm, prompt.is_some() || completion.is_some())
+    else {
         return false;
     };
     let tokens = TokenCounts {
@@ -202,12 +227,20 @@ pub fn price_span_with(table: &PriceTable, row: &mut Map<String, Value>) -> bool
         cache_write: metric(row, "prompt_cache_creation_tokens").unwrap_or(0.0),
     };
     let day = metric(row, "start")
-        .map(|s| crate::timefmt_day(s))
+        .map(crate::timefmt_day)
         .unwrap_or_else(|| "9999-12-31".into());
     let marker = row.get("metadata").and_then(|m| m.get("pricing")).cloned();
     let current_cost = metric(row, "estimated_cost");
-    let ours = marker.as_ref().and_then(|m| m.get("source")).and_then(Value::as_str) == Some("price_table")
-        && marker.as_ref().and_then(|m| m.get("cost")).and_then(Value::as_f64) == current_cost;
+    let ours = marker
+        .as_ref()
+        .and_then(|m| m.get("source"))
+        .and_then(Value::as_str)
+        == Some("price_table")
+        && marker
+            .as_ref()
+            .and_then(|m| m.get("cost"))
+            .and_then(Value::as_f64)
+            == current_cost;
     let entry = table.lookup(&model, &day);
     let computed = entry.map(|e| e.cost(tokens));
 
@@ -215,7 +248,11 @@ pub fn price_span_with(table: &PriceTable, row: &mut Map<String, Value>) -> bool
         // The emitter's cost stands; the table's figure is recorded beside it.
         (Some(_), false) => {
             let mut m = match &marker {
-                Some(Value::Object(m)) if m.get("source").and_then(Value::as_str) == Some("emitter") => m.clone(),
+                Some(Value::Object(m))
+                    if m.get("source").and_then(Value::as_str) == Some("emitter") =>
+                {
+                    m.clone()
+                }
                 _ => {
                     let mut m = Map::new();
                     m.insert("source".into(), json!("emitter"));
@@ -241,19 +278,26 @@ pub fn price_span_with(table: &PriceTable, row: &mut Map<String, Value>) -> bool
                 json!({"source": "price_table", "entry": e.id, "since": e.since, "table": table.version, "cost": c}),
                 Some(c),
             ),
-            _ => (json!({"source": "unpriced", "model": model, "table": table.version}), None),
+            _ => (
+                json!({"source": "unpriced", "model": model, "table": table.version}),
+                None,
+            ),
         },
     };
     let mut changed = false;
     if marker.as_ref() != Some(&new_marker) {
-        let metadata = row.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+        let metadata = row
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(m) = metadata {
             m.insert("pricing".into(), new_marker);
             changed = true;
         }
     }
     if new_cost != current_cost {
-        let metrics = row.entry("metrics").or_insert_with(|| Value::Object(Map::new()));
+        let metrics = row
+            .entry("metrics")
+            .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(m) = metrics {
             match new_cost {
                 Some(c) => m.insert("estimated_cost".into(), json!(c)),
@@ -290,12 +334,27 @@ mod tests {
     fn names_are_normalized() {
         let t = PriceTable::builtin();
         let id = |m: &str| t.lookup(m, "2026-01-01").map(|e| e.id.clone());
-        assert_eq!(id("gpt-4o-mini-2024-07-18").as_deref(), Some("openai/gpt-4o-mini"));
+        assert_eq!(
+            id("gpt-4o-mini-2024-07-18").as_deref(),
+            Some("openai/gpt-4o-mini")
+        );
         assert_eq!(id("openai/gpt-4o").as_deref(), Some("openai/gpt-4o"));
-        assert_eq!(id("claude-3-5-sonnet-20241022").as_deref(), Some("anthropic/claude-3-5-sonnet"));
-        assert_eq!(id("us.anthropic.claude-3-5-haiku-20241022-v1:0").as_deref(), Some("anthropic/claude-3-5-haiku"));
-        assert_eq!(id("claude-3-5-sonnet@20240620").as_deref(), Some("anthropic/claude-3-5-sonnet"));
-        assert_eq!(id("models/gemini-2.0-flash").as_deref(), Some("google/gemini-2.0-flash"));
+        assert_eq!(
+            id("claude-3-5-sonnet-20241022").as_deref(),
+            Some("anthropic/claude-3-5-sonnet")
+        );
+        assert_eq!(
+            id("us.anthropic.claude-3-5-haiku-20241022-v1:0").as_deref(),
+            Some("anthropic/claude-3-5-haiku")
+        );
+        assert_eq!(
+            id("claude-3-5-sonnet@20240620").as_deref(),
+            Some("anthropic/claude-3-5-sonnet")
+        );
+        assert_eq!(
+            id("models/gemini-2.0-flash").as_deref(),
+            Some("google/gemini-2.0-flash")
+        );
         assert_eq!(id("my-finetune"), None);
     }
 
@@ -308,13 +367,19 @@ mod tests {
 
     #[test]
     fn prices_cache_aware() {
-        let mut row = llm("gpt-4o", json!({"prompt_tokens": 1_000_000, "completion_tokens": 100_000, "prompt_cached_tokens": 400_000, "start": 1.75e9}));
+        let mut row = llm(
+            "gpt-4o",
+            json!({"prompt_tokens": 1_000_000, "completion_tokens": 100_000, "prompt_cached_tokens": 400_000, "start": 1.75e9}),
+        );
         assert!(price_span(&mut row));
         let cost = row["metrics"]["estimated_cost"].as_f64().unwrap_or(0.0);
         // 600k * 2.5 + 400k * 1.25 + 100k * 10 per million.
         assert!((cost - (1.5 + 0.5 + 1.0)).abs() < 1e-9, "{cost}");
         assert_eq!(row["metadata"]["pricing"]["entry"], "openai/gpt-4o");
-        assert_eq!(row["metadata"]["pricing"]["table"], PriceTable::builtin().version);
+        assert_eq!(
+            row["metadata"]["pricing"]["table"],
+            PriceTable::builtin().version
+        );
         // Idempotent; a later merge with more tokens is re-priced.
         assert!(!price_span(&mut row));
         row["metrics"]["completion_tokens"] = json!(200_000);
@@ -324,7 +389,10 @@ mod tests {
 
     #[test]
     fn unknown_models_are_unpriced_not_free() {
-        let mut row = llm("my-finetune", json!({"prompt_tokens": 10, "completion_tokens": 5}));
+        let mut row = llm(
+            "my-finetune",
+            json!({"prompt_tokens": 10, "completion_tokens": 5}),
+        );
         assert!(price_span(&mut row));
         assert!(row["metrics"].get("estimated_cost").is_none());
         assert_eq!(row["metadata"]["pricing"]["source"], "unpriced");
@@ -332,11 +400,18 @@ mod tests {
 
     #[test]
     fn emitter_costs_are_kept() {
-        let mut row = llm("gpt-4o-mini", json!({"prompt_tokens": 1000, "completion_tokens": 1000, "estimated_cost": 0.5}));
+        let mut row = llm(
+            "gpt-4o-mini",
+            json!({"prompt_tokens": 1000, "completion_tokens": 1000, "estimated_cost": 0.5}),
+        );
         assert!(price_span(&mut row));
         assert_eq!(row["metrics"]["estimated_cost"], 0.5);
         assert_eq!(row["metadata"]["pricing"]["source"], "emitter");
-        assert!(row["metadata"]["pricing"]["price_table_cost"].as_f64().is_some());
+        assert!(
+            row["metadata"]["pricing"]["price_table_cost"]
+                .as_f64()
+                .is_some()
+        );
         assert!(!price_span(&mut row));
     }
 

@@ -105,7 +105,10 @@ impl<'a> Attrs<'a> {
     /// Keys no rule consumed, in order.
     pub fn leftovers(&self) -> Vec<(&'a String, &'a Value)> {
         let used = self.used.borrow();
-        self.map.iter().filter(|(k, _)| !used.contains(*k)).collect()
+        self.map
+            .iter()
+            .filter(|(k, _)| !used.contains(*k))
+            .collect()
     }
 }
 
@@ -154,9 +157,9 @@ fn lists_from_numeric_keys(value: Value) -> Value {
     match value {
         Value::Object(map) => {
             let numeric = !map.is_empty()
-                && map
-                    .keys()
-                    .all(|k| k.len() <= 6 && !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()));
+                && map.keys().all(|k| {
+                    k.len() <= 6 && !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit())
+                });
             if numeric {
                 let mut items: Vec<(usize, Value)> = map
                     .into_iter()
@@ -196,7 +199,11 @@ mod tests {
         assert_eq!(v[0]["content"], "be brief");
         assert_eq!(v[1]["tool_calls"][0]["name"], "f");
         assert_eq!(v[2]["role"], "user");
-        let left: Vec<_> = attrs.leftovers().into_iter().map(|(k, _)| k.as_str()).collect();
+        let left: Vec<_> = attrs
+            .leftovers()
+            .into_iter()
+            .map(|(k, _)| k.as_str())
+            .collect();
         assert_eq!(left, vec!["other"]);
     }
 

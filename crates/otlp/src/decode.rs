@@ -23,7 +23,12 @@ impl Encoding {
     /// the API answers with 415.
     pub fn from_content_type(content_type: Option<&str>) -> Result<Encoding, OtlpError> {
         let raw = content_type.unwrap_or("");
-        let essence = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let essence = raw
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match essence.as_str() {
             "application/x-protobuf" | "application/protobuf" => Ok(Encoding::Protobuf),
             "application/json" => Ok(Encoding::Json),
@@ -50,20 +55,32 @@ fn decode<T: Message + Default + serde::de::DeserializeOwned>(
     what: &str,
 ) -> Result<T, OtlpError> {
     match encoding {
-        Encoding::Protobuf => T::decode(body).map_err(|e| OtlpError::InvalidBody(format!("{what} protobuf: {e}"))),
+        Encoding::Protobuf => {
+            T::decode(body).map_err(|e| OtlpError::InvalidBody(format!("{what} protobuf: {e}")))
+        }
         Encoding::Json => {
             std::str::from_utf8(body).map_err(|e| {
-                OtlpError::InvalidBody(format!("{what} JSON is not valid UTF-8 at byte {}", e.valid_up_to()))
+                OtlpError::InvalidBody(format!(
+                    "{what} JSON is not valid UTF-8 at byte {}",
+                    e.valid_up_to()
+                ))
             })?;
-            serde_json::from_slice(body).map_err(|e| OtlpError::InvalidBody(format!("{what} JSON: {e}")))
+            serde_json::from_slice(body)
+                .map_err(|e| OtlpError::InvalidBody(format!("{what} JSON: {e}")))
         }
     }
 }
 
 /// Decodes an `ExportTraceServiceRequest`.
-pub fn decode_traces(body: &[u8], encoding: Encoding) -> Result<ExportTraceServiceRequest, OtlpError> {
+pub fn decode_traces(
+    body: &[u8],
+    encoding: Encoding,
+) -> Result<ExportTraceServiceRequest, OtlpError> {
     let req: ExportTraceServiceRequest = decode(body, encoding, "trace export")?;
-    if encoding == Encoding::Json && req.resource_spans.is_empty() && looks_snake_case(body, "resource_spans") {
+    if encoding == Encoding::Json
+        && req.resource_spans.is_empty()
+        && looks_snake_case(body, "resource_spans")
+    {
         // serde ignores unknown keys, as OTLP/JSON requires; snake_case keys would otherwise be
         // accepted as an empty export and the spans silently lost.
         return Err(OtlpError::InvalidBody(
@@ -76,7 +93,10 @@ pub fn decode_traces(body: &[u8], encoding: Encoding) -> Result<ExportTraceServi
 /// Decodes an `ExportLogsServiceRequest`.
 pub fn decode_logs(body: &[u8], encoding: Encoding) -> Result<ExportLogsServiceRequest, OtlpError> {
     let req: ExportLogsServiceRequest = decode(body, encoding, "logs export")?;
-    if encoding == Encoding::Json && req.resource_logs.is_empty() && looks_snake_case(body, "resource_logs") {
+    if encoding == Encoding::Json
+        && req.resource_logs.is_empty()
+        && looks_snake_case(body, "resource_logs")
+    {
         return Err(OtlpError::InvalidBody(
             "logs export JSON uses `resource_logs`; OTLP/JSON field names are lowerCamelCase (`resourceLogs`)".into(),
         ));

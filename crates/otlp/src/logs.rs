@@ -55,7 +55,11 @@ pub fn prepare_logs(request: &ExportLogsServiceRequest) -> LogBatch {
                 if !is_genai_event(&event.name) {
                     batch.rejected.push(format!(
                         "{at}: only GenAI events (gen_ai.*) are stored, got {:?}",
-                        if event.name.is_empty() { "a plain log record" } else { &event.name }
+                        if event.name.is_empty() {
+                            "a plain log record"
+                        } else {
+                            &event.name
+                        }
                     ));
                     continue;
                 }
@@ -64,7 +68,10 @@ pub fn prepare_logs(request: &ExportLogsServiceRequest) -> LogBatch {
                 let (trace_id, span_id) = match ids {
                     Ok(ids) => ids,
                     Err(Rejected(why)) => {
-                        batch.rejected.push(format!("{at} ({}): needs the span it belongs to: {why}", event.name));
+                        batch.rejected.push(format!(
+                            "{at} ({}): needs the span it belongs to: {why}",
+                            event.name
+                        ));
                         continue;
                     }
                 };

@@ -48,7 +48,10 @@ pub struct RequestRoute {
 impl RequestRoute {
     /// Builds the request route from header values; a malformed `x-bt-parent` is an error for
     /// the whole request.
-    pub fn from_headers(bt_parent: Option<&str>, project_name: Option<&str>) -> Result<Self, String> {
+    pub fn from_headers(
+        bt_parent: Option<&str>,
+        project_name: Option<&str>,
+    ) -> Result<Self, String> {
         Ok(Self {
             parent: bt_parent
                 .filter(|v| !v.trim().is_empty())
@@ -63,7 +66,11 @@ impl RequestRoute {
     }
 
     /// Resolves one span's target.
-    pub fn resolve(&self, span_parent: Option<&str>, resource_project: Option<&str>) -> Result<Target, String> {
+    pub fn resolve(
+        &self,
+        span_parent: Option<&str>,
+        resource_project: Option<&str>,
+    ) -> Result<Target, String> {
         if let Some(p) = span_parent {
             return parse_parent(p).map_err(|e| format!("braintrust.parent: {e}"));
         }
@@ -84,19 +91,42 @@ mod tests {
     #[test]
     fn precedence() {
         let r = RequestRoute::from_headers(Some("project_name:hdr"), Some("phoenix")).unwrap();
-        assert_eq!(r.resolve(Some("experiment_id:e1"), None).unwrap(), Target::ExperimentId("e1".into()));
-        assert_eq!(r.resolve(None, Some("res")).unwrap(), Target::ProjectName("hdr".into()));
+        assert_eq!(
+            r.resolve(Some("experiment_id:e1"), None).unwrap(),
+            Target::ExperimentId("e1".into())
+        );
+        assert_eq!(
+            r.resolve(None, Some("res")).unwrap(),
+            Target::ProjectName("hdr".into())
+        );
         let r = RequestRoute::from_headers(None, Some("phoenix")).unwrap();
-        assert_eq!(r.resolve(None, Some("res")).unwrap(), Target::ProjectName("phoenix".into()));
+        assert_eq!(
+            r.resolve(None, Some("res")).unwrap(),
+            Target::ProjectName("phoenix".into())
+        );
         let r = RequestRoute::default();
-        assert_eq!(r.resolve(None, Some("res")).unwrap(), Target::ProjectName("res".into()));
-        assert_eq!(r.resolve(None, None).unwrap(), Target::ProjectName(DEFAULT_PROJECT.into()));
+        assert_eq!(
+            r.resolve(None, Some("res")).unwrap(),
+            Target::ProjectName("res".into())
+        );
+        assert_eq!(
+            r.resolve(None, None).unwrap(),
+            Target::ProjectName(DEFAULT_PROJECT.into())
+        );
     }
 
     #[test]
     fn bad_parents_are_named() {
-        assert!(RequestRoute::from_headers(Some("playground:x"), None).unwrap_err().contains("unknown kind `playground`"));
-        assert!(parse_parent("project_id:").unwrap_err().contains("names no object"));
+        assert!(
+            RequestRoute::from_headers(Some("playground:x"), None)
+                .unwrap_err()
+                .contains("unknown kind `playground`")
+        );
+        assert!(
+            parse_parent("project_id:")
+                .unwrap_err()
+                .contains("names no object")
+        );
         assert!(parse_parent("nonsense").unwrap_err().contains("must be"));
     }
 }

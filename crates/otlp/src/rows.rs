@@ -14,7 +14,10 @@ use spanloom_model::{ObjectKind, ObjectRef, fields};
 pub const OTEL_FIELD: &str = "otel";
 
 fn add_routing(row: &mut Map<String, Value>, object: &ObjectRef) {
-    row.insert(object.kind.id_field().into(), Value::String(object.id.clone()));
+    row.insert(
+        object.kind.id_field().into(),
+        Value::String(object.id.clone()),
+    );
     if object.kind == ObjectKind::ProjectLogs {
         row.insert(fields::LOG_ID.into(), Value::String("g".into()));
     }
@@ -54,7 +57,10 @@ pub fn log_events_row(group: &SpanEvents, object: &ObjectRef) -> Result<WriteRow
     let mut row = Map::new();
     row.insert(fields::ID.into(), Value::String(group.span_id.clone()));
     row.insert(fields::SPAN_ID.into(), Value::String(group.span_id.clone()));
-    row.insert(fields::ROOT_SPAN_ID.into(), Value::String(group.trace_id.clone()));
+    row.insert(
+        fields::ROOT_SPAN_ID.into(),
+        Value::String(group.trace_id.clone()),
+    );
     row.insert(fields::IS_MERGE.into(), Value::Bool(true));
     let events: Map<String, Value> = group
         .events

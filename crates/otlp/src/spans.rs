@@ -34,7 +34,12 @@ impl SpanBatch {
 /// Joins the first few reasons and counts the rest.
 pub fn summarize(reasons: &[String]) -> String {
     const SHOWN: usize = 3;
-    let mut msg = reasons.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ");
+    let mut msg = reasons
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
     if reasons.len() > SHOWN {
         msg.push_str(&format!("; and {} more", reasons.len() - SHOWN));
     }

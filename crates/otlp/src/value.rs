@@ -94,7 +94,9 @@ pub fn number(f: f64) -> Value {
     if f.fract() == 0.0 && f.abs() < 9.0e15 {
         Value::from(f as i64)
     } else {
-        serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+        serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null)
     }
 }
 
@@ -149,7 +151,10 @@ mod tests {
                 values: vec![kv, s("x")],
             })),
         };
-        assert_eq!(any_to_json(&arr), serde_json::json!([{"role": "user"}, "x"]));
+        assert_eq!(
+            any_to_json(&arr),
+            serde_json::json!([{"role": "user"}, "x"])
+        );
     }
 
     #[test]

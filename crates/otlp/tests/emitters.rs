@@ -16,9 +16,12 @@ struct Captured {
 
 /// Maps every span of a fixture; the snapshot holds what Spanloom derives, not the raw input.
 fn mapped(name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.json"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let spans: Vec<Captured> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let spans: Vec<Captured> =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
     Value::Array(
         spans
             .iter()

@@ -84,7 +84,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SPANLOOM_BIND", default_value = "127.0.0.1:4318")]
     pub bind: SocketAddr,
     /// Address of the OTLP/gRPC listener (`TraceService`, `LogsService`); `off` disables it.
-    #[arg(long, env = "SPANLOOM_OTLP_GRPC_BIND", default_value = "127.0.0.1:4317")]
+    #[arg(
+        long,
+        env = "SPANLOOM_OTLP_GRPC_BIND",
+        default_value = "127.0.0.1:4317"
+    )]
     pub otlp_grpc_bind: String,
     /// Base URL clients should use (returned at login); by default taken from the request's Host.
     #[arg(long, env = "SPANLOOM_PUBLIC_URL")]

@@ -1233,7 +1233,12 @@ pub async fn llm_spans_are_priced_at_ingest(store: &dyn Store) {
     assert!((cost - 0.75).abs() < 1e-9, "{r}");
     assert_eq!(r["metadata"]["pricing"]["source"], "price_table");
     assert_eq!(r["metadata"]["pricing"]["entry"], "openai/gpt-4o-mini");
-    let s = store.get_trace(&org, &obj, "t").await.expect("trace").expect("exists").summary;
+    let s = store
+        .get_trace(&org, &obj, "t")
+        .await
+        .expect("trace")
+        .expect("exists")
+        .summary;
     assert!((s.estimated_cost - 0.75).abs() < 1e-9);
 
     let other = span(
@@ -1254,7 +1259,10 @@ pub async fn llm_spans_are_priced_at_ingest(store: &dyn Store) {
         json!({"span_attributes": {"name": "chat", "type": "llm"}, "metadata": {"model": "gpt-4o"},
                "metrics": {"start": 1.75e9, "prompt_tokens": 10, "completion_tokens": 5, "estimated_cost": 0.5}}),
     );
-    store.write(&org, rows(vec![other, emitted])).await.expect("write");
+    store
+        .write(&org, rows(vec![other, emitted]))
+        .await
+        .expect("write");
     let r = row(store, &org, &obj, "llm2").await.expect("row");
     assert!(r["metrics"].get("estimated_cost").is_none(), "{r}");
     assert_eq!(r["metadata"]["pricing"]["source"], "unpriced");

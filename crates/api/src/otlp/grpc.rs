@@ -6,11 +6,15 @@
 
 use super::{export_logs, export_traces};
 use crate::state::AppState;
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -41,9 +45,9 @@ fn store_status(e: StoreError) -> Status {
 
 impl OtlpGrpc {
     async fn authenticate(&self, metadata: &MetadataMap) -> Result<AuthContext, Status> {
-        let value = metadata
-            .get("authorization")
-            .ok_or_else(|| Status::unauthenticated("missing `authorization: Bearer <api key>` metadata"))?;
+        let value = metadata.get("authorization").ok_or_else(|| {
+            Status::unauthenticated("missing `authorization: Bearer <api key>` metadata")
+        })?;
         let value = value
             .to_str()
             .map_err(|_| Status::unauthenticated("the authorization metadata is not valid text"))?;
@@ -52,7 +56,9 @@ impl OtlpGrpc {
             .or_else(|| value.strip_prefix("bearer "))
             .map(str::trim)
             .filter(|k| !k.is_empty())
-            .ok_or_else(|| Status::unauthenticated("the authorization metadata must be `Bearer <api key>`"))?;
+            .ok_or_else(|| {
+                Status::unauthenticated("the authorization metadata must be `Bearer <api key>`")
+            })?;
         self.state
             .store
             .authenticate(&hash_api_key(key))
@@ -63,7 +69,8 @@ impl OtlpGrpc {
 
     fn route(metadata: &MetadataMap) -> Result<RequestRoute, Status> {
         let text = |name: &str| metadata.get(name).and_then(|v| v.to_str().ok());
-        RequestRoute::from_headers(text("x-bt-parent"), text("x-project-name")).map_err(Status::invalid_argument)
+        RequestRoute::from_headers(text("x-bt-parent"), text("x-project-name"))
+            .map_err(Status::invalid_argument)
     }
 }
 
@@ -80,7 +87,7 @@ impl TraceService for OtlpGrpc {
             .map_err(store_status)?;
         metrics::counter!("spanloom_http_requests_total", "route" => "grpc TraceService/Export", "method" => "POST", "status" => "200").increment(1);
         Ok(Response::new(ExportTraceServiceResponse {
-            partial_success: (outcome.rejected > 0).then(|| ExportTracePartialSuccess {
+            partial_success: (outcome.rejected > 0).then_some(ExportTracePartialSuccess {
                 rejected_spans: outcome.rejected,
                 error_message: outcome.message,
             }),
@@ -100,7 +107,7 @@ impl LogsService for OtlpGrpc {
             .await
             .map_err(store_status)?;
         Ok(Response::new(ExportLogsServiceResponse {
-            partial_success: (outcome.rejected > 0).then(|| ExportLogsPartialSuccess {
+            partial_success: (outcome.rejected > 0).then_some(ExportLogsPartialSuccess {
                 rejected_log_records: outcome.rejected,
                 error_message: outcome.message,
             }),
@@ -129,6 +136,9 @@ pub async fn serve(
     tonic::transport::Server::builder()
         .add_service(traces)
         .add_service(logs)
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            shutdown,
+        )
         .await
 }

@@ -16,16 +16,22 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use spanloom_otlp::OtlpError;
-use spanloom_otlp::decode::{Encoding, decode_logs, decode_traces, encode_logs_response, encode_trace_response};
+use spanloom_otlp::decode::{
+    Encoding, decode_logs, decode_traces, encode_logs_response, encode_trace_response,
+};
 use spanloom_otlp::route::RequestRoute;
 
 impl From<OtlpError> for ApiError {
     fn from(e: OtlpError) -> Self {
         match e {
-            OtlpError::UnsupportedContentType(_) => {
-                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", e.to_string())
+            OtlpError::UnsupportedContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                e.to_string(),
+            ),
+            OtlpError::InvalidBody(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_otlp", e.to_string())
             }
-            OtlpError::InvalidBody(_) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_otlp", e.to_string()),
             OtlpError::InvalidRoute(_) => ApiError::bad_request(e.to_string()),
         }
     }
@@ -39,7 +45,9 @@ pub(crate) fn request_route(headers: &HeaderMap) -> Result<RequestRoute, ApiErro
 }
 
 fn encoding(headers: &HeaderMap) -> Result<Encoding, ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     Ok(Encoding::from_content_type(content_type)?)
 }
 
@@ -60,7 +68,10 @@ pub(crate) async fn traces(
     let request = decode_traces(&body.bytes, encoding)?;
     drop(body);
     let ExportOutcome { rejected, message } = export_traces(&state, &ctx, &route, &request).await?;
-    Ok(answer(encoding, encode_trace_response(encoding, rejected, &message)))
+    Ok(answer(
+        encoding,
+        encode_trace_response(encoding, rejected, &message),
+    ))
 }
 
 /// `POST /v1/logs`.
@@ -76,5 +87,8 @@ pub(crate) async fn logs(
     let request = decode_logs(&body.bytes, encoding)?;
     drop(body);
     let ExportOutcome { rejected, message } = export_logs(&state, &ctx, &route, &request).await?;
-    Ok(answer(encoding, encode_logs_response(encoding, rejected, &message)))
+    Ok(answer(
+        encoding,
+        encode_logs_response(encoding, rejected, &message),
+    ))
 }

@@ -57,7 +57,9 @@ impl<'a> Resolver<'a> {
             }
             Target::ExperimentId(id) => match store.get_experiment(org, id).await? {
                 Some(e) => Ok(ObjectRef::new(ObjectKind::Experiment, e.id)),
-                None => Err(format!("experiment {id} does not exist in this organization")),
+                None => Err(format!(
+                    "experiment {id} does not exist in this organization"
+                )),
             },
         };
         self.cache.insert(target.clone(), resolved.clone());
@@ -65,7 +67,11 @@ impl<'a> Resolver<'a> {
     }
 }
 
-async fn commit(state: &AppState, ctx: &AuthContext, rows: Vec<WriteRow>) -> Result<(), StoreError> {
+async fn commit(
+    state: &AppState,
+    ctx: &AuthContext,
+    rows: Vec<WriteRow>,
+) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -78,7 +84,8 @@ async fn commit(state: &AppState, ctx: &AuthContext, rows: Vec<WriteRow>) -> Res
 
 fn record_rejections(kind: &'static str, outcome: &ExportOutcome) {
     if outcome.rejected > 0 {
-        metrics::counter!("spanloom_otlp_rejected_total", "kind" => kind).increment(outcome.rejected as u64);
+        metrics::counter!("spanloom_otlp_rejected_total", "kind" => kind)
+            .increment(outcome.rejected as u64);
         tracing::info!(kind, rejected = outcome.rejected, reason = %outcome.message, "OTLP export partially rejected");
     }
 }
@@ -96,7 +103,10 @@ pub async fn export_traces(
     let mut resolver = Resolver::new(state, ctx);
     let mut rows = Vec::with_capacity(batch.spans.len());
     for span in &batch.spans {
-        let target = match route.resolve(span.mapped.parent.as_deref(), span.mapped.project_name.as_deref()) {
+        let target = match route.resolve(
+            span.mapped.parent.as_deref(),
+            span.mapped.project_name.as_deref(),
+        ) {
             Ok(t) => t,
             Err(e) => {
                 reasons.push(format!("span {}: {e}", span.raw.span_id));
@@ -111,7 +121,14 @@ pub async fn export_traces(
             Err(e) => reasons.push(format!("span {}: {e}", span.raw.span_id)),
         }
     }
-    if batch.spans.is_empty() && reasons.is_empty() && batch.skipped == 0 && request.resource_spans.iter().any(|r| !r.scope_spans.is_empty()) {
+    if batch.spans.is_empty()
+        && reasons.is_empty()
+        && batch.skipped == 0
+        && request
+            .resource_spans
+            .iter()
+            .any(|r| !r.scope_spans.is_empty())
+    {
         tracing::debug!("OTLP trace export with scopes but no spans");
     }
     commit(state, ctx, rows).await?;
@@ -140,10 +157,11 @@ pub async fn export_logs(
             .resource
             .get("openinference.project.name")
             .and_then(|v| v.as_str());
-        let parent = group
-            .events
-            .iter()
-            .find_map(|e| e.attributes.get("braintrust.parent").and_then(|v| v.as_str()));
+        let parent = group.events.iter().find_map(|e| {
+            e.attributes
+                .get("braintrust.parent")
+                .and_then(|v| v.as_str())
+        });
         let object = match route.resolve(parent, resource_project) {
             Ok(target) => resolver.object(&target).await?,
             Err(e) => Err(e),

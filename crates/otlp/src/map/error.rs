@@ -10,7 +10,12 @@ const STATUS_ERROR: i32 = 2;
 pub fn extract(ctx: &Ctx, metadata: &mut Map<String, Value>) -> Option<String> {
     let exception = ctx.raw.events.iter().find(|e| e.name == "exception");
     let exc_text = exception.and_then(|e| {
-        let get = |k: &str| e.attributes.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+        let get = |k: &str| {
+            e.attributes
+                .get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        };
         let head = match (get("exception.type"), get("exception.message")) {
             (Some(t), Some(m)) => format!("{t}: {m}"),
             (Some(t), None) => t.to_owned(),
@@ -18,7 +23,9 @@ pub fn extract(ctx: &Ctx, metadata: &mut Map<String, Value>) -> Option<String> {
             (None, None) => return None,
         };
         if let Some(t) = get("exception.type") {
-            metadata.entry("error_type").or_insert_with(|| Value::String(t.into()));
+            metadata
+                .entry("error_type")
+                .or_insert_with(|| Value::String(t.into()));
         }
         Some(match get("exception.stacktrace") {
             Some(stack) => format!("{head}\n\n{stack}"),
@@ -27,7 +34,9 @@ pub fn extract(ctx: &Ctx, metadata: &mut Map<String, Value>) -> Option<String> {
     });
     let error_type = ctx.attrs.str("error.type");
     if let Some(t) = error_type {
-        metadata.entry("error_type").or_insert_with(|| Value::String(t.into()));
+        metadata
+            .entry("error_type")
+            .or_insert_with(|| Value::String(t.into()));
     }
     if ctx.raw.status_code == STATUS_ERROR {
         let message = ctx.raw.status_message.trim();
@@ -41,10 +50,10 @@ pub fn extract(ctx: &Ctx, metadata: &mut Map<String, Value>) -> Option<String> {
     let escaped = exception
         .and_then(|e| e.attributes.get("exception.escaped"))
         .and_then(as_bool);
-    if escaped != Some(false) {
-        if let Some(text) = exc_text {
-            return Some(text);
-        }
+    if escaped != Some(false)
+        && let Some(text) = exc_text
+    {
+        return Some(text);
     }
     error_type.map(str::to_owned)
 }

@@ -25,10 +25,11 @@ pub const MODEL_KEYS: [&str; 5] = [
 /// Decides the span type; `None` lets the UI render a generic span.
 pub fn span_type(ctx: &Ctx) -> Option<String> {
     let a = &ctx.attrs;
-    if let Some(t) = a
-        .str("braintrust.span_attributes.type")
-        .or_else(|| ctx.braintrust_span_attributes.get("type").and_then(|v| v.as_str()))
-    {
+    if let Some(t) = a.str("braintrust.span_attributes.type").or_else(|| {
+        ctx.braintrust_span_attributes
+            .get("type")
+            .and_then(|v| v.as_str())
+    }) {
         return Some(t.to_owned());
     }
     let is_transport = a.has("rpc.system") || a.has("http.request.method") || a.has("http.method");
@@ -71,9 +72,14 @@ fn from_openinference(kind: Option<&str>) -> Option<&'static str> {
 fn from_operation(op: Option<&str>) -> Option<&'static str> {
     let op = op?;
     Some(match op {
-        "chat" | "text_completion" | "completion" | "generate_content" | "generate" | "embeddings" => LLM,
+        "chat" | "text_completion" | "completion" | "generate_content" | "generate"
+        | "embeddings" => LLM,
         "execute_tool" => TOOL,
-        "invoke_agent" | "create_agent" | "invoke_workflow" | "handle_conversation_turn" | "plan" => TASK,
+        "invoke_agent"
+        | "create_agent"
+        | "invoke_workflow"
+        | "handle_conversation_turn"
+        | "plan" => TASK,
         "retrieval" => FUNCTION,
         _ if op.contains("memory") => FUNCTION,
         _ => return None,
@@ -96,7 +102,11 @@ fn from_traceloop(kind: Option<&str>, request_type: Option<&str>) -> Option<&'st
         Some("tool") => return Some(TOOL),
         _ => {}
     }
-    matches!(request_type?, "chat" | "completion" | "embedding" | "rerank").then_some(LLM)
+    matches!(
+        request_type?,
+        "chat" | "completion" | "embedding" | "rerank"
+    )
+    .then_some(LLM)
 }
 
 fn from_ai_sdk(name: &str, operation_id: Option<&str>) -> Option<&'static str> {

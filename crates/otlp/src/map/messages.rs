@@ -21,30 +21,42 @@ pub fn extract(ctx: &Ctx) -> Io {
     // Every candidate is evaluated in priority order; evaluation also consumes the keys, so
     // lower-priority duplicates of the same content don't reappear as metadata.
     let inputs: Vec<Option<Value>> = vec![
-        a.json("braintrust.input_json").or_else(|| a.get("braintrust.input").cloned()),
+        a.json("braintrust.input_json")
+            .or_else(|| a.get("braintrust.input").cloned()),
         a.json("langfuse.observation.input"),
         events_input(&ctx.events),
         genai_input(ctx),
         a.unflatten("llm.input_messages").map(|v| oi_messages(&v)),
         a.unflatten("gen_ai.prompt").map(|v| indexed_messages(&v)),
         ai_sdk_input(ctx),
-        a.json("pydantic_ai.all_messages").or_else(|| a.json("tool_arguments")),
+        a.json("pydantic_ai.all_messages")
+            .or_else(|| a.json("tool_arguments")),
         a.json("gen_ai.tool.call.arguments")
             .or_else(|| a.json("ai.toolCall.args"))
             .or_else(|| a.json("ai.toolCall.input")),
         generic_io(ctx, "input"),
         a.json("traceloop.entity.input").map(unwrap_traceloop),
         a.get("gen_ai.prompt").map(single_blob_input),
-        long_tail(ctx, &["gcp.vertex.agent.llm_request", "gcp.vertex.agent.tool_call_args", "mlflow.spanInputs", "genkit:input"]),
+        long_tail(
+            ctx,
+            &[
+                "gcp.vertex.agent.llm_request",
+                "gcp.vertex.agent.tool_call_args",
+                "mlflow.spanInputs",
+                "genkit:input",
+            ],
+        ),
         retrieval_query(ctx),
     ];
     let outputs: Vec<Option<Value>> = vec![
-        a.json("braintrust.output_json").or_else(|| a.get("braintrust.output").cloned()),
+        a.json("braintrust.output_json")
+            .or_else(|| a.get("braintrust.output").cloned()),
         a.json("langfuse.observation.output"),
         events_output(&ctx.events),
         a.json("gen_ai.output.messages").map(|v| otel_messages(&v)),
         a.unflatten("llm.output_messages").map(|v| oi_messages(&v)),
-        a.unflatten("gen_ai.completion").map(|v| indexed_messages(&v)),
+        a.unflatten("gen_ai.completion")
+            .map(|v| indexed_messages(&v)),
         ai_sdk_output(ctx),
         a.json("final_result").or_else(|| a.json("tool_response")),
         a.json("gen_ai.tool.call.result")
@@ -53,7 +65,15 @@ pub fn extract(ctx: &Ctx) -> Io {
         generic_io(ctx, "output"),
         a.json("traceloop.entity.output").map(unwrap_traceloop),
         a.get("gen_ai.completion").map(single_blob_output),
-        long_tail(ctx, &["gcp.vertex.agent.llm_response", "gcp.vertex.agent.tool_response", "mlflow.spanOutputs", "genkit:output"]),
+        long_tail(
+            ctx,
+            &[
+                "gcp.vertex.agent.llm_response",
+                "gcp.vertex.agent.tool_response",
+                "mlflow.spanOutputs",
+                "genkit:output",
+            ],
+        ),
         retrieval_documents(ctx),
     ];
     let first = |list: Vec<Option<Value>>| list.into_iter().flatten().find(|v| !is_empty(v));
@@ -141,14 +161,23 @@ fn otel_message(m: &Value) -> Vec<Value> {
 fn content_part(part: &Value) -> Value {
     let kind = part.get("type").and_then(Value::as_str).unwrap_or("");
     match kind {
-        "text" => json!({"type": "text", "text": part.get("content").cloned().unwrap_or(Value::Null)}),
+        "text" => {
+            json!({"type": "text", "text": part.get("content").cloned().unwrap_or(Value::Null)})
+        }
         "blob" => {
-            let mime = part.get("mime_type").and_then(Value::as_str).unwrap_or("application/octet-stream");
+            let mime = part
+                .get("mime_type")
+                .and_then(Value::as_str)
+                .unwrap_or("application/octet-stream");
             let data = part.get("content").and_then(Value::as_str).unwrap_or("");
             json!({"type": "image_url", "image_url": {"url": format!("data:{mime};base64,{data}")}})
         }
-        "uri" => json!({"type": "image_url", "image_url": {"url": part.get("uri").cloned().unwrap_or(Value::Null)}}),
-        "reasoning" => json!({"type": "reasoning", "text": part.get("content").cloned().unwrap_or(Value::Null)}),
+        "uri" => {
+            json!({"type": "image_url", "image_url": {"url": part.get("uri").cloned().unwrap_or(Value::Null)}})
+        }
+        "reasoning" => {
+            json!({"type": "reasoning", "text": part.get("content").cloned().unwrap_or(Value::Null)})
+        }
         _ => part.clone(),
     }
 }
@@ -192,9 +221,16 @@ fn text_or_json(v: Option<&Value>) -> Value {
 
 /// Input messages from GenAI events: the inference details event, else the per-message events.
 pub fn events_input(events: &[EventView]) -> Option<Value> {
-    if let Some(details) = events.iter().find(|e| e.name == "gen_ai.client.inference.operation.details") {
-        let system = details.attr("gen_ai.system_instructions").map(parse_json_text);
-        let messages = details.attr("gen_ai.input.messages").map(|v| otel_messages(&parse_json_text(v)));
+    if let Some(details) = events
+        .iter()
+        .find(|e| e.name == "gen_ai.client.inference.operation.details")
+    {
+        let system = details
+            .attr("gen_ai.system_instructions")
+            .map(parse_json_text);
+        let messages = details
+            .attr("gen_ai.input.messages")
+            .map(|v| otel_messages(&parse_json_text(v)));
         let mut list = Vec::new();
         if let Some(sys) = system {
             list.push(json!({"role": "system", "content": parts_content(&sys)}));
@@ -226,10 +262,12 @@ pub fn events_input(events: &[EventView]) -> Option<Value> {
 
 /// Output messages from GenAI events: the inference details event, else `gen_ai.choice` events.
 pub fn events_output(events: &[EventView]) -> Option<Value> {
-    if let Some(details) = events.iter().find(|e| e.name == "gen_ai.client.inference.operation.details") {
-        if let Some(v) = details.attr("gen_ai.output.messages") {
-            return Some(otel_messages(&parse_json_text(v)));
-        }
+    if let Some(details) = events
+        .iter()
+        .find(|e| e.name == "gen_ai.client.inference.operation.details")
+        && let Some(v) = details.attr("gen_ai.output.messages")
+    {
+        return Some(otel_messages(&parse_json_text(v)));
     }
     let list: Vec<Value> = events
         .iter()
@@ -241,7 +279,8 @@ pub fn events_output(events: &[EventView]) -> Option<Value> {
                 Value::Object(m) => m,
                 _ => Map::new(),
             };
-            msg.entry("role").or_insert_with(|| Value::String("assistant".into()));
+            msg.entry("role")
+                .or_insert_with(|| Value::String("assistant".into()));
             msg.entry("content").or_insert(Value::Null);
             if let Some(reason) = fields.get("finish_reason") {
                 msg.insert("finish_reason".into(), reason.clone());
@@ -259,7 +298,10 @@ fn legacy_event_message(e: &EventView, role: &str) -> Value {
     let mut msg = Map::new();
     msg.insert(
         "role".into(),
-        fields.get("role").cloned().unwrap_or_else(|| Value::String(role.into())),
+        fields
+            .get("role")
+            .cloned()
+            .unwrap_or_else(|| Value::String(role.into())),
     );
     msg.insert(
         "content".into(),
@@ -271,10 +313,10 @@ fn legacy_event_message(e: &EventView, role: &str) -> Value {
     if let Some(calls) = fields.get("tool_calls") {
         msg.insert("tool_calls".into(), parse_json_text(calls));
     }
-    if role == "tool" {
-        if let Some(id) = fields.get("id").or_else(|| fields.get("tool_call_id")) {
-            msg.insert("tool_call_id".into(), id.clone());
-        }
+    if role == "tool"
+        && let Some(id) = fields.get("id").or_else(|| fields.get("tool_call_id"))
+    {
+        msg.insert("tool_call_id".into(), id.clone());
     }
     Value::Object(msg)
 }
@@ -332,8 +374,12 @@ pub fn oi_messages(v: &Value) -> Value {
 fn oi_content_part(part: &Value) -> Value {
     let p = part.get("message_content").unwrap_or(part);
     match p.get("type").and_then(Value::as_str) {
-        Some("text") => json!({"type": "text", "text": p.get("text").cloned().unwrap_or(Value::Null)}),
-        Some("image") => json!({"type": "image_url", "image_url": {"url": p.pointer("/image/image/url").or_else(|| p.pointer("/image/url")).cloned().unwrap_or(Value::Null)}}),
+        Some("text") => {
+            json!({"type": "text", "text": p.get("text").cloned().unwrap_or(Value::Null)})
+        }
+        Some("image") => {
+            json!({"type": "image_url", "image_url": {"url": p.pointer("/image/image/url").or_else(|| p.pointer("/image/url")).cloned().unwrap_or(Value::Null)}})
+        }
         _ => p.clone(),
     }
 }
@@ -413,11 +459,15 @@ fn ai_sdk_input(ctx: &Ctx) -> Option<Value> {
 
 fn ai_sdk_output(ctx: &Ctx) -> Option<Value> {
     let a = &ctx.attrs;
-    let text = a.str("ai.response.text").or_else(|| a.str("ai.result.text"));
+    let text = a
+        .str("ai.response.text")
+        .or_else(|| a.str("ai.result.text"));
     let calls = a
         .json("ai.response.toolCalls")
         .or_else(|| a.json("ai.result.toolCalls"));
-    let object = a.json("ai.response.object").or_else(|| a.json("ai.result.object"));
+    let object = a
+        .json("ai.response.object")
+        .or_else(|| a.json("ai.result.object"));
     if text.is_none() && calls.is_none() {
         return object.map(|o| parse_any_json(&o));
     }
@@ -425,7 +475,8 @@ fn ai_sdk_output(ctx: &Ctx) -> Option<Value> {
     msg.insert("role".into(), Value::String("assistant".into()));
     msg.insert(
         "content".into(),
-        text.map(|t| Value::String(t.to_owned())).unwrap_or(Value::Null),
+        text.map(|t| Value::String(t.to_owned()))
+            .unwrap_or(Value::Null),
     );
     if let Some(Value::Array(calls)) = calls {
         let calls: Vec<Value> = calls

@@ -38,7 +38,15 @@ pub fn provider(ctx: &Ctx) -> Option<String> {
 
 /// The AI SDK names providers by API (`openai.chat`, `openai.responses`, `anthropic.messages`).
 fn strip_api_suffix(p: &str) -> &str {
-    for suffix in [".chat", ".responses", ".completion", ".completions", ".embedding", ".messages", ".image"] {
+    for suffix in [
+        ".chat",
+        ".responses",
+        ".completion",
+        ".completions",
+        ".embedding",
+        ".messages",
+        ".image",
+    ] {
         if let Some(base) = p.strip_suffix(suffix) {
             return base;
         }
@@ -57,7 +65,11 @@ pub fn extract(ctx: &Ctx, provider: Option<String>) -> (Map<String, Value>, Vec<
     };
     let s = |v: Option<&str>| v.map(|s| Value::String(s.to_owned()));
 
-    let request_model = a.first_str(&["gen_ai.request.model", "llm.request.model_name", "ai.model.id"]);
+    let request_model = a.first_str(&[
+        "gen_ai.request.model",
+        "llm.request.model_name",
+        "ai.model.id",
+    ]);
     let response_model = a.first_str(&[
         "gen_ai.response.model",
         "llm.response.model_name",
@@ -74,34 +86,79 @@ pub fn extract(ctx: &Ctx, provider: Option<String>) -> (Map<String, Value>, Vec<
     // Request parameters: gen_ai.request.* > llm.invocation_parameters > ai.settings.*.
     let invocation = a.json("llm.invocation_parameters");
     for (ours, genai, invocation_key, ai) in [
-        ("temperature", "gen_ai.request.temperature", "temperature", "ai.settings.temperature"),
+        (
+            "temperature",
+            "gen_ai.request.temperature",
+            "temperature",
+            "ai.settings.temperature",
+        ),
         ("top_p", "gen_ai.request.top_p", "top_p", "ai.settings.topP"),
         ("top_k", "gen_ai.request.top_k", "top_k", "ai.settings.topK"),
-        ("max_tokens", "gen_ai.request.max_tokens", "max_tokens", "ai.settings.maxOutputTokens"),
-        ("frequency_penalty", "gen_ai.request.frequency_penalty", "frequency_penalty", "ai.settings.frequencyPenalty"),
-        ("presence_penalty", "gen_ai.request.presence_penalty", "presence_penalty", "ai.settings.presencePenalty"),
-        ("stop", "gen_ai.request.stop_sequences", "stop", "ai.settings.stopSequences"),
+        (
+            "max_tokens",
+            "gen_ai.request.max_tokens",
+            "max_tokens",
+            "ai.settings.maxOutputTokens",
+        ),
+        (
+            "frequency_penalty",
+            "gen_ai.request.frequency_penalty",
+            "frequency_penalty",
+            "ai.settings.frequencyPenalty",
+        ),
+        (
+            "presence_penalty",
+            "gen_ai.request.presence_penalty",
+            "presence_penalty",
+            "ai.settings.presencePenalty",
+        ),
+        (
+            "stop",
+            "gen_ai.request.stop_sequences",
+            "stop",
+            "ai.settings.stopSequences",
+        ),
         ("seed", "gen_ai.request.seed", "seed", "ai.settings.seed"),
-        ("stream", "gen_ai.request.stream", "stream", "ai.settings.stream"),
+        (
+            "stream",
+            "gen_ai.request.stream",
+            "stream",
+            "ai.settings.stream",
+        ),
         ("n", "gen_ai.request.choice.count", "n", "ai.settings.n"),
     ] {
         let v = a
             .get(genai)
             .cloned()
-            .or_else(|| invocation.as_ref().and_then(|i| i.get(invocation_key)).cloned())
+            .or_else(|| {
+                invocation
+                    .as_ref()
+                    .and_then(|i| i.get(invocation_key))
+                    .cloned()
+            })
             .or_else(|| a.get(ai).cloned());
         put(&mut m, ours, v);
     }
     a.consume("gen_ai.openai.request.seed");
     if let Some(Value::Object(inv)) = &invocation {
-        put(&mut m, "invocation_parameters", Some(Value::Object(inv.clone())));
+        put(
+            &mut m,
+            "invocation_parameters",
+            Some(Value::Object(inv.clone())),
+        );
     }
 
     let finish = a
         .get("gen_ai.response.finish_reasons")
         .cloned()
-        .or_else(|| a.get("llm.finish_reason").map(|v| Value::Array(vec![v.clone()])))
-        .or_else(|| a.get("ai.response.finishReason").map(|v| Value::Array(vec![v.clone()])));
+        .or_else(|| {
+            a.get("llm.finish_reason")
+                .map(|v| Value::Array(vec![v.clone()]))
+        })
+        .or_else(|| {
+            a.get("ai.response.finishReason")
+                .map(|v| Value::Array(vec![v.clone()]))
+        });
     put(&mut m, "finish_reasons", finish);
     put(&mut m, "response_id", a.get("gen_ai.response.id").cloned());
     let session = a.first_str(&[
@@ -112,16 +169,38 @@ pub fn extract(ctx: &Ctx, provider: Option<String>) -> (Map<String, Value>, Vec<
         "langfuse.session.id",
     ]);
     put(&mut m, "session_id", s(session));
-    put(&mut m, "user_id", s(a.first_str(&["user.id", "enduser.id", "langfuse.user.id", "ai.telemetry.metadata.userId"])));
+    put(
+        &mut m,
+        "user_id",
+        s(a.first_str(&[
+            "user.id",
+            "enduser.id",
+            "langfuse.user.id",
+            "ai.telemetry.metadata.userId",
+        ])),
+    );
     put(&mut m, "output_type", a.get("gen_ai.output.type").cloned());
-    put(&mut m, "function_id", a.get("ai.telemetry.functionId").cloned());
+    put(
+        &mut m,
+        "function_id",
+        a.get("ai.telemetry.functionId").cloned(),
+    );
 
     let mut tool = Map::new();
     for (ours, keys) in [
-        ("name", &["gen_ai.tool.name", "tool.name", "ai.toolCall.name"][..]),
-        ("call_id", &["gen_ai.tool.call.id", "tool.id", "ai.toolCall.id"][..]),
+        (
+            "name",
+            &["gen_ai.tool.name", "tool.name", "ai.toolCall.name"][..],
+        ),
+        (
+            "call_id",
+            &["gen_ai.tool.call.id", "tool.id", "ai.toolCall.id"][..],
+        ),
         ("type", &["gen_ai.tool.type"][..]),
-        ("description", &["gen_ai.tool.description", "tool.description"][..]),
+        (
+            "description",
+            &["gen_ai.tool.description", "tool.description"][..],
+        ),
         ("parameters", &["tool.parameters"][..]),
     ] {
         if let Some(v) = keys.iter().find_map(|k| a.json(k)) {
@@ -141,7 +220,13 @@ pub fn extract(ctx: &Ctx, provider: Option<String>) -> (Map<String, Value>, Vec<
         }
     }
     put(&mut m, "agent", Some(Value::Object(agent)));
-    put(&mut m, "workflow", a.get("gen_ai.workflow.name").or_else(|| a.get("traceloop.workflow.name")).cloned());
+    put(
+        &mut m,
+        "workflow",
+        a.get("gen_ai.workflow.name")
+            .or_else(|| a.get("traceloop.workflow.name"))
+            .cloned(),
+    );
 
     // Tools offered to the model.
     let tools = a
@@ -151,7 +236,11 @@ pub fn extract(ctx: &Ctx, provider: Option<String>) -> (Map<String, Value>, Vec<
                 Value::Array(items) => Value::Array(
                     items
                         .into_iter()
-                        .map(|t| t.pointer("/tool/json_schema").map(parse_json_text).unwrap_or(t))
+                        .map(|t| {
+                            t.pointer("/tool/json_schema")
+                                .map(parse_json_text)
+                                .unwrap_or(t)
+                        })
                         .collect(),
                 ),
                 other => other,
@@ -183,10 +272,22 @@ pub fn extract(ctx: &Ctx, provider: Option<String>) -> (Map<String, Value>, Vec<
     }
 
     let mut tags = Vec::new();
-    for key in ["braintrust.tags", "tag.tags", "langsmith.span.tags", "logfire.tags", "langfuse.trace.tags"] {
+    for key in [
+        "braintrust.tags",
+        "tag.tags",
+        "langsmith.span.tags",
+        "logfire.tags",
+        "langfuse.trace.tags",
+    ] {
         match a.json(key) {
-            Some(Value::Array(items)) => tags.extend(items.iter().filter_map(|t| t.as_str().map(str::to_owned))),
-            Some(Value::String(t)) => tags.extend(t.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())),
+            Some(Value::Array(items)) => {
+                tags.extend(items.iter().filter_map(|t| t.as_str().map(str::to_owned)))
+            }
+            Some(Value::String(t)) => tags.extend(
+                t.split(',')
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty()),
+            ),
             _ => {}
         }
     }
@@ -225,7 +326,10 @@ pub fn extract(ctx: &Ctx, provider: Option<String>) -> (Map<String, Value>, Vec<
         let mut scope = Map::new();
         scope.insert("name".into(), Value::String(ctx.raw.scope.name.clone()));
         if !ctx.raw.scope.version.is_empty() {
-            scope.insert("version".into(), Value::String(ctx.raw.scope.version.clone()));
+            scope.insert(
+                "version".into(),
+                Value::String(ctx.raw.scope.version.clone()),
+            );
         }
         m.insert("scope".into(), Value::Object(scope));
     }

@@ -42,7 +42,8 @@ impl EventView<'_> {
         match self.body {
             Value::Object(b) => out.extend(b.clone()),
             Value::String(s) => {
-                out.entry("content").or_insert_with(|| Value::String(s.clone()));
+                out.entry("content")
+                    .or_insert_with(|| Value::String(s.clone()));
             }
             _ => {}
         }
@@ -93,9 +94,25 @@ pub fn map_span(raw: &RawSpan, log_events: &[RawLogEvent]) -> Result<MappedSpan,
     let mut events: Vec<(u64, EventView)> = raw
         .events
         .iter()
-        .map(|e| (e.time_unix_nano, EventView { name: &e.name, attributes: &e.attributes, body: &NULL }))
+        .map(|e| {
+            (
+                e.time_unix_nano,
+                EventView {
+                    name: &e.name,
+                    attributes: &e.attributes,
+                    body: &NULL,
+                },
+            )
+        })
         .chain(log_events.iter().map(|e| {
-            (e.time_unix_nano, EventView { name: &e.name, attributes: &e.attributes, body: &e.body })
+            (
+                e.time_unix_nano,
+                EventView {
+                    name: &e.name,
+                    attributes: &e.attributes,
+                    body: &e.body,
+                },
+            )
         }))
         .collect();
     events.sort_by_key(|(t, _)| *t);
@@ -105,7 +122,11 @@ pub fn map_span(raw: &RawSpan, log_events: &[RawLogEvent]) -> Result<MappedSpan,
     };
     let name = attrs
         .str("braintrust.span_attributes.name")
-        .or_else(|| braintrust_span_attributes.get("name").and_then(Value::as_str))
+        .or_else(|| {
+            braintrust_span_attributes
+                .get("name")
+                .and_then(Value::as_str)
+        })
         .or_else(|| attrs.str("logfire.msg"))
         .unwrap_or(&raw.name)
         .to_owned();
@@ -120,16 +141,26 @@ pub fn map_span(raw: &RawSpan, log_events: &[RawLogEvent]) -> Result<MappedSpan,
     let span_type = kind::span_type(&ctx);
     let provider = metadata::provider(&ctx);
     let io = messages::extract(&ctx);
-    let usage = usage::extract(&ctx, span_type.as_deref() == Some(kind::LLM), provider.as_deref());
+    let usage = usage::extract(
+        &ctx,
+        span_type.as_deref() == Some(kind::LLM),
+        provider.as_deref(),
+    );
     let (mut meta, tags) = metadata::extract(&ctx, provider);
     if usage.normalized {
         meta.insert("usage_normalized".into(), Value::Bool(true));
     }
     if !usage.aggregated.is_empty() {
-        meta.insert("aggregated_usage".into(), Value::Object(usage.aggregated.clone()));
+        meta.insert(
+            "aggregated_usage".into(),
+            Value::Object(usage.aggregated.clone()),
+        );
     }
     if let Some(attr) = usage.cost_attribute {
-        meta.insert("pricing".into(), json!({"source": "emitter", "attribute": attr}));
+        meta.insert(
+            "pricing".into(),
+            json!({"source": "emitter", "attribute": attr}),
+        );
     }
     let error = error::extract(&ctx, &mut meta);
     let parent = ctx.attrs.str("braintrust.parent").map(str::to_owned);
@@ -195,7 +226,14 @@ pub fn event_io(log_events: &[RawLogEvent]) -> (Option<Value>, Option<Value>) {
     sorted.sort_by_key(|e| e.time_unix_nano);
     let views: Vec<EventView> = sorted
         .iter()
-        .map(|e| EventView { name: &e.name, attributes: &e.attributes, body: &e.body })
+        .map(|e| EventView {
+            name: &e.name,
+            attributes: &e.attributes,
+            body: &e.body,
+        })
         .collect();
-    (messages::events_input(&views), messages::events_output(&views))
+    (
+        messages::events_input(&views),
+        messages::events_output(&views),
+    )
 }

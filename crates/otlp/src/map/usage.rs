@@ -54,13 +54,20 @@ const REASONING: [&str; 5] = [
     "ai.usage.outputTokenDetails.reasoningTokens",
     "ai.usage.reasoningTokens",
 ];
-const PROMPT_AUDIO: [&str; 2] = ["gen_ai.usage.audio.input_tokens", "llm.token_count.prompt_details.audio"];
+const PROMPT_AUDIO: [&str; 2] = [
+    "gen_ai.usage.audio.input_tokens",
+    "llm.token_count.prompt_details.audio",
+];
 const COMPLETION_AUDIO: [&str; 2] = [
     "gen_ai.usage.audio.output_tokens",
     "llm.token_count.completion_details.audio",
 ];
 /// Emitter-supplied costs (USD).
-pub const COST_KEYS: [&str; 3] = ["braintrust.metrics.estimated_cost", "llm.cost.total", "gen_ai.usage.cost"];
+pub const COST_KEYS: [&str; 3] = [
+    "braintrust.metrics.estimated_cost",
+    "llm.cost.total",
+    "gen_ai.usage.cost",
+];
 
 /// Metrics of a span, plus facts about how they were derived (for metadata).
 #[derive(Debug, Default)]
@@ -82,10 +89,12 @@ pub fn extract(ctx: &Ctx, is_llm: bool, provider: Option<&str>) -> Usage {
     let mut u = Usage::default();
     let raw = ctx.raw;
     if raw.start_time_unix_nano > 0 {
-        u.metrics.insert("start".into(), json!(raw.start_time_unix_nano as f64 / 1e9));
+        u.metrics
+            .insert("start".into(), json!(raw.start_time_unix_nano as f64 / 1e9));
     }
     if raw.end_time_unix_nano > 0 {
-        u.metrics.insert("end".into(), json!(raw.end_time_unix_nano as f64 / 1e9));
+        u.metrics
+            .insert("end".into(), json!(raw.end_time_unix_nano as f64 / 1e9));
     }
 
     let mut prompt = a.first_num(&PROMPT);
@@ -98,12 +107,12 @@ pub fn extract(ctx: &Ctx, is_llm: bool, provider: Option<&str>) -> Usage {
     // with `promptTokens`. Normalize to the OTel convention: input includes cached tokens.
     let excludes_cache = (provider == Some("anthropic")
         && cache_read.is_some_and(|c| prompt.is_some_and(|p| p < c)))
-        || (a.has("ai.usage.promptTokens") && a.has("ai.usage.cachedInputTokens") && !a.has("gen_ai.usage.input_tokens"));
-    if excludes_cache {
-        if let Some(p) = prompt.as_mut() {
-            *p += cache_read.unwrap_or(0.0) + cache_write.unwrap_or(0.0);
-            u.normalized = true;
-        }
+        || (a.has("ai.usage.promptTokens")
+            && a.has("ai.usage.cachedInputTokens")
+            && !a.has("gen_ai.usage.input_tokens"));
+    if excludes_cache && let Some(p) = prompt.as_mut() {
+        *p += cache_read.unwrap_or(0.0) + cache_write.unwrap_or(0.0);
+        u.normalized = true;
     }
     // Embedding calls report input tokens only; their total is the input count.
     let tokens = total.or(match (prompt, completion) {
@@ -120,7 +129,11 @@ pub fn extract(ctx: &Ctx, is_llm: bool, provider: Option<&str>) -> Usage {
         ("prompt_audio_tokens", a.first_num(&PROMPT_AUDIO)),
         ("completion_audio_tokens", a.first_num(&COMPLETION_AUDIO)),
     ];
-    let target = if is_llm { &mut u.metrics } else { &mut u.aggregated };
+    let target = if is_llm {
+        &mut u.metrics
+    } else {
+        &mut u.aggregated
+    };
     for (name, value) in counts {
         if let Some(v) = value {
             target.insert(name.into(), number(v));
@@ -139,7 +152,10 @@ pub fn extract(ctx: &Ctx, is_llm: bool, provider: Option<&str>) -> Usage {
             "gen_ai.response.time_to_first_chunk",
             "gen_ai.server.ttft",
         ])
-        .or_else(|| a.first_num(&["ai.response.msToFirstChunk", "ai.stream.msToFirstChunk"]).map(|ms| ms / 1000.0));
+        .or_else(|| {
+            a.first_num(&["ai.response.msToFirstChunk", "ai.stream.msToFirstChunk"])
+                .map(|ms| ms / 1000.0)
+        });
     if let Some(t) = ttft {
         u.metrics.insert("time_to_first_token".into(), json!(t));
     }
@@ -164,7 +180,13 @@ pub fn extract(ctx: &Ctx, is_llm: bool, provider: Option<&str>) -> Usage {
         }
     }
     // The rest of the usage families are consumed: they are represented above.
-    for prefix in ["gen_ai.usage", "llm.token_count", "ai.usage", "llm.usage", "llm.cost"] {
+    for prefix in [
+        "gen_ai.usage",
+        "llm.token_count",
+        "ai.usage",
+        "llm.usage",
+        "llm.cost",
+    ] {
         a.consume_prefix(prefix);
     }
     u
