@@ -334,3 +334,45 @@ def test_genai_log_events_join_their_span_in_any_order(client, project):
     assert stored["input"] == [{"role": "user", "content": "hello from a log"}]
     assert stored["output"] == [{"role": "assistant", "content": "hi back", "finish_reason": "stop"}]
     assert stored["span_attributes"]["type"] == "llm" and stored["metrics"]["prompt_tokens"] == 5
+
+
+def test_renormalize_rederives_stored_spans(fresh_server):
+    """A span stored by an older mapping (here: only its raw form and a name) is re-derived by
+    `spanloom renormalize` from the raw span kept beside it."""
+    import subprocess
+
+    from spanloom_server import Client, binary
+
+    server = fresh_server()
+    client = Client(server.url, server.admin_key)
+    pid = client.project("renorm")
+    t, s = new_ids()
+    raw = {"trace_id": t.hex(), "span_id": s.hex(), "name": "chat gpt-4o", "kind": 3,
+           "start_time_unix_nano": 1_760_000_000_000_000_000, "end_time_unix_nano": 1_760_000_002_000_000_000,
+           "resource": {"service.name": "old"}, "scope": {"name": "opentelemetry.instrumentation.openai_v2"},
+           "attributes": {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+                          "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content": "hi"}]}]),
+                          "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 100}}
+    stale = {"id": s.hex(), "project_id": pid, "log_id": "g", "span_id": s.hex(), "root_span_id": t.hex(),
+             "span_attributes": {"name": "chat gpt-4o"}, "otel": {"span": raw}}
+    assert client.logs3([stale]).status_code == 200
+    untouched = span_row(pid, "plain", "t-plain", "s-plain", span_attributes={"name": "not otel"})
+    assert client.logs3([untouched]).status_code == 200
+
+    def renormalize(*extra: str) -> str:
+        r = subprocess.run([str(binary()), "renormalize", "--data-dir", str(server.data_dir), *extra],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+    assert "2 rows scanned, 1 OTel spans, 1 would change" in renormalize("--dry-run")
+    assert "input" not in span_by_id(client, pid, s)
+    assert "1 re-derived" in renormalize("--project", "renorm")
+    fixed = span_by_id(client, pid, s)
+    assert fixed["span_attributes"] == {"name": "chat gpt-4o", "type": "llm"}
+    assert fixed["input"] == [{"role": "user", "content": "hi"}]
+    assert fixed["metrics"]["prompt_tokens"] == 1000
+    assert fixed["metrics"]["estimated_cost"] == pytest.approx((1000 * 2.5 + 100 * 10.0) / 1e6)
+    assert fixed["otel"]["span"] == raw
+    assert "0 re-derived" in renormalize()
+    assert client.get(f"/api/v1/project_logs/{pid}/rows/plain").json()["row"]["span_attributes"] == {"name": "not otel"}

@@ -22,6 +22,24 @@ pub enum Command {
     Keys(KeysArgs),
     /// Run a BTQL query against the data directory and print the rows.
     Query(QueryArgs),
+    /// Re-derive stored OpenTelemetry spans from their raw form with the current mapping.
+    Renormalize(RenormalizeArgs),
+}
+
+/// `spanloom renormalize`.
+#[derive(Args, Debug)]
+pub struct RenormalizeArgs {
+    #[command(flatten)]
+    pub data: DataDirArg,
+    /// The org whose spans are re-derived.
+    #[arg(long, default_value = "spanloom")]
+    pub org: String,
+    /// Only this project (name or id); every project by default.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Count what would change without writing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Output of `spanloom query`.

@@ -1,11 +1,13 @@
 //! `spanloom`: the single binary. `spanloom serve` runs the server; `spanloom keys` manages
-//! API keys; `spanloom query` runs BTQL against a data directory. This is the only place that reads configuration, installs logging and metrics,
+//! API keys; `spanloom query` runs BTQL against a data directory; `spanloom renormalize`
+//! re-derives stored OTel spans. This is the only place that reads configuration, installs logging and metrics,
 //! and wires the store to the API.
 
 mod bootstrap;
 mod cli;
 mod keys;
 mod query_cmd;
+mod renormalize_cmd;
 mod serve;
 mod telemetry;
 
@@ -28,6 +30,7 @@ fn main() -> std::process::ExitCode {
             cli::Command::Serve(args) => serve::run(args).await,
             cli::Command::Keys(args) => keys::run(args).await,
             cli::Command::Query(args) => query_cmd::run(args).await,
+            cli::Command::Renormalize(args) => renormalize_cmd::run(args).await,
         }
     });
     match result {
