@@ -50,7 +50,10 @@ async fn renormalize(store: &dyn Store, args: &RenormalizeArgs) -> anyhow::Resul
         })
         .collect();
     if projects.is_empty() {
-        anyhow::bail!("no project matches {:?}", args.project.as_deref().unwrap_or("(any)"));
+        anyhow::bail!(
+            "no project matches {:?}",
+            args.project.as_deref().unwrap_or("(any)")
+        );
     }
     let mut total = Tally::default();
     for project in projects {
@@ -62,7 +65,11 @@ async fn renormalize(store: &dyn Store, args: &RenormalizeArgs) -> anyhow::Resul
             tally.scanned,
             tally.otel,
             tally.rewritten,
-            if args.dry_run { "would change" } else { "re-derived" }
+            if args.dry_run {
+                "would change"
+            } else {
+                "re-derived"
+            }
         );
         total.scanned += tally.scanned;
         total.otel += tally.otel;
@@ -73,7 +80,11 @@ async fn renormalize(store: &dyn Store, args: &RenormalizeArgs) -> anyhow::Resul
         total.scanned,
         total.otel,
         total.rewritten,
-        if args.dry_run { "would change" } else { "re-derived" }
+        if args.dry_run {
+            "would change"
+        } else {
+            "re-derived"
+        }
     );
     Ok(())
 }
@@ -99,7 +110,14 @@ async fn renormalize_object(
     let mut pending: Vec<Value> = Vec::new();
     loop {
         let page = store
-            .fetch_rows(org_id, object, PageRequest { limit: 500, cursor: cursor.clone() })
+            .fetch_rows(
+                org_id,
+                object,
+                PageRequest {
+                    limit: 500,
+                    cursor: cursor.clone(),
+                },
+            )
             .await?;
         for row in &page.rows {
             tally.scanned += 1;
@@ -117,7 +135,10 @@ async fn renormalize_object(
             }
             tally.rewritten += 1;
             if !dry_run {
-                derived.insert(object.kind.id_field().into(), Value::String(object.id.clone()));
+                derived.insert(
+                    object.kind.id_field().into(),
+                    Value::String(object.id.clone()),
+                );
                 derived.insert(fields::LOG_ID.into(), Value::String("g".into()));
                 pending.push(Value::Object(derived));
             }
