@@ -37,6 +37,9 @@ impl ServerOpts {
             data_dir.display().to_string(),
             "--bind".to_owned(),
             "127.0.0.1:0".to_owned(),
+            // Several benchmark servers may run at once; none needs the OTLP/gRPC port.
+            "--otlp-grpc-bind".to_owned(),
+            "off".to_owned(),
         ];
         if let Some(sync) = &self.sync {
             args.push("--sync".to_owned());
