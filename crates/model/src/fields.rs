@@ -72,7 +72,11 @@ pub const CONTROL_FIELDS: [&str; 7] = [
 
 /// The payload fields: large, written once, rarely merged. Storage backends may keep them apart
 /// from the rest of the row so that merges touching only small fields never rewrite them.
-pub const PAYLOAD_FIELDS: [&str; 3] = ["input", "output", "expected"];
+/// `otel` is the raw OpenTelemetry source of a span ingested over OTLP.
+pub const PAYLOAD_FIELDS: [&str; 4] = ["input", "output", "expected", OTEL];
+
+/// The raw OpenTelemetry source of a row (`{"span": ..., "log_events": {...}}`).
+pub const OTEL: &str = "otel";
 
 /// `metrics` sub-fields.
 pub mod metrics {

@@ -11,7 +11,7 @@ use spanloom_ingest::row::validate_row;
 use spanloom_model::{ObjectKind, ObjectRef, fields};
 
 /// The row field holding the lossless OTel source: `{"span": RawSpan, "log_events": {...}}`.
-pub const OTEL_FIELD: &str = "otel";
+pub const OTEL_FIELD: &str = fields::OTEL;
 
 fn add_routing(row: &mut Map<String, Value>, object: &ObjectRef) {
     row.insert(

@@ -7,6 +7,9 @@ use sha2::{Digest, Sha256};
 use spanloom_model::fields::PAYLOAD_FIELDS;
 use std::collections::HashMap;
 
+/// Number of payload fields (and of `spans.<field>_blob` columns).
+pub(crate) const PAYLOAD_COUNT: usize = PAYLOAD_FIELDS.len();
+
 /// A payload field, by its index in [`PAYLOAD_FIELDS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Field(pub(crate) usize);
@@ -15,6 +18,11 @@ impl Field {
     /// All payload fields.
     pub(crate) fn all() -> impl Iterator<Item = Field> {
         (0..PAYLOAD_FIELDS.len()).map(Field)
+    }
+
+    /// How many payload fields there are.
+    pub(crate) const fn count() -> usize {
+        PAYLOAD_FIELDS.len()
     }
 
     /// The top-level key.

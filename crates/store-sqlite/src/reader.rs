@@ -81,12 +81,13 @@ fn read_rows(
     params: &[&dyn rusqlite::ToSql],
 ) -> StoreResult<Vec<(StoredRow, i64)>> {
     let sql = format!(
-        "SELECT s.row_id, s.project_id, s.xact_id, s.data, s.seq, bi.data, bo.data, be.data
-         FROM (SELECT row_id, project_id, xact_id, data, seq, start_key, input_blob, output_blob, expected_blob
+        "SELECT s.row_id, s.project_id, s.xact_id, s.data, s.seq, bi.data, bo.data, be.data, bt.data
+         FROM (SELECT row_id, project_id, xact_id, data, seq, start_key, input_blob, output_blob, expected_blob, otel_blob
                FROM spans s WHERE {filter} ORDER BY {order} LIMIT {limit}) s
          LEFT JOIN blobs bi ON bi.id = s.input_blob
          LEFT JOIN blobs bo ON bo.id = s.output_blob
          LEFT JOIN blobs be ON be.id = s.expected_blob
+         LEFT JOIN blobs bt ON bt.id = s.otel_blob
          ORDER BY {order}"
     );
     let mut stmt = c.prepare_cached(&sql).map_err(backend_err)?;

@@ -4,7 +4,7 @@ use crate::config::{SqliteConfig, Synchronous};
 use rusqlite::Connection;
 
 /// The schema version this build writes. Bumped with each migration.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE orgs (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created TEXT NOT NULL);
@@ -81,6 +81,9 @@ CREATE TABLE comments (
 CREATE INDEX comments_by_target ON comments (kind, object_id, target_id);
 "#;
 
+/// Version 2: the raw OTel source of a span (`otel`) is a payload field with its own blob.
+const SCHEMA_V2: &str = "ALTER TABLE spans ADD COLUMN otel_blob INTEGER;";
+
 /// Settings of the writer connection.
 pub(crate) fn configure_writer(conn: &Connection, config: &SqliteConfig) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -119,6 +122,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     if version < 1 {
         tx.execute_batch(SCHEMA_V1)?;
     }
+    if version < 2 {
+        tx.execute_batch(SCHEMA_V2)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()
 }
@@ -156,4 +162,26 @@ pub(crate) fn create_field_indexes(
         paths.push(path);
     }
     Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_1_databases_are_upgraded() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch(SCHEMA_V1).expect("v1");
+        conn.pragma_update(None, "user_version", 1)
+            .expect("version");
+        migrate(&mut conn).expect("migrate");
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        conn.execute_batch("SELECT otel_blob FROM spans LIMIT 0")
+            .expect("otel_blob exists");
+        // Migrating again is a no-op.
+        migrate(&mut conn).expect("migrate again");
+    }
 }

@@ -5,7 +5,7 @@
 //! trace the batch touched, commits once, and only then answers each request. A request that
 //! fails (an unknown object) rolls back to its savepoint and does not affect the others.
 
-use crate::blobs::{self, BlobCache, BlobHash, BlobIds, Field};
+use crate::blobs::{self, BlobCache, BlobHash, BlobIds, Field, PAYLOAD_COUNT};
 use crate::codec::{self, Payload};
 use crate::rollups::{self, RollupDeltas};
 use crate::syncer::{Delivery, Syncer};
@@ -120,7 +120,7 @@ struct ExistingRow {
     payload_mask: i64,
     object_mask: i64,
     /// Where each payload field's value is.
-    blob_ids: [Option<i64>; 3],
+    blob_ids: [Option<i64>; PAYLOAD_COUNT],
     span_id: Option<String>,
     start_key: f64,
     /// What the row added to the rollups before this write.
@@ -501,7 +501,8 @@ fn apply_row(
         .prepare_cached(
             "SELECT seq, data, has_base, base_hash, root_span_id, payload_mask, object_mask, input_preview, output_preview,
                     input_blob, output_blob, expected_blob, span_id, start_key,
-                    start, \"end\", model, is_root, is_error, prompt_tokens, completion_tokens, tokens, cost
+                    start, \"end\", model, is_root, is_error, prompt_tokens, completion_tokens, tokens, cost,
+                    otel_blob
              FROM spans WHERE kind = ?1 AND object_id = ?2 AND row_id = ?3",
         )?
         .query_row(params![kind, object_id, row_id], |r| {
@@ -514,7 +515,7 @@ fn apply_row(
                 payload_mask: r.get(5)?,
                 object_mask: r.get(6)?,
                 previews: [r.get(7)?, r.get(8)?],
-                blob_ids: [r.get(9)?, r.get(10)?, r.get(11)?],
+                blob_ids: [r.get(9)?, r.get(10)?, r.get(11)?, r.get(23)?],
                 span_id: r.get(12)?,
                 start_key: r.get(13)?,
                 contribution: contribution(
@@ -614,10 +615,14 @@ fn apply_row(
     // Split the merged row: payload fields go to `blobs`, the rest stays in `spans.data`.
     let (old_objects, old_blobs, old_previews) = match &existing {
         Some(e) => (e.object_mask, e.blob_ids, e.previews.clone()),
-        None => (0, [None; 3], [None, None]),
+        None => (0, [None; PAYLOAD_COUNT], [None, None]),
     };
     let mut object_mask = if is_replace { 0 } else { old_objects };
-    let mut blob_refs: [Option<i64>; 3] = if is_replace { [None; 3] } else { old_blobs };
+    let mut blob_refs: [Option<i64>; PAYLOAD_COUNT] = if is_replace {
+        [None; PAYLOAD_COUNT]
+    } else {
+        old_blobs
+    };
     let mut previews = if is_replace {
         [None, None]
     } else {
@@ -640,7 +645,9 @@ fn apply_row(
                 (
                     blobs::hash(org_id, &json),
                     Payload::encode(json),
-                    spanloom_normalize::preview(&value),
+                    (field.0 < 2)
+                        .then(|| spanloom_normalize::preview(&value))
+                        .flatten(),
                 )
             }
         };
@@ -692,7 +699,7 @@ fn apply_row(
     }
     let start_key = facts.start.unwrap_or(0.0);
     let (xact_id, base_hash) = (xact.as_i64(), state.base_hash.map(|h| h as i64));
-    let values: [&dyn rusqlite::ToSql; 24] = [
+    let values: [&dyn rusqlite::ToSql; 25] = [
         &xact_id,
         &state.has_base,
         &base_hash,
@@ -717,6 +724,7 @@ fn apply_row(
         &blob_refs[1],
         &blob_refs[2],
         &facts.model,
+        &blob_refs[3],
     ];
     let keys: [&dyn rusqlite::ToSql; 3] = [&facts.span_id, &facts.root_span_id, &start_key];
     match &existing {
@@ -760,7 +768,7 @@ mod row_sql {
     use std::sync::LazyLock;
 
     /// `spans` columns every write sets, in the order of the writer's values.
-    const SPAN_VALUES: [&str; 24] = [
+    const SPAN_VALUES: [&str; 25] = [
         "xact_id",
         "has_base",
         "base_hash",
@@ -785,6 +793,7 @@ mod row_sql {
         "output_blob",
         "expected_blob",
         "model",
+        "otel_blob",
     ];
     /// Indexed `spans` columns, set only when they change (so SQLite leaves indexes alone).
     const SPAN_KEYS: [&str; 3] = ["span_id", "root_span_id", "start_key"];
@@ -1055,7 +1064,10 @@ impl PreparedRow {
                 if let Some(value) = map.remove(field.name()) {
                     let json = value.to_string();
                     let hash = blobs::hash(org_id, &json);
-                    let preview = spanloom_normalize::preview(&value);
+                    // Only input and output have previews (trace lists show them).
+                    let preview = (field.0 < 2)
+                        .then(|| spanloom_normalize::preview(&value))
+                        .flatten();
                     fields.push(PreparedField {
                         field,
                         value,

@@ -7,10 +7,11 @@ use spanloom_query::plan::{BinaryOp, Expr, Function, IntervalUnit, Literal, Unar
 use spanloom_store::StoreError;
 
 /// Payload fields and the table alias of their joined blob.
-pub(crate) const PAYLOAD_JOINS: [(&str, &str); 3] = [
+pub(crate) const PAYLOAD_JOINS: [(&str, &str); 4] = [
     ("input", "b_input"),
     ("output", "b_output"),
     ("expected", "b_expected"),
+    ("otel", "b_otel"),
 ];
 
 /// SQL text plus the parameters it refers to by number.

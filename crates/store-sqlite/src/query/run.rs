@@ -155,7 +155,7 @@ fn spans(
         .collect();
     let key_columns: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
     let text = format!(
-        "SELECT s.row_id, s.project_id, s.xact_id, s.data, b_input.data, b_output.data, b_expected.data, {}
+        "SELECT s.row_id, s.project_id, s.xact_id, s.data, b_input.data, b_output.data, b_expected.data, b_otel.data, {}
          FROM spans s{} WHERE {} ORDER BY {} LIMIT {}",
         key_columns.join(", "),
         blob_joins(),
@@ -195,7 +195,7 @@ fn spans(
             ),
         };
         last_key = (0..keys.len())
-            .map(|i| r.get_ref(7 + i).map(sql_to_json))
+            .map(|i| r.get_ref(4 + blobs::Field::count() + i).map(sql_to_json))
             .collect::<Result<_, _>>()
             .map_err(backend_err)?;
         out.push(if items.is_empty() {
