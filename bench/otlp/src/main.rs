@@ -234,6 +234,8 @@ fn summary(name: &str, m: &Measured, spans: u64) -> Value {
         "acknowledged_spans_per_s": acked,
         "queryable_spans_per_s": queryable,
         "all_queryable_after_s": m.queryable_after.map(|d| d.as_secs_f64()),
+        // How long after the last acknowledgement the last spans became queryable.
+        "queryable_lag_after_last_ack_s": m.queryable_after.map(|d| d.saturating_sub(m.posted.elapsed).as_secs_f64()),
         "request_p50_ms": percentile(&lat, 0.5),
         "request_p99_ms": percentile(&lat, 0.99),
         "retries": m.posted.retries,
@@ -290,8 +292,13 @@ fn main() -> anyhow::Result<()> {
     };
 
     println!("\n| measure | spanloom | phoenix | spanloom ÷ phoenix |\n|---|---|---|---|");
-    let rows: [(&str, &str, usize); 8] = [
+    let rows: [(&str, &str, usize); 9] = [
         ("acknowledged spans/s", "acknowledged_spans_per_s", 0),
+        (
+            "last spans queryable, s after the last ack",
+            "queryable_lag_after_last_ack_s",
+            2,
+        ),
         (
             "queryable spans/s (first request → all visible)",
             "queryable_spans_per_s",
