@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import uuid
 
@@ -54,7 +55,8 @@ def span_row(project_id: str, row_id: str, trace: str, span: str, parent: str | 
         "span_id": span,
         "root_span_id": trace,
         "span_parents": [parent] if parent else None,
-        "created": "2026-11-22T10:00:00.000000+00:00",
+        # Now, not a fixed date: time-range queries (`created > now() - interval 1 day`) must find it.
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
     }
     row.update(fields)
     return row
