@@ -30,7 +30,16 @@ pub async fn read_body(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<LimitedBody, ApiError> {
-    let limit = state.config.max_body_bytes;
+    read_body_within(state, headers, body, state.config.max_body_bytes).await
+}
+
+/// [`read_body`] with another size limit (blob uploads may exceed the request body limit).
+pub async fn read_body_within(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<LimitedBody, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

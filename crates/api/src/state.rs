@@ -1,6 +1,7 @@
 //! Shared state of the handlers.
 
 use metrics_exporter_prometheus::PrometheusHandle;
+use spanloom_blobstore::{LocalDirStore, Signer};
 use spanloom_store::Store;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -15,6 +16,10 @@ pub struct ApiConfig {
     /// The base URL clients should use for the API (returned at login); derived from the
     /// request's `Host` when unset.
     pub public_url: Option<String>,
+    /// Largest blob upload (attachment or `/logs3` overflow payload), in bytes.
+    pub max_upload_bytes: usize,
+    /// How long signed upload and download URLs stay valid.
+    pub signed_url_ttl_secs: u64,
 }
 
 impl Default for ApiConfig {
@@ -23,6 +28,8 @@ impl Default for ApiConfig {
             max_body_bytes: 64 * 1024 * 1024,
             max_inflight_bytes: 1024 * 1024 * 1024,
             public_url: None,
+            max_upload_bytes: 1024 * 1024 * 1024,
+            signed_url_ttl_secs: 900,
         }
     }
 }
@@ -36,6 +43,10 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Renders `/metrics`; `None` when no recorder is installed.
     pub metrics: Option<PrometheusHandle>,
+    /// Attachments and overflow payloads.
+    pub blobs: Arc<LocalDirStore>,
+    /// Signs the blob store's upload and download URLs.
+    pub signer: Signer,
     /// Budget of in-flight body bytes, in KiB permits.
     pub(crate) inflight: Arc<Semaphore>,
 }
@@ -44,12 +55,16 @@ impl AppState {
     /// Builds the state.
     pub fn new(
         store: Arc<dyn Store>,
+        blobs: LocalDirStore,
+        signer: Signer,
         config: ApiConfig,
         metrics: Option<PrometheusHandle>,
     ) -> Self {
         let permits = (config.max_inflight_bytes / 1024).max(1);
         Self {
             store,
+            blobs: Arc::new(blobs),
+            signer,
             config: Arc::new(config),
             metrics,
             inflight: Arc::new(Semaphore::new(permits)),

@@ -48,8 +48,23 @@ fn raw_list<'a>(raw: &'a RawValue) -> Result<Vec<&'a RawValue>, Value> {
     }
 }
 
-/// Decodes a `/logs3` body: `{"rows": [...], "api_version": 2}`.
-pub fn decode_logs3(body: &[u8]) -> Result<Vec<WriteRow>, DecodeError> {
+/// A decoded `/logs3` request: rows inline, or a reference to an uploaded overflow payload.
+#[derive(Debug)]
+pub enum Logs3Request {
+    /// The rows, validated.
+    Rows(Vec<WriteRow>),
+    /// `{"rows": {"type": "logs3_overflow", "key", "size_bytes"}}`: the body was uploaded
+    /// through `/logs3/overflow`; the server reads it from the blob store and decodes it.
+    Overflow {
+        /// The upload's key.
+        key: String,
+        /// Its size as the client declared it.
+        size_bytes: Option<u64>,
+    },
+}
+
+/// Decodes a `/logs3` body: `{"rows": [...], "api_version": 2}` or an overflow reference.
+pub fn decode_logs3_request(body: &[u8]) -> Result<Logs3Request, DecodeError> {
     let mut top = parse_top(body, "a `rows` list")?;
     let Some(rows) = top.remove("rows") else {
         return Err(DecodeError::InvalidShape(
@@ -57,13 +72,38 @@ pub fn decode_logs3(body: &[u8]) -> Result<Vec<WriteRow>, DecodeError> {
         ));
     };
     match raw_list(rows) {
-        Ok(rows) => validate_all(rows.into_iter().map(|raw| (raw, None))),
-        Err(Value::Object(o)) if o.get("type").and_then(Value::as_str) == Some("logs3_overflow") => {
-            Err(DecodeError::Unsupported(
-                "logs3 overflow references are not supported by this server version; send rows inline".into(),
-            ))
+        Ok(rows) => validate_all(rows.into_iter().map(|raw| (raw, None))).map(Logs3Request::Rows),
+        Err(Value::Object(o))
+            if o.get("type").and_then(Value::as_str) == Some("logs3_overflow") =>
+        {
+            let key = o
+                .get("key")
+                .and_then(Value::as_str)
+                .filter(|k| !k.is_empty())
+                .ok_or_else(|| {
+                    DecodeError::InvalidShape("a logs3_overflow reference needs its `key`".into())
+                })?;
+            Ok(Logs3Request::Overflow {
+                key: key.to_owned(),
+                size_bytes: o.get("size_bytes").and_then(Value::as_u64),
+            })
         }
-        Err(other) => Err(DecodeError::InvalidShape(format!("`rows` must be a list, got {}", type_name(&other)))),
+        Err(other) => Err(DecodeError::InvalidShape(format!(
+            "`rows` must be a list, got {}",
+            type_name(&other)
+        ))),
+    }
+}
+
+/// Decodes a `/logs3` body of inline rows; an overflow reference is an error here (only the
+/// API, which can reach the blob store, resolves those).
+pub fn decode_logs3(body: &[u8]) -> Result<Vec<WriteRow>, DecodeError> {
+    match decode_logs3_request(body)? {
+        Logs3Request::Rows(rows) => Ok(rows),
+        Logs3Request::Overflow { .. } => Err(DecodeError::Unsupported(
+            "an overflow reference cannot be nested in an overflow payload; send rows inline"
+                .into(),
+        )),
     }
 }
 

@@ -41,3 +41,29 @@ pub async fn ensure_admin(
     println!("  {}", key.plaintext);
     Ok(())
 }
+
+/// File (mode 0600) holding the secret that signs blob upload/download URLs, so signed URLs
+/// stay valid across a restart.
+pub const SIGNING_KEY_FILE: &str = "signing-key";
+
+/// The URL signer, from `<data dir>/signing-key` (created with a random secret if missing).
+pub fn url_signer(data_dir: &Path) -> anyhow::Result<spanloom_blobstore::Signer> {
+    let path = data_dir.join(SIGNING_KEY_FILE);
+    let existing = std::fs::read_to_string(&path).ok().and_then(|t| {
+        let bytes = const_hex::decode(t.trim()).ok()?;
+        <[u8; 32]>::try_from(bytes.as_slice()).ok()
+    });
+    if let Some(secret) = existing {
+        return Ok(spanloom_blobstore::Signer::new(secret));
+    }
+    let secret: [u8; 32] = rand::random();
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(file, "{}", const_hex::encode(secret))?;
+    Ok(spanloom_blobstore::Signer::new(secret))
+}

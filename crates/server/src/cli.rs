@@ -114,6 +114,9 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes (default 64 MiB).
     #[arg(long, env = "SPANLOOM_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest blob upload (attachment or `/logs3` overflow payload) in bytes (default 1 GiB).
+    #[arg(long, env = "SPANLOOM_MAX_UPLOAD_BYTES", default_value_t = 1024 * 1024 * 1024)]
+    pub max_upload_bytes: usize,
     /// Request body bytes held in memory at once before new requests get 503 (default 1 GiB).
     #[arg(long, env = "SPANLOOM_MAX_INFLIGHT_BYTES", default_value_t = 1024 * 1024 * 1024)]
     pub max_inflight_bytes: usize,

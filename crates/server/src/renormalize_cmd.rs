@@ -116,6 +116,7 @@ async fn renormalize_object(
                 PageRequest {
                     limit: 500,
                     cursor: cursor.clone(),
+                    as_of: None,
                 },
             )
             .await?;

@@ -54,8 +54,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         max_inflight_bytes: args.max_inflight_bytes,
         public_url: args.public_url.clone(),
+        max_upload_bytes: args.max_upload_bytes,
+        ..ApiConfig::default()
     };
-    let state = AppState::new(Arc::clone(&store), config, Some(metrics));
+    let blobs = spanloom_blobstore::LocalDirStore::open(data_dir.join("objects"))
+        .with_context(|| format!("cannot open the blob store in {}", data_dir.display()))?;
+    let signer = bootstrap::url_signer(data_dir)?;
+    let state = AppState::new(Arc::clone(&store), blobs, signer, config, Some(metrics));
     let app = spanloom_api::router(state.clone());
     let (grpc_stop, grpc_task) = start_grpc(&args.otlp_grpc_bind, state).await?;
     let listener = tokio::net::TcpListener::bind(args.bind)

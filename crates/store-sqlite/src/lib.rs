@@ -18,6 +18,7 @@ mod blobs;
 mod checkpoint;
 mod codec;
 mod config;
+mod history;
 mod query;
 mod reader;
 mod registry;
@@ -243,6 +244,25 @@ impl Store for SqliteStore {
             registry::create_experiment(c, &org_id, &project_id, name.as_deref(), ensure_new, extra)
         })
         .await
+    }
+
+    async fn list_experiments(
+        &self,
+        org_id: &str,
+        project_id: &str,
+        name: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Experiment>> {
+        let (org_id, project_id, name) = (
+            org_id.to_owned(),
+            project_id.to_owned(),
+            name.map(str::to_owned),
+        );
+        self.readers
+            .run(move |c| {
+                registry::list_experiments(c, &org_id, &project_id, name.as_deref(), limit)
+            })
+            .await
     }
 
     async fn get_experiment(

@@ -129,6 +129,16 @@ pub(crate) fn fetch_rows(
         None => 0,
     };
     let limit = page_limit(page.limit);
+    if let Some(version) = page.as_of {
+        // A pinned version is immutable, so a page is an offset into its rows.
+        let rows = crate::history::rows_as_of(c, org_id, object, version)?;
+        let start = usize::try_from(after).unwrap_or(0).min(rows.len());
+        let end = (start + limit).min(rows.len());
+        return Ok(RowPage {
+            cursor: (end < rows.len()).then(|| cursor::encode(&[json!(end)])),
+            rows: rows[start..end].to_vec(),
+        });
+    }
     let mut rows = read_rows(
         c,
         object,

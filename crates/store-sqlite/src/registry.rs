@@ -252,6 +252,29 @@ pub(crate) fn create_experiment(
     .map_err(backend_err)
 }
 
+pub(crate) fn list_experiments(
+    c: &Connection,
+    org_id: &str,
+    project_id: &str,
+    name: Option<&str>,
+    limit: usize,
+) -> StoreResult<Vec<Experiment>> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {EXPERIMENT_COLUMNS} FROM experiments
+             WHERE org_id = ?1 AND project_id = ?2 AND (?3 IS NULL OR name = ?3)
+             ORDER BY created DESC, rowid DESC LIMIT ?4"
+        ))
+        .map_err(backend_err)?;
+    let rows = stmt
+        .query_map(
+            params![org_id, project_id, name, limit as i64],
+            experiment_from,
+        )
+        .map_err(backend_err)?;
+    rows.collect::<Result<_, _>>().map_err(backend_err)
+}
+
 pub(crate) fn get_experiment(
     c: &Connection,
     org_id: &str,

@@ -612,6 +612,13 @@ fn apply_row(
     // Cost enrichment of LLM spans from the price table (shared by every backend).
     let repriced = spanloom_normalize::pricing::price_span(&mut state.data);
 
+    // A payload value merged into a stored one is kept as sent too, so the write log can be
+    // replayed (dataset versions) exactly.
+    for p in fields.iter().filter(|p| loaded.contains(&p.field)) {
+        let id = request.blobs.id_for(tx, &p.hash, &p.encoded)?;
+        log_refs.push((p.hash, id));
+    }
+
     // Split the merged row: payload fields go to `blobs`, the rest stays in `spans.data`.
     let (old_objects, old_blobs, old_previews) = match &existing {
         Some(e) => (e.object_mask, e.blob_ids, e.previews.clone()),

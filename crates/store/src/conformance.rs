@@ -27,7 +27,7 @@ macro_rules! store_conformance_suite {
             experiment_and_dataset_rows, comments_are_not_spans, experiments_names_and_ensure_new,
             bad_cursor_is_rejected, payload_fields_follow_the_merge_rules,
             query_filters_sorts_and_pages, query_aggregates, query_traces_shape, rollups_follow_every_write,
-            llm_spans_are_priced_at_ingest);
+            llm_spans_are_priced_at_ingest, datasets_read_as_of_any_version);
     };
 }
 
@@ -69,6 +69,7 @@ async fn all_rows(store: &dyn Store, org: &str, object: &ObjectRef) -> Vec<Value
                 PageRequest {
                     limit: 7,
                     cursor: cursor.clone(),
+                    as_of: None,
                 },
             )
             .await
@@ -484,6 +485,7 @@ pub async fn fetch_pages_never_skip_or_repeat(store: &dyn Store) {
                 PageRequest {
                     limit: 8,
                     cursor: cursor.clone(),
+                    as_of: None,
                 },
             )
             .await
@@ -817,6 +819,24 @@ pub async fn experiments_names_and_ensure_new(store: &dyn Store) {
         err.is_err(),
         "an org cannot create experiments in another org's project"
     );
+    // Listed newest first; by exact name; never across orgs.
+    let listed = store
+        .list_experiments(&org, &logs.id, None, 10)
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed[0].id, generated.id);
+    assert_eq!(listed[2].id, a.id);
+    let named = store
+        .list_experiments(&org, &logs.id, Some("run"), 10)
+        .await
+        .expect("list");
+    assert_eq!(named.iter().map(|e| &e.id).collect::<Vec<_>>(), vec![&a.id]);
+    let foreign = store
+        .list_experiments(&other.id, &logs.id, None, 10)
+        .await
+        .expect("list");
+    assert!(foreign.is_empty());
 }
 
 /// A cursor the store did not issue is an error, not an empty page.
@@ -829,6 +849,7 @@ pub async fn bad_cursor_is_rejected(store: &dyn Store) {
             PageRequest {
                 limit: 5,
                 cursor: Some("garbage!".into()),
+                as_of: None,
             },
         )
         .await;
@@ -1269,4 +1290,132 @@ pub async fn llm_spans_are_priced_at_ingest(store: &dyn Store) {
     let r = row(store, &org, &obj, "llm3").await.expect("row");
     assert_eq!(r["metrics"]["estimated_cost"], 0.5);
     assert_eq!(r["metadata"]["pricing"]["source"], "emitter");
+}
+
+/// A dataset reads exactly as of any past transaction: inserts, deep merges of payload
+/// objects, deletes and re-inserts each show up only from their own version on.
+pub async fn datasets_read_as_of_any_version(store: &dyn Store) {
+    let (org, logs) = setup(store, "o").await;
+    let ds = store
+        .create_or_get_dataset(&org, &logs.id, "versions", None, None)
+        .await
+        .expect("ds");
+    let obj = ObjectRef::new(ObjectKind::Dataset, ds.id.clone());
+    let write = |rows_json: Vec<Value>| {
+        let org = org.clone();
+        async move {
+            store
+                .write(&org, rows(rows_json))
+                .await
+                .expect("write")
+                .xact_id
+        }
+    };
+    let d = |id: &str, extra: Value| {
+        let mut v = json!({"id": id, "dataset_id": ds.id});
+        if let (Some(m), Value::Object(e)) = (v.as_object_mut(), extra) {
+            m.extend(e);
+        }
+        v
+    };
+    let v1 = write(vec![
+        d("a", json!({"input": {"q": "one"}, "expected": "1"})),
+        d("b", json!({"input": {"q": "two"}, "expected": "2"})),
+    ])
+    .await;
+    let v2 = write(vec![d(
+        "a",
+        json!({"_is_merge": true, "input": {"hint": "h"}, "metadata": {"k": 1}}),
+    )])
+    .await;
+    let v3 = write(vec![
+        d("b", json!({"_object_delete": true})),
+        d("c", json!({"input": {"q": "three"}})),
+    ])
+    .await;
+    let v4 = write(vec![d("b", json!({"input": {"q": "two again"}}))]).await;
+
+    let as_of = |version| {
+        let org = org.clone();
+        let obj = obj.clone();
+        async move {
+            let mut out = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = store
+                    .fetch_rows(
+                        &org,
+                        &obj,
+                        PageRequest {
+                            limit: 1,
+                            cursor: cursor.clone(),
+                            as_of: Some(version),
+                        },
+                    )
+                    .await
+                    .expect("fetch as of");
+                out.extend(page.rows.iter().map(|r| r.to_event_value()));
+                match page.cursor {
+                    Some(c) => cursor = Some(c),
+                    None => return out,
+                }
+            }
+        }
+    };
+    let inputs = |rows: &[Value]| -> Vec<(String, Value)> {
+        rows.iter()
+            .map(|r| {
+                (
+                    r["id"].as_str().unwrap_or_default().to_owned(),
+                    r["input"].clone(),
+                )
+            })
+            .collect()
+    };
+    let at1 = as_of(v1).await;
+    assert_eq!(
+        inputs(&at1),
+        vec![
+            ("a".into(), json!({"q": "one"})),
+            ("b".into(), json!({"q": "two"}))
+        ]
+    );
+    assert!(at1.iter().all(|r| r["_xact_id"] == json!(v1.to_string())));
+    let at2 = as_of(v2).await;
+    assert_eq!(at2[0]["input"], json!({"q": "one", "hint": "h"}));
+    assert_eq!(at2[0]["metadata"], json!({"k": 1}));
+    assert_eq!(at2[0]["_xact_id"], json!(v2.to_string()));
+    assert_eq!(at2[1]["_xact_id"], json!(v1.to_string()));
+    let at3 = as_of(v3).await;
+    assert_eq!(
+        inputs(&at3)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect::<Vec<_>>(),
+        vec!["a", "c"]
+    );
+    let at4 = as_of(v4).await;
+    assert_eq!(inputs(&at4).len(), 3);
+    // The newest version reads like the current rows.
+    let mut current: Vec<Value> = all_rows(store, &org, &obj).await;
+    let mut pinned = at4.clone();
+    let by_id = |v: &Value| v["id"].as_str().unwrap_or_default().to_owned();
+    current.sort_by_key(by_id);
+    pinned.sort_by_key(by_id);
+    assert_eq!(pinned, current);
+    // Before the first write the dataset is empty; another org reads nothing.
+    assert!(as_of(XactId::MIN).await.is_empty());
+    let other = store.get_or_create_org("other").await.expect("org");
+    let foreign = store
+        .fetch_rows(
+            &other.id,
+            &obj,
+            PageRequest {
+                limit: 10,
+                cursor: None,
+                as_of: Some(v4),
+            },
+        )
+        .await;
+    assert!(foreign.map(|p| p.rows.is_empty()).unwrap_or(true));
 }

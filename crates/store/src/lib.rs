@@ -22,6 +22,7 @@ pub mod conformance;
 pub mod cursor;
 pub mod error;
 pub mod rollup;
+pub mod summary;
 pub mod types;
 
 pub use error::StoreError;
@@ -91,6 +92,14 @@ pub trait Store: Send + Sync + 'static {
         ensure_new: bool,
         extra: Map<String, Value>,
     ) -> StoreResult<Experiment>;
+    /// Experiments of a project, newest first, optionally only the one with an exact name.
+    async fn list_experiments(
+        &self,
+        org_id: &str,
+        project_id: &str,
+        name: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Experiment>>;
     /// An experiment by id, if it is in the org.
     async fn get_experiment(
         &self,

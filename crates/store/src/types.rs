@@ -78,6 +78,8 @@ pub struct PageRequest {
     pub limit: usize,
     /// The cursor of the previous page.
     pub cursor: Option<String>,
+    /// Read the object as of this transaction (a dataset version) instead of its current rows.
+    pub as_of: Option<XactId>,
 }
 
 /// A page of rows.

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 use spanloom_ingest::WriteRow;
-use spanloom_ingest::logs3::{decode_insert, decode_logs3};
+use spanloom_ingest::logs3::{Logs3Request, decode_insert, decode_logs3, decode_logs3_request};
 use spanloom_model::{AuthContext, ObjectRef};
 use spanloom_store::WriteReceipt;
 
@@ -38,8 +38,15 @@ pub(crate) async fn logs3(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let body = read_body(&state, &headers, body).await?;
-    let rows = decode_logs3(&body.bytes)?;
+    let decoded = decode_logs3_request(&body.bytes)?;
     drop(body);
+    let rows = match decoded {
+        Logs3Request::Rows(rows) => rows,
+        Logs3Request::Overflow { key, .. } => {
+            let payload = super::blobs::overflow_payload(&state, &ctx, &key).await?;
+            decode_logs3(&payload)?
+        }
+    };
     let receipt = commit(&state, &ctx, rows).await?;
     Ok(Json(match receipt {
         Some(r) => json!({"ids": r.row_ids, "xact_id": r.xact_id}),

@@ -1,11 +1,13 @@
 //! Route table. One file per resource.
 
+mod blobs;
 mod btql;
 mod health;
 mod login;
 mod logs3;
 mod objects;
 mod projects;
+mod summaries;
 mod traces;
 
 use crate::error::ApiError;
@@ -22,11 +24,32 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/version", get(login::version))
         .route("/v1/project", post(projects::create).get(projects::list))
         .route("/v1/project/{id}", get(projects::get_one))
-        .route("/v1/experiment", post(objects::create_experiment))
+        .route(
+            "/v1/experiment",
+            post(objects::create_experiment).get(summaries::list_experiments),
+        )
         .route("/v1/experiment/{id}", get(objects::get_experiment))
+        .route(
+            "/v1/experiment/{id}/summarize",
+            get(summaries::summarize_experiment),
+        )
+        .route(
+            "/v1/dataset/{id}/summarize",
+            get(summaries::summarize_dataset),
+        )
         .route("/v1/dataset", post(objects::create_dataset))
         .route("/v1/dataset/{id}", get(objects::get_dataset))
         .route("/logs3", post(logs3::logs3))
+        .route("/logs3/overflow", post(blobs::logs3_overflow))
+        .route(
+            "/attachment",
+            post(blobs::create_attachment).get(blobs::read_attachment),
+        )
+        .route("/attachment/status", post(blobs::attachment_status))
+        .route(
+            "/objects/{token}",
+            axum::routing::put(blobs::put_object).get(blobs::get_object),
+        )
         .route("/btql", post(btql::btql))
         .route("/v1/{object_type}/{id}/insert", post(logs3::insert))
         .route(

@@ -166,8 +166,24 @@ async fn fetch(
     params: FetchParams,
 ) -> Result<Response, ApiError> {
     let object = ObjectRef::new(object_kind(&object_type)?, id);
+    let as_of = match &params.version {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            let text = match v {
+                Value::String(s) => s.trim().to_owned(),
+                Value::Number(n) => n.to_string(),
+                other => other.to_string(),
+            };
+            let n: u64 = text.parse().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "fetch `version` must be a transaction id (a non-negative integer), got {v}"
+                ))
+            })?;
+            // Versions before any transaction (e.g. "0") read as empty.
+            Some(spanloom_model::XactId::from_u64(n).unwrap_or(spanloom_model::XactId::MIN))
+        }
+    };
     for (name, value) in [
-        ("version", &params.version),
         ("filters", &params.filters),
         ("max_xact_id", &params.max_xact_id),
         ("max_root_span_id", &params.max_root_span_id),
@@ -190,6 +206,7 @@ async fn fetch(
             PageRequest {
                 limit: params.limit.unwrap_or(100),
                 cursor: params.cursor.filter(|c| !c.is_empty()),
+                as_of,
             },
         )
         .await?;
@@ -198,7 +215,16 @@ async fn fetch(
         if i > 0 {
             body.push(',');
         }
-        body.push_str(&row.to_event_json());
+        if object.kind == ObjectKind::Dataset {
+            // Dataset events always carry `expected` (the SDK reads the key).
+            let mut event = row.to_event_value();
+            if let Value::Object(map) = &mut event {
+                map.entry("expected").or_insert(Value::Null);
+            }
+            body.push_str(&event.to_string());
+        } else {
+            body.push_str(&row.to_event_json());
+        }
     }
     body.push_str("],\"cursor\":");
     body.push_str(&serde_json::to_string(&page.cursor).unwrap_or_else(|_| "null".into()));
