@@ -87,3 +87,13 @@ def test_dataset_lifecycle_versions_and_eval(server, client):
     summary = client.get(f"/v1/dataset/{ds['id']}/summarize", params={"summarize_data": "true"}).json()
     assert summary["data_summary"] == {"total_records": 3}
     json.dumps(summary)
+
+
+def test_promoted_records_keep_their_origin(client, project):
+    """A dataset record made from a logged span keeps the link back to it."""
+    ds = client.post("/v1/dataset", {"project_id": project, "name": "promoted"}).json()
+    origin = {"object_type": "project_logs", "object_id": project, "id": "span-row-1", "_xact_id": "1000102424094732755"}
+    r = client.logs3([{"id": "rec-1", "dataset_id": ds["id"], "input": {"q": "hi"}, "expected": "hello", "origin": origin}])
+    assert r.status_code == 200, r.text
+    [event] = client.fetch_all("dataset", ds["id"])
+    assert event["origin"] == origin and event["expected"] == "hello"
