@@ -16,3 +16,14 @@ fi
 .venv/bin/python -c "import braintrust, pytest, requests; print('test env ready: braintrust', braintrust.__version__ if hasattr(braintrust, '__version__') else '0.48.1')"
 # The Vercel AI SDK, a real OTLP/JSON emitter for tests/e2e/test_otel_emitters.py.
 (cd tests/e2e/ai-sdk && npm ci --no-audit --no-fund --loglevel=error)
+# The web UI's build tools, and the browser tests' playwright-core.
+(cd ui && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/ui && npm ci --no-audit --no-fund --loglevel=error)
+# Debian's Chromium for the browser tests (playwright-core drives it; it downloads no browser).
+if [ ! -x /usr/bin/chromium ]; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium > /dev/null
+fi
+/usr/bin/chromium --version

@@ -61,7 +61,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the blob store in {}", data_dir.display()))?;
     let signer = bootstrap::url_signer(data_dir)?;
     let state = AppState::new(Arc::clone(&store), blobs, signer, config, Some(metrics));
-    let app = spanloom_api::router(state.clone());
+    let app = spanloom_api::router(state.clone()).merge(spanloom_ui::router());
     let (grpc_stop, grpc_task) = start_grpc(&args.otlp_grpc_bind, state).await?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await

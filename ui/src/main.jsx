@@ -1,0 +1,42 @@
+import { StrictMode } from "react";
+import { createRoot } from "react-dom/client";
+import { apiKey, setApiKey } from "./api.js";
+import { Link, match, navigate, useLocation } from "./router.jsx";
+import { Login } from "./pages/Login.jsx";
+import { Projects } from "./pages/Projects.jsx";
+import { Traces } from "./pages/Traces.jsx";
+import { Trace } from "./pages/Trace.jsx";
+import { Permalink } from "./pages/Permalink.jsx";
+import "./styles.css";
+
+const KINDS = { p: "project_logs", e: "experiment", d: "dataset" };
+
+function Page({ path, search }) {
+  let m;
+  if ((m = match("/app/:kind/:id/t/:trace", path)) && KINDS[m.kind]) {
+    return <Trace objectType={KINDS[m.kind]} objectId={m.id} traceId={m.trace} search={search} />;
+  }
+  if ((m = match("/app/p/:id", path))) return <Traces projectId={m.id} search={search} />;
+  if ((m = match("/app/:org/object", path))) return <Permalink search={search} />;
+  if (path === "/app" || path === "/app/") return <Projects />;
+  return <p className="error">No page at {path}. <Link to="/app">Projects</Link></p>;
+}
+
+function App() {
+  const { path, search } = useLocation();
+  if (path === "/app/login" || !apiKey()) {
+    const next = path === "/app/login" ? new URLSearchParams(search).get("next") : path + search;
+    return <Login next={next} />;
+  }
+  return (
+    <div className="app">
+      <header>
+        <Link to="/app" className="brand">Spanloom</Link>
+        <button className="link" onClick={() => { setApiKey(null); navigate("/app/login"); }}>Log out</button>
+      </header>
+      <main><Page path={path} search={search} /></main>
+    </div>
+  );
+}
+
+createRoot(document.getElementById("root")).render(<StrictMode><App /></StrictMode>);
