@@ -78,8 +78,8 @@ def test_login_and_version(server, client):
     assert org["git_metadata"] is None and org["proxy_url"] is None
     version = client.get("/version").json()
     assert version["server"] == "spanloom"
-    # Overflow is not offered, so the payload limit is not advertised (the SDK then caps at 6 MiB).
-    assert "logs3_payload_max_bytes" not in version
+    # The payload limit is advertised (it turns on the SDK's overflow path): the body limit.
+    assert version["logs3_payload_max_bytes"] == 64 * 1024 * 1024
 
 
 def test_projects_create_or_get_list_and_get(client):
