@@ -137,6 +137,67 @@ test("a span is promoted into a dataset with its origin", async () => {
   assert.equal(rec.expected[0].message.tool_calls[0].function.name, "get_weather");
 });
 
+async function experimentWithScores(name, outputs) {
+  const exp = await server.call("/v1/experiment", { project_id: projectId, name, ensure_new: true });
+  const rows = [];
+  for (const [i, [input, output, score]] of outputs.entries()) {
+    const trace = hex(16), root = hex(8), scorer = hex(8);
+    rows.push(
+      { experiment_id: exp.id, id: `${name}-${i}`, root_span_id: trace, span_id: root, span_parents: null,
+        span_attributes: { name: "eval", type: "eval" }, input, expected: input.toUpperCase(), output,
+        metrics: { start: now - 10 + i, end: now - 9 + i } },
+      { experiment_id: exp.id, id: `${name}-${i}-score`, root_span_id: trace, span_id: scorer, span_parents: [root],
+        span_attributes: { name: "Exact", type: "score", purpose: "scorer" }, scores: { Exact: score }, metrics: { start: now - 9.5 + i } },
+    );
+  }
+  await server.call("/logs3", { api_version: 2, rows });
+  return exp;
+}
+
+test("two experiments compare row by row", async () => {
+  const base = await experimentWithScores("baseline", [["apple", "APPLE", 1], ["kiwi", "kiw", 0], ["plum", "plu", 0]]);
+  const next = await experimentWithScores("candidate", [["apple", "apple", 0], ["kiwi", "KIWI", 1], ["plum", "PLUM", 1]]);
+  await page.goto(`${server.url}/app/p/${projectId}/experiments`);
+  await page.locator("tr[data-experiment=candidate]").waitFor();
+  await page.getByLabel("select baseline").check();
+  await page.getByLabel("select candidate").check();
+  await page.getByRole("button", { name: "Compare selected" }).click();
+  await page.locator(".score-card[data-score=Exact]").waitFor();
+  assert.match(page.url(), new RegExp(`a=${next.id}&b=${base.id}`));
+  assert.match(await page.locator("[data-count=improvements]").innerText(), /^2 improvements/);
+  assert.match(await page.locator("[data-count=regressions]").innerText(), /^1 regressions/);
+  assert.equal(await page.locator("table.compare tbody tr").count(), 3);
+  assert.equal(await page.locator("table.compare .delta.up").count(), 2);
+  assert.equal(await page.locator("table.compare .delta.down").count(), 1);
+  assert.ok((await page.locator("table.compare .diff-add").count()) >= 2);
+  await page.screenshot({ path: join(ARTIFACTS, "compare.png"), fullPage: true });
+});
+
+test("monitoring charts come from the rollups", async () => {
+  await page.goto(`${server.url}/app/p/${projectId}/monitor?window=24h`);
+  await page.locator(".chart[data-chart=Requests] canvas").waitFor();
+  assert.equal(await page.locator(".chart canvas").count(), 6);
+  assert.match(await page.locator(".chart[data-chart=Requests]").innerText(), /gpt-4o/);
+  await page.screenshot({ path: join(ARTIFACTS, "monitoring.png"), fullPage: true });
+});
+
+test("a dataset's rows are edited and read at an earlier version", async () => {
+  await page.goto(`${server.url}/app/p/${projectId}/datasets`);
+  await page.locator("tr[data-dataset=golden] a").click();
+  const row = page.locator("table.dataset-rows tbody tr").first();
+  await row.waitFor();
+  await row.locator(".editable").first().dblclick();
+  await page.fill("textarea[name=edit-value]", JSON.stringify("It is sunny."));
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.locator("table.dataset-rows .editable", { hasText: "It is sunny." }).waitFor();
+  const options = await page.locator("select[name=version] option").evaluateAll((els) => els.map((e) => e.value).filter(Boolean));
+  assert.equal(options.length, 2);
+  await page.selectOption("select[name=version]", options[1]);
+  await page.locator("table.dataset-rows tbody tr", { hasText: "get_weather" }).waitFor();
+  assert.equal(await page.locator("table.dataset-rows", { hasText: "It is sunny." }).count(), 0);
+  await page.screenshot({ path: join(ARTIFACTS, "dataset.png"), fullPage: true });
+});
+
 test("logging out clears the key", async () => {
   await page.goto(`${server.url}/app`);
   await page.getByRole("button", { name: "Log out" }).click();

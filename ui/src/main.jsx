@@ -7,6 +7,10 @@ import { Projects } from "./pages/Projects.jsx";
 import { Traces } from "./pages/Traces.jsx";
 import { Trace } from "./pages/Trace.jsx";
 import { Permalink } from "./pages/Permalink.jsx";
+import { Experiments } from "./pages/Experiments.jsx";
+import { Compare } from "./pages/Compare.jsx";
+import { DatasetRows, Datasets } from "./pages/Datasets.jsx";
+import { Monitor } from "./pages/Monitor.jsx";
 import "./styles.css";
 
 const KINDS = { p: "project_logs", e: "experiment", d: "dataset" };
@@ -17,6 +21,11 @@ function Page({ path, search }) {
     return <Trace objectType={KINDS[m.kind]} objectId={m.id} traceId={m.trace} search={search} />;
   }
   if ((m = match("/app/p/:id", path))) return <Traces projectId={m.id} search={search} />;
+  if ((m = match("/app/p/:id/experiments", path))) return <Experiments projectId={m.id} />;
+  if ((m = match("/app/p/:id/compare", path))) return <Compare projectId={m.id} search={search} />;
+  if ((m = match("/app/p/:id/datasets", path))) return <Datasets projectId={m.id} />;
+  if ((m = match("/app/p/:id/datasets/:ds", path))) return <DatasetRows projectId={m.id} datasetId={m.ds} search={search} />;
+  if ((m = match("/app/p/:id/monitor", path))) return <Monitor projectId={m.id} search={search} />;
   if ((m = match("/app/:org/object", path))) return <Permalink search={search} />;
   if (path === "/app" || path === "/app/") return <Projects />;
   return <p className="error">No page at {path}. <Link to="/app">Projects</Link></p>;

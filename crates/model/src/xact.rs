@@ -6,6 +6,9 @@ use std::fmt;
 /// The high 16 bits of every transaction id, as in the protocol (`0x0DE1`), so every id is a
 /// 19-digit decimal and string order equals numeric order.
 const XACT_PREFIX: u64 = 0x0DE1 << 48;
+/// 2020-01-01T00:00:00Z in unix microseconds: the zero of the ids' clock.
+const EPOCH_2020_MICROS: u64 = 1_577_836_800_000_000;
+
 /// The low 48 bits hold the sequence.
 const XACT_LOW_MASK: u64 = (1 << 48) - 1;
 
@@ -32,6 +35,11 @@ impl XactId {
         self.0
     }
 
+    /// About when the transaction was assigned (unix seconds): ids follow the wall clock.
+    pub fn approx_unix_seconds(self) -> f64 {
+        ((self.0 & XACT_LOW_MASK) * 10 + EPOCH_2020_MICROS) as f64 / 1e6
+    }
+
     /// The raw value as `i64` for SQL columns.
     pub fn as_i64(self) -> i64 {
         // Safe: the top bits are 0x0DE1, far below i64::MAX.
@@ -42,7 +50,6 @@ impl XactId {
     /// wall-clock time (10 µs ticks since 2020, which lasts 89 years in 48 bits) so that they
     /// stay meaningful across restarts, but never go backwards even if the clock does.
     pub fn next_after(last: Option<XactId>, now_micros: u64) -> XactId {
-        const EPOCH_2020_MICROS: u64 = 1_577_836_800_000_000;
         let clock = (now_micros.saturating_sub(EPOCH_2020_MICROS) / 10).min(XACT_LOW_MASK);
         let after_last = last.map(|l| (l.0 & XACT_LOW_MASK) + 1).unwrap_or(0);
         XactId(XACT_PREFIX | clock.max(after_last).min(XACT_LOW_MASK))

@@ -180,3 +180,27 @@ pub(crate) fn rows_as_of(
         })
         .collect())
 }
+
+/// The transactions that wrote to `object`, newest first.
+pub(crate) fn versions(
+    c: &Connection,
+    org_id: &str,
+    object: &ObjectRef,
+    limit: usize,
+) -> StoreResult<Vec<XactId>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT DISTINCT xact_id FROM write_log
+             WHERE kind = ?1 AND object_id = ?2 AND org_id = ?3 ORDER BY xact_id DESC LIMIT ?4",
+        )
+        .map_err(backend_err)?;
+    let rows = stmt
+        .query_map(
+            params![object.kind.code(), object.id, org_id, limit as i64],
+            |r| r.get::<_, i64>(0),
+        )
+        .map_err(backend_err)?;
+    rows.map(|r| r.map(|x| XactId::from_u64(x as u64).unwrap_or(XactId::MIN)))
+        .collect::<Result<_, _>>()
+        .map_err(backend_err)
+}

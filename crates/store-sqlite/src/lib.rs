@@ -35,7 +35,9 @@ use reader::ReaderPool;
 use rusqlite::Connection;
 use serde_json::{Map, Value};
 use spanloom_ingest::WriteRow;
-use spanloom_model::{ApiKeyInfo, AuthContext, Dataset, Experiment, ObjectRef, Org, Project};
+use spanloom_model::{
+    ApiKeyInfo, AuthContext, Dataset, Experiment, ObjectRef, Org, Project, XactId,
+};
 use spanloom_store::{
     PageRequest, RowPage, Store, StoreError, StoreResult, StoredRow, Trace, TracePage, TraceQuery,
     WriteReceipt,
@@ -262,6 +264,25 @@ impl Store for SqliteStore {
             .run(move |c| {
                 registry::list_experiments(c, &org_id, &project_id, name.as_deref(), limit)
             })
+            .await
+    }
+
+    async fn list_versions(
+        &self,
+        org_id: &str,
+        object: &ObjectRef,
+        limit: usize,
+    ) -> StoreResult<Vec<XactId>> {
+        let (org_id, object) = (org_id.to_owned(), object.clone());
+        self.readers
+            .run(move |c| history::versions(c, &org_id, &object, limit))
+            .await
+    }
+
+    async fn list_datasets(&self, org_id: &str, project_id: &str) -> StoreResult<Vec<Dataset>> {
+        let (org_id, project_id) = (org_id.to_owned(), project_id.to_owned());
+        self.readers
+            .run(move |c| registry::list_datasets(c, &org_id, &project_id))
             .await
     }
 

@@ -335,3 +335,19 @@ pub(crate) fn get_dataset(c: &Connection, org_id: &str, id: &str) -> StoreResult
     .optional()
     .map_err(backend_err)
 }
+
+pub(crate) fn list_datasets(
+    c: &Connection,
+    org_id: &str,
+    project_id: &str,
+) -> StoreResult<Vec<Dataset>> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT {DATASET_COLUMNS} FROM datasets WHERE org_id = ?1 AND project_id = ?2 ORDER BY name"
+        ))
+        .map_err(backend_err)?;
+    let rows = stmt
+        .query_map(params![org_id, project_id], dataset_from)
+        .map_err(backend_err)?;
+    rows.collect::<Result<_, _>>().map_err(backend_err)
+}

@@ -730,6 +730,19 @@ pub async fn experiment_and_dataset_rows(store: &dyn Store) {
         )
         .await
         .expect("write");
+    let listed = store.list_datasets(&org, &logs.id).await.expect("datasets");
+    assert_eq!(
+        listed.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        vec![ds.id.as_str()]
+    );
+    let other = store.get_or_create_org("other").await.expect("org");
+    assert!(
+        store
+            .list_datasets(&other.id, &logs.id)
+            .await
+            .expect("datasets")
+            .is_empty()
+    );
     let e_obj = ObjectRef::new(ObjectKind::Experiment, exp.id.clone());
     let d_obj = ObjectRef::new(ObjectKind::Dataset, ds.id.clone());
     let e = all_rows(store, &org, &e_obj).await;
@@ -1403,6 +1416,9 @@ pub async fn datasets_read_as_of_any_version(store: &dyn Store) {
     current.sort_by_key(by_id);
     pinned.sort_by_key(by_id);
     assert_eq!(pinned, current);
+    // Its versions are the transactions that wrote to it, newest first.
+    let versions = store.list_versions(&org, &obj, 10).await.expect("versions");
+    assert_eq!(versions, vec![v4, v3, v2, v1]);
     // Before the first write the dataset is empty; another org reads nothing.
     assert!(as_of(XactId::MIN).await.is_empty());
     let other = store.get_or_create_org("other").await.expect("org");

@@ -115,6 +115,8 @@ pub trait Store: Send + Sync + 'static {
         description: Option<&str>,
         metadata: Option<Value>,
     ) -> StoreResult<Dataset>;
+    /// Datasets of a project, by name.
+    async fn list_datasets(&self, org_id: &str, project_id: &str) -> StoreResult<Vec<Dataset>>;
     /// A dataset by id, if it is in the org.
     async fn get_dataset(&self, org_id: &str, dataset_id: &str) -> StoreResult<Option<Dataset>>;
 
@@ -165,6 +167,14 @@ pub trait Store: Send + Sync + 'static {
     /// Runs a parsed BTQL query over one object of the org. Compile errors (a field or form
     /// this backend cannot query) are [`StoreError::InvalidQuery`].
     async fn query(&self, org_id: &str, query: &spanloom_query::Query) -> StoreResult<QueryOutput>;
+
+    /// The transactions that wrote to an object (its versions), newest first.
+    async fn list_versions(
+        &self,
+        org_id: &str,
+        object: &ObjectRef,
+        limit: usize,
+    ) -> StoreResult<Vec<spanloom_model::XactId>>;
 
     /// Dashboard series from the rollups kept at ingest.
     async fn rollups(

@@ -17,8 +17,18 @@ const EPSILON: f64 = 1e-9;
 /// One trace of an experiment, reduced to what summaries compare.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TraceOutcome {
+    /// The trace id.
+    pub root_span_id: String,
+    /// The root row's id.
+    pub root_id: Option<String>,
     /// The root span's `input` as canonical JSON text (the matching key).
     pub input_key: String,
+    /// The root span's `input`, `output` and `expected`.
+    pub input: Value,
+    /// Output of the root span.
+    pub output: Value,
+    /// Expected output of the root span.
+    pub expected: Value,
     /// Mean of each score over the trace's spans.
     pub scores: BTreeMap<String, f64>,
     /// Trace metrics: `duration`, `llm_duration`, `prompt_tokens`, `completion_tokens`,
@@ -94,8 +104,8 @@ pub fn trace_outcomes(rows: &[Value]) -> Vec<TraceOutcome> {
         by_trace.entry(trace.to_owned()).or_default().push(row);
     }
     by_trace
-        .into_values()
-        .map(|spans| {
+        .into_iter()
+        .map(|(trace_id, spans)| {
             let root = spans.iter().find(|r| is_root(r)).copied();
             let mut sums: BTreeMap<String, (f64, u32)> = BTreeMap::new();
             for span in &spans {
@@ -138,7 +148,16 @@ pub fn trace_outcomes(rows: &[Value]) -> Vec<TraceOutcome> {
                     }
                 }
             }
+            let field = |k: &str| root.and_then(|r| r.get(k)).cloned().unwrap_or(Value::Null);
             TraceOutcome {
+                root_span_id: trace_id,
+                root_id: root
+                    .and_then(|r| r.get("id"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                input: field("input"),
+                output: field("output"),
+                expected: field("expected"),
                 input_key: root
                     .and_then(|r| r.get("input"))
                     .map(Value::to_string)
@@ -261,6 +280,80 @@ pub fn summarize(
     (scores, metrics)
 }
 
+/// One row of a side-by-side comparison: a trace of this experiment and the comparison's
+/// trace with the same input (if any).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ComparedTrace {
+    /// The shared input.
+    pub input: Value,
+    /// Expected output (this experiment's, else the comparison's).
+    pub expected: Value,
+    /// This experiment's trace id and root row.
+    pub root_span_id: Option<String>,
+    /// This experiment's root row id.
+    pub root_id: Option<String>,
+    /// This experiment's output.
+    pub output: Value,
+    /// The comparison's output.
+    pub base_output: Value,
+    /// The comparison's trace id.
+    pub base_root_span_id: Option<String>,
+    /// This experiment's scores.
+    pub scores: BTreeMap<String, f64>,
+    /// The comparison's scores.
+    pub base_scores: BTreeMap<String, f64>,
+}
+
+/// Pairs the traces of two experiments by input, in this experiment's order; traces only in
+/// the comparison come last.
+pub fn compare_traces(this: &[TraceOutcome], base: &[TraceOutcome]) -> Vec<ComparedTrace> {
+    let mut base_by_input: BTreeMap<&str, &TraceOutcome> = BTreeMap::new();
+    for t in base {
+        base_by_input.entry(t.input_key.as_str()).or_insert(t);
+    }
+    let mut used = std::collections::BTreeSet::new();
+    let mut out: Vec<ComparedTrace> = this
+        .iter()
+        .map(|t| {
+            let b = base_by_input.get(t.input_key.as_str()).copied();
+            if b.is_some() {
+                used.insert(t.input_key.as_str());
+            }
+            ComparedTrace {
+                input: t.input.clone(),
+                expected: if t.expected.is_null() {
+                    b.map(|b| b.expected.clone()).unwrap_or(Value::Null)
+                } else {
+                    t.expected.clone()
+                },
+                root_span_id: Some(t.root_span_id.clone()),
+                root_id: t.root_id.clone(),
+                output: t.output.clone(),
+                base_output: b.map(|b| b.output.clone()).unwrap_or(Value::Null),
+                base_root_span_id: b.map(|b| b.root_span_id.clone()),
+                scores: t.scores.clone(),
+                base_scores: b.map(|b| b.scores.clone()).unwrap_or_default(),
+            }
+        })
+        .collect();
+    out.extend(
+        base.iter()
+            .filter(|b| !used.contains(b.input_key.as_str()))
+            .map(|b| ComparedTrace {
+                input: b.input.clone(),
+                expected: b.expected.clone(),
+                root_span_id: None,
+                root_id: None,
+                output: Value::Null,
+                base_output: b.output.clone(),
+                base_root_span_id: Some(b.root_span_id.clone()),
+                scores: BTreeMap::new(),
+                base_scores: b.scores.clone(),
+            }),
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,6 +397,16 @@ mod tests {
         );
         assert_eq!(metrics["total_tokens"].metric, 12.0);
         assert_eq!(metrics["total_tokens"].unit, "tok");
+        let rows = compare_traces(&this, &base);
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].input, json!("q1"));
+        assert_eq!(
+            (
+                rows[0].scores["Levenshtein"],
+                rows[0].base_scores["Levenshtein"]
+            ),
+            (0.9, 0.5)
+        );
         let (scores, _) = summarize(&this, None);
         assert_eq!(scores["Levenshtein"].improvements, None);
         let text = serde_json::to_value(&scores["Levenshtein"]).unwrap_or_default();

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { api, listTraces, toFilter } from "../api.js";
 import { Link, navigate } from "../router.jsx";
 import { formatCost, formatDuration, formatTime, formatTokens } from "../format.js";
+import { ProjectNav } from "../components/ProjectNav.jsx";
 
 const RANGES = [
   ["1h", "Last hour", 3600],
@@ -88,7 +89,7 @@ export function Traces({ projectId, search }) {
 
   return (
     <div className="page">
-      <div className="crumbs"><Link to="/app">Projects</Link> / <b>{project ? project.name : "…"}</b></div>
+      <ProjectNav projectId={projectId} projectName={project && project.name} active="Traces" />
       <form className="filterbar" onSubmit={(e) => { e.preventDefault(); apply({ q: text, range }); }}>
         <input
           name="filter"

@@ -37,7 +37,14 @@ pub(crate) fn routes() -> Router<AppState> {
             "/v1/dataset/{id}/summarize",
             get(summaries::summarize_dataset),
         )
-        .route("/v1/dataset", post(objects::create_dataset))
+        .route(
+            "/v1/dataset",
+            post(objects::create_dataset).get(summaries::list_datasets),
+        )
+        .route(
+            "/api/v1/experiment/{id}/compare",
+            get(summaries::compare_experiments),
+        )
         .route("/v1/dataset/{id}", get(objects::get_dataset))
         .route("/logs3", post(logs3::logs3))
         .route("/logs3/overflow", post(blobs::logs3_overflow))
@@ -67,6 +74,10 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/api/v1/{object_type}/{id}/rows/{row_id}", get(traces::row))
         .route("/api/v1/{object_type}/{id}/rollups", get(traces::rollups))
+        .route(
+            "/api/v1/{object_type}/{id}/versions",
+            get(summaries::versions),
+        )
         .merge(otlp_routes())
 }
 

@@ -233,3 +233,79 @@ pub(crate) async fn summarize_dataset(
         "data_summary": data_summary,
     })))
 }
+
+#[derive(Deserialize)]
+pub(crate) struct CompareParams {
+    base: Option<String>,
+}
+
+/// `GET /api/v1/experiment/{id}/compare?base=<id>`: the experiment's traces side by side with
+/// the comparison's (matched by input), with the summary of the pair. Without `base`, the
+/// comparison is chosen as for `summarize`.
+pub(crate) async fn compare_experiments(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    Query(q): Query<CompareParams>,
+) -> Result<Json<Value>, ApiError> {
+    let this = experiment(&state, &ctx, &id).await?;
+    let base = comparison(&state, &ctx, &this, q.base.as_deref()).await?;
+    let rows_of =
+        |e: &Experiment| ObjectRef::new(spanloom_model::ObjectKind::Experiment, e.id.clone());
+    let outcomes = trace_outcomes(&all_rows(&state, &ctx, &rows_of(&this)).await?);
+    let base_outcomes = match &base {
+        Some(b) => trace_outcomes(&all_rows(&state, &ctx, &rows_of(b)).await?),
+        None => Vec::new(),
+    };
+    let (scores, metrics) = summarize(&outcomes, base.as_ref().map(|_| base_outcomes.as_slice()));
+    let rows = spanloom_store::summary::compare_traces(&outcomes, &base_outcomes);
+    Ok(Json(json!({
+        "experiment": this,
+        "base": base,
+        "scores": scores,
+        "metrics": metrics,
+        "rows": rows,
+    })))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListDatasets {
+    project_id: String,
+    dataset_name: Option<String>,
+}
+
+/// `GET /v1/dataset?project_id=&dataset_name=`.
+pub(crate) async fn list_datasets(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Query(q): Query<ListDatasets>,
+) -> Result<Json<Value>, ApiError> {
+    let mut objects = state
+        .store
+        .list_datasets(&ctx.org_id, &q.project_id)
+        .await?;
+    if let Some(name) = &q.dataset_name {
+        objects.retain(|d| &d.name == name);
+    }
+    Ok(Json(json!({"objects": objects})))
+}
+
+/// `GET /api/v1/{object_type}/{id}/versions`: the transactions that wrote to the object
+/// (newest first), each readable with `fetch` `version=`.
+pub(crate) async fn versions(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((object_type, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let object = ObjectRef::new(super::object_kind(&object_type)?, id);
+    super::objects::ensure_object(&state, &ctx, &object).await?;
+    let versions = state
+        .store
+        .list_versions(&ctx.org_id, &object, 1000)
+        .await?;
+    let list: Vec<Value> = versions
+        .iter()
+        .map(|x| json!({"xact_id": x.to_string(), "time": x.approx_unix_seconds()}))
+        .collect();
+    Ok(Json(json!({"versions": list})))
+}
