@@ -29,7 +29,8 @@ before(async () => {
         input: { question: "What is the weather in Paris?" }, output: "Sunny, 21°C", metadata: { user_id: "u-42" },
         metrics: { start: now - 60, end: now - 57 } },
       { ...base, id: "llm-row", span_id: LLM, span_parents: [ROOT], span_attributes: { name: "chat gpt-4o", type: "llm" },
-        input: [{ role: "system", content: "You are terse." }, { role: "user", content: "What is the weather in Paris?" }],
+        input: [{ role: "system", content: "You are **terse**.\n\n- use `tools`\n<img src=x onerror=\"window.__xss = 1\">" },
+                { role: "user", content: "What is the weather in Paris?" }],
         output: [{ index: 0, finish_reason: "tool_calls", message: { role: "assistant", content: null,
           tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: "{\"city\":\"Paris\"}" } }] } }],
         metadata: { model: "gpt-4o" }, metrics: { start: now - 59.5, end: now - 58.5, prompt_tokens: 20, completion_tokens: 7 } },
@@ -79,6 +80,14 @@ test("the trace list filters with BTQL and plain words, and the URL keeps the qu
   assert.equal(await page.locator(`tr[data-trace="${TRACE}"]`).count(), 1);
   assert.match(page.url(), /q=metadata\.model/);
 
+  // Columns for chosen metadata fields.
+  await page.goto(`${server.url}/app/p/${projectId}`);
+  await page.fill("input[name=add-column]", "metadata.user_id");
+  await page.getByRole("button", { name: "Add column" }).click();
+  await page.locator(`tr[data-trace="${TRACE}"] td[data-col="metadata.user_id"]`, { hasText: "u-42" }).waitFor();
+  assert.equal(await page.locator(`tr[data-trace="${OTHER_TRACE}"] td[data-col="metadata.user_id"]`).innerText(), "u-7");
+  assert.match(page.url(), /cols=metadata\.user_id/);
+
   // A shared URL opens the same filtered view.
   await page.goto(`${server.url}/app/p/${projectId}?q=boom`);
   await page.locator(`tr[data-trace="${OTHER_TRACE}"]`).waitFor();
@@ -96,6 +105,11 @@ test("a trace shows its tree, and a nested LLM span renders its messages", async
   assert.deepEqual(await bubbles.evaluateAll((els) => els.map((e) => e.dataset.role)), ["system", "user", "assistant"]);
   assert.match(await page.locator(".detail .bubble[data-role=user]").innerText(), /weather in Paris/);
   assert.match(await page.locator(".detail .tool-card").first().innerText(), /get_weather/);
+  // Markdown renders, safely: formatting yes, script no.
+  assert.equal(await page.locator(".detail .bubble[data-role=system] strong").innerText(), "terse");
+  assert.equal(await page.locator(".detail .bubble[data-role=system] li code").innerText(), "tools");
+  assert.equal(await page.locator(".detail .bubble[data-role=system] img[onerror]").count(), 0);
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
   assert.match(page.url(), new RegExp(`span=${LLM}`));
   await page.screenshot({ path: join(ARTIFACTS, "trace-llm-span.png") });
 

@@ -3,6 +3,7 @@
 import { useEffect, useState } from "react";
 import { api } from "../api.js";
 import { JsonView } from "./JsonView.jsx";
+import { Markdown } from "./Markdown.jsx";
 
 /** True when a value looks like a list of chat messages. */
 export function isMessages(value) {
@@ -38,10 +39,10 @@ export function isAttachment(v) {
 }
 
 function Part({ part }) {
-  if (typeof part === "string") return <div className="text">{part}</div>;
+  if (typeof part === "string") return <Markdown text={part} />;
   if (!part || typeof part !== "object") return <div className="text">{String(part)}</div>;
   if (isAttachment(part)) return <AttachmentView reference={part} />;
-  if (part.type === "text" || part.type === "output_text" || part.type === "input_text") return <div className="text">{part.text}</div>;
+  if (part.type === "text" || part.type === "output_text" || part.type === "input_text") return <Markdown text={String(part.text ?? "")} />;
   if (part.type === "image_url" || part.type === "input_image") {
     const url = safeImageUrl(part.image_url && (part.image_url.url || part.image_url)) || safeImageUrl(part.url);
     if (isAttachment(part.image_url && part.image_url.url)) return <AttachmentView reference={part.image_url.url} />;
@@ -53,7 +54,7 @@ function Part({ part }) {
 
 function Content({ content }) {
   if (content == null) return null;
-  if (typeof content === "string") return <div className="text">{content}</div>;
+  if (typeof content === "string") return <Markdown text={content} />;
   if (Array.isArray(content)) return content.map((p, i) => <Part key={i} part={p} />);
   return <JsonView value={content} />;
 }

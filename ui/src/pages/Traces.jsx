@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { api, listTraces, toFilter } from "../api.js";
+import { api, btqlString, listTraces, toFilter } from "../api.js";
 import { Link, navigate } from "../router.jsx";
 import { formatCost, formatDuration, formatTime, formatTokens } from "../format.js";
 import { ProjectNav } from "../components/ProjectNav.jsx";
@@ -21,6 +21,9 @@ export function Traces({ projectId, search }) {
   const params = new URLSearchParams(search);
   const q = params.get("q") || "";
   const range = params.get("range") || "all";
+  const cols = (params.get("cols") || "").split(",").filter((c) => /^[A-Za-z0-9_.]+$/.test(c));
+  const [colText, setColText] = useState("");
+  const [extra, setExtra] = useState({});
   const [text, setText] = useState(q);
   const [project, setProject] = useState(null);
   const [traces, setTraces] = useState([]);
@@ -79,10 +82,34 @@ export function Traces({ projectId, search }) {
     return () => obs.disconnect();
   }, [cursor, loading, load]);
 
+  // Values of the chosen columns, read from the root spans of the listed traces.
+  const colKey = cols.join(",");
+  useEffect(() => {
+    if (!cols.length || !traces.length) return;
+    const missing = traces.map((t) => t.root_span_id).filter((id) => !(id in extra));
+    if (!missing.length) return;
+    const select = cols.map((c, i) => `${c} AS c${i}`).join(", ");
+    const ids = missing.slice(0, 200).map(btqlString).join(", ");
+    const query = `SELECT root_span_id, ${select} FROM project_logs(${btqlString(projectId)}) WHERE root_span_id IN (${ids}) AND span_parents IS NULL LIMIT 400`;
+    api("/btql", { method: "POST", body: { query } }).then(
+      (r) => setExtra((old) => {
+        const next = { ...old };
+        for (const id of missing) next[id] = next[id] || {};
+        for (const row of r.data) next[row.root_span_id] = row;
+        return next;
+      }),
+      (e) => setError(e.message),
+    );
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [traces, colKey]);
+  useEffect(() => setExtra({}), [colKey]);
+
   function apply(next) {
     const p = new URLSearchParams();
     if (next.q) p.set("q", next.q);
     if (next.range && next.range !== "all") p.set("range", next.range);
+    const nextCols = next.cols || cols;
+    if (nextCols.length) p.set("cols", nextCols.join(","));
     const s = p.toString();
     navigate(`/app/p/${encodeURIComponent(projectId)}${s ? "?" + s : ""}`);
   }
@@ -102,10 +129,18 @@ export function Traces({ projectId, search }) {
         </select>
         <button type="submit">Search</button>
       </form>
+      <form className="toolbar columns" onSubmit={(e) => { e.preventDefault(); const c = colText.trim(); if (/^[A-Za-z0-9_.]+$/.test(c) && !cols.includes(c)) apply({ q, range, cols: [...cols, c] }); setColText(""); }}>
+        <span className="muted small">Columns:</span>
+        {cols.map((c) => (
+          <span key={c} className="badge">{c} <button type="button" className="link" aria-label={`remove column ${c}`} onClick={() => apply({ q, range, cols: cols.filter((x) => x !== c) })}>×</button></span>
+        ))}
+        <input name="add-column" placeholder="metadata.user_id" value={colText} onChange={(e) => setColText(e.target.value)} />
+        <button type="submit">Add column</button>
+      </form>
       {error && <p className="error" role="alert">{error}</p>}
       <table className="list traces">
         <thead>
-          <tr><th>Started</th><th>Name</th><th>Input</th><th>Output</th><th>Duration</th><th>Spans</th><th>Tokens</th><th>Cost</th><th>Tags</th></tr>
+          <tr><th>Started</th><th>Name</th><th>Input</th><th>Output</th><th>Duration</th><th>Spans</th><th>Tokens</th><th>Cost</th><th>Tags</th>{cols.map((c) => <th key={c} className="meta-col">{c}</th>)}</tr>
         </thead>
         <tbody>
           {traces.map((t) => (
@@ -122,6 +157,10 @@ export function Traces({ projectId, search }) {
               <td>{formatTokens(t.tokens)}</td>
               <td>{formatCost(t.estimated_cost)}</td>
               <td>{(t.tags || []).map((tag) => <span key={tag} className="badge">{tag}</span>)}</td>
+              {cols.map((c, i) => {
+                const v = extra[t.root_span_id] && extra[t.root_span_id][`c${i}`];
+                return <td key={c} className="meta-col" data-col={c}>{v == null ? "" : typeof v === "string" ? v : JSON.stringify(v)}</td>;
+              })}
             </tr>
           ))}
         </tbody>

@@ -1,0 +1,17 @@
+// Markdown in chat messages, rendered safely: marked turns it into HTML, DOMPurify removes
+// anything executable (scripts, event handlers, javascript: URLs) before it reaches the DOM.
+import { useMemo } from "react";
+import { marked } from "marked";
+import DOMPurify from "dompurify";
+
+const MAX_MARKDOWN = 200_000;
+
+export function Markdown({ text }) {
+  const html = useMemo(() => {
+    if (text.length > MAX_MARKDOWN) return null;
+    return DOMPurify.sanitize(marked.parse(text, { gfm: true, breaks: true }), { USE_PROFILES: { html: true } });
+  }, [text]);
+  // Very long texts stay plain: parsing them would freeze the tab.
+  if (html === null) return <div className="text">{text}</div>;
+  return <div className="text markdown" dangerouslySetInnerHTML={{ __html: html }} />;
+}
