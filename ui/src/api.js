@@ -63,3 +63,27 @@ export function toFilter(text) {
   const looksLikeBtql = /(\s(=|!=|<|>|<=|>=|~|~\*|LIKE|ILIKE|IN|IS)\s)|\bMATCH\b|\bAND\b|\bOR\b|\bNOT\b/i.test(t) || /^[a-z_]+\.[\w.]+\s*(=|!=|<|>)/i.test(t);
   return looksLikeBtql ? t : `MATCH ${btqlString(t)}`;
 }
+
+let worker = null;
+
+/** GETs a JSON document and parses it in a worker (large span payloads). */
+export async function apiLarge(path) {
+  const res = await fetch(path, { headers: { Authorization: `Bearer ${apiKey() || ""}` } });
+  const text = await res.text();
+  if (!res.ok) {
+    let message = `${res.status} ${res.statusText}`;
+    try {
+      message = JSON.parse(text).error.message;
+    } catch {
+      // not a JSON error body
+    }
+    throw new ApiError(res.status, message);
+  }
+  if (text.length < 256 * 1024) return JSON.parse(text);
+  if (!worker) worker = new Worker(new URL("./jsonWorker.js", import.meta.url), { type: "module" });
+  return new Promise((resolve, reject) => {
+    const w = worker;
+    w.onmessage = (e) => (e.data.ok ? resolve(e.data.value) : reject(new Error(e.data.error)));
+    w.postMessage(text);
+  });
+}

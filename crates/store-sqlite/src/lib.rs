@@ -267,6 +267,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn get_trace_outline(
+        &self,
+        org_id: &str,
+        object: &ObjectRef,
+        root_span_id: &str,
+    ) -> StoreResult<Option<Trace>> {
+        let (org_id, object, root) = (org_id.to_owned(), object.clone(), root_span_id.to_owned());
+        self.readers
+            .run(move |c| reader::get_trace_outline(c, &org_id, &object, &root))
+            .await
+    }
+
     async fn list_versions(
         &self,
         org_id: &str,

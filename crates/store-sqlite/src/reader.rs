@@ -353,6 +353,88 @@ pub(crate) fn get_trace(
     Ok(Some(Trace { summary, spans }))
 }
 
+/// A trace's spans without their payload blobs, with their previews spliced in instead.
+pub(crate) fn get_trace_outline(
+    c: &Connection,
+    org_id: &str,
+    object: &ObjectRef,
+    root: &str,
+) -> StoreResult<Option<Trace>> {
+    let Some(mut trace) = get_trace_summary_only(c, org_id, object, root)? else {
+        return Ok(None);
+    };
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT row_id, project_id, xact_id, data, input_preview, output_preview FROM spans s
+             WHERE s.kind = ?1 AND s.object_id = ?2 AND s.root_span_id = ?3 AND s.org_id = ?4
+             ORDER BY s.start_key, s.seq",
+        )
+        .map_err(backend_err)?;
+    let rows = stmt
+        .query_map(params![object.kind.code(), object.id, root, org_id], |r| {
+            let core = codec::decode(r.get_ref(3)?)?;
+            let mut extra = Vec::new();
+            for (i, key) in [(4, "input_preview"), (5, "output_preview")] {
+                if let Some(text) = r.get::<_, Option<String>>(i)? {
+                    extra.push(format!("\"{key}\":{}", serde_json::Value::String(text)));
+                }
+            }
+            Ok(StoredRow {
+                object: object.clone(),
+                id: r.get(0)?,
+                project_id: r.get(1)?,
+                xact_id: xact(r.get(2)?),
+                data_json: splice_raw(core, &extra),
+            })
+        })
+        .map_err(backend_err)?;
+    trace.spans = rows.collect::<Result<_, _>>().map_err(backend_err)?;
+    Ok(Some(trace))
+}
+
+/// Adds `"key":value` members (already JSON) to an object's text.
+fn splice_raw(mut core: String, members: &[String]) -> String {
+    if members.is_empty() {
+        return core;
+    }
+    let trimmed = core.trim_end().len();
+    core.truncate(trimmed);
+    if core.ends_with('}') {
+        core.pop();
+        let empty = core.trim_end().ends_with('{');
+        if !empty {
+            core.push(',');
+        }
+        core.push_str(&members.join(","));
+        core.push('}');
+    }
+    core
+}
+
+fn get_trace_summary_only(
+    c: &Connection,
+    org_id: &str,
+    object: &ObjectRef,
+    root: &str,
+) -> StoreResult<Option<Trace>> {
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3 AND org_id = ?4"
+    );
+    let summary = c
+        .prepare_cached(&sql)
+        .map_err(backend_err)?
+        .query_row(
+            params![object.kind.code(), object.id, root, org_id],
+            summary_from,
+        )
+        .optional()
+        .map_err(backend_err)?;
+    Ok(summary.map(|(summary, _)| Trace {
+        summary,
+        spans: Vec::new(),
+    }))
+}
+
 /// The project of an object in an org (used by the writer to route and authorize rows).
 pub(crate) fn object_project(
     c: &Connection,

@@ -27,7 +27,7 @@ macro_rules! store_conformance_suite {
             experiment_and_dataset_rows, comments_are_not_spans, experiments_names_and_ensure_new,
             bad_cursor_is_rejected, payload_fields_follow_the_merge_rules,
             query_filters_sorts_and_pages, query_aggregates, query_traces_shape, rollups_follow_every_write,
-            llm_spans_are_priced_at_ingest, datasets_read_as_of_any_version);
+            llm_spans_are_priced_at_ingest, datasets_read_as_of_any_version, trace_outlines_leave_payloads_out);
     };
 }
 
@@ -1434,4 +1434,71 @@ pub async fn datasets_read_as_of_any_version(store: &dyn Store) {
         )
         .await;
     assert!(foreign.map(|p| p.rows.is_empty()).unwrap_or(true));
+}
+
+/// A trace outline has every span with its fields but its payloads, and their previews.
+pub async fn trace_outlines_leave_payloads_out(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    let big = "word ".repeat(50_000);
+    let root = span(
+        &obj,
+        "r",
+        "t",
+        "s0",
+        None,
+        json!({"span_attributes": {"name": "root"}, "input": big, "output": {"answer": 42},
+                                                        "metadata": {"k": "v"}, "metrics": {"start": 1.0}}),
+    );
+    let child = span(
+        &obj,
+        "c",
+        "t",
+        "s1",
+        Some("s0"),
+        json!({"span_attributes": {"name": "child"}, "expected": [1], "metrics": {"start": 2.0}}),
+    );
+    store
+        .write(&org, rows(vec![root, child]))
+        .await
+        .expect("write");
+    let full = store
+        .get_trace(&org, &obj, "t")
+        .await
+        .expect("trace")
+        .expect("exists");
+    let outline = store
+        .get_trace_outline(&org, &obj, "t")
+        .await
+        .expect("outline")
+        .expect("exists");
+    assert_eq!(outline.summary, full.summary);
+    assert_eq!(outline.spans.len(), 2);
+    for (o, f) in outline.spans.iter().zip(&full.spans) {
+        let (mut o, mut f) = (o.to_event_value(), f.to_event_value());
+        for key in ["input", "output", "expected", "otel"] {
+            assert!(o.get(key).is_none(), "{key} left in the outline");
+            if let Some(m) = f.as_object_mut() {
+                m.remove(key);
+            }
+        }
+        if let Some(m) = o.as_object_mut() {
+            m.remove("input_preview");
+            m.remove("output_preview");
+        }
+        assert_eq!(o, f);
+    }
+    let root = outline.spans[0].to_event_value();
+    assert!(
+        root["input_preview"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("word word") && p.len() < 1000)
+    );
+    assert_eq!(root["metadata"], json!({"k": "v"}));
+    assert!(
+        store
+            .get_trace_outline(&org, &obj, "nope")
+            .await
+            .expect("outline")
+            .is_none()
+    );
 }

@@ -150,6 +150,15 @@ pub trait Store: Send + Sync + 'static {
         object: &ObjectRef,
         root_span_id: &str,
     ) -> StoreResult<Option<Trace>>;
+    /// One whole trace without its payload fields (`input`, `output`, `expected`, `otel`):
+    /// each span's other fields plus `input_preview` / `output_preview`, so a UI can draw a
+    /// very large trace at once and load a span's payloads when it is opened.
+    async fn get_trace_outline(
+        &self,
+        org_id: &str,
+        object: &ObjectRef,
+        root_span_id: &str,
+    ) -> StoreResult<Option<Trace>>;
     /// One span by its span id.
     async fn get_span(
         &self,

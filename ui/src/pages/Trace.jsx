@@ -3,7 +3,7 @@
 // (↑/↓ to move, ←/→ to collapse and expand) and searchable.
 import { useEffect, useMemo, useRef, useState } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { api } from "../api.js";
+import { api, apiLarge } from "../api.js";
 import { Link, navigate } from "../router.jsx";
 import { formatDuration } from "../format.js";
 import { SpanDetail } from "../components/SpanDetail.jsx";
@@ -48,7 +48,7 @@ function matches(span, needle) {
   const n = needle.toLowerCase();
   const name = ((span.span_attributes || {}).name || "").toLowerCase();
   if (name.includes(n)) return true;
-  for (const key of ["input", "output", "error", "metadata"]) {
+  for (const key of ["input_preview", "output_preview", "error", "metadata"]) {
     const v = span[key];
     if (v == null) continue;
     const text = typeof v === "string" ? v : JSON.stringify(v);
@@ -67,7 +67,8 @@ export function Trace({ objectType, objectId, traceId, search }) {
 
   useEffect(() => {
     setTrace(null);
-    api(`/api/v1/${objectType}/${encodeURIComponent(objectId)}/traces/${encodeURIComponent(traceId)}`).then(setTrace, (e) => setError(e.message));
+    // The outline: every span without its payloads, which load when a span is opened.
+    api(`/api/v1/${objectType}/${encodeURIComponent(objectId)}/traces/${encodeURIComponent(traceId)}?outline=true`).then(setTrace, (e) => setError(e.message));
   }, [objectType, objectId, traceId]);
 
   const tree = useMemo(() => (trace ? buildTree(trace.spans) : null), [trace]);
@@ -90,6 +91,19 @@ export function Trace({ objectType, objectId, traceId, search }) {
 
   const selectedIndex = rows.findIndex((r) => r.span.span_id === selected);
   const current = trace && (trace.spans.find((s) => s.span_id === selected) || (rows[0] && rows[0].span));
+  const [full, setFull] = useState(null);
+  const currentId = current && current.span_id;
+  useEffect(() => {
+    if (!currentId) return undefined;
+    let live = true;
+    setFull(null);
+    apiLarge(`/api/v1/${objectType}/${encodeURIComponent(objectId)}/spans/${encodeURIComponent(currentId)}`).then(
+      (s) => live && setFull(s),
+      (e) => live && setFull({ ...current, error: current.error || `Could not load this span: ${e.message}` }),
+    );
+    return () => { live = false; };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [objectType, objectId, currentId]);
 
   const virtualizer = useVirtualizer({ count: rows.length, getScrollElement: () => scroller.current, estimateSize: () => ROW, overscan: 20 });
 
@@ -163,7 +177,11 @@ export function Trace({ objectType, objectId, traceId, search }) {
             </div>
           </div>
         </div>
-        <SpanDetail span={current} objectType={objectType} objectId={objectId} />
+        {full && full.span_id === currentId ? (
+          <SpanDetail span={full} objectType={objectType} objectId={objectId} />
+        ) : (
+          <div className="detail muted" data-loading={currentId}>Loading span…</div>
+        )}
       </div>
     </div>
   );

@@ -62,13 +62,23 @@ pub(crate) async fn one(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     Path((object_type, id, root)): Path<(String, String, String)>,
+    Query(params): Query<TraceParams>,
 ) -> Result<Response, ApiError> {
     let object = ObjectRef::new(object_kind(&object_type)?, id);
-    let trace = state
-        .store
-        .get_trace(&ctx.org_id, &object, &root)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("trace {root} not found in {object}")))?;
+    let trace = if params
+        .outline
+        .as_deref()
+        .is_some_and(|v| v == "true" || v == "1")
+    {
+        state
+            .store
+            .get_trace_outline(&ctx.org_id, &object, &root)
+            .await?
+    } else {
+        state.store.get_trace(&ctx.org_id, &object, &root).await?
+    };
+    let trace =
+        trace.ok_or_else(|| ApiError::not_found(format!("trace {root} not found in {object}")))?;
     let mut body = format!(
         "{{\"summary\":{},\"spans\":[",
         serde_json::to_string(&trace.summary).unwrap_or_else(|_| "null".into())
@@ -81,6 +91,14 @@ pub(crate) async fn one(
     }
     body.push_str("]}");
     Ok(raw_json(body))
+}
+
+/// Options of a whole-trace read.
+#[derive(Deserialize)]
+pub(crate) struct TraceParams {
+    /// `true`: spans without payload fields (`input`, `output`, `expected`, `otel`), with
+    /// `input_preview` / `output_preview` instead; open a span to get its payloads.
+    outline: Option<String>,
 }
 
 /// `GET /api/v1/{object_type}/{id}/spans/{span_id}`.

@@ -1,0 +1,1 @@
+(function(){self.onmessage=e=>{try{self.postMessage({ok:!0,value:JSON.parse(e.data)})}catch(e){self.postMessage({ok:!1,error:String(e)})}}})();
