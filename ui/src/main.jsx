@@ -1,16 +1,19 @@
-import { StrictMode } from "react";
+import { StrictMode, Suspense, lazy } from "react";
 import { createRoot } from "react-dom/client";
 import { apiKey, setApiKey } from "./api.js";
 import { Link, match, navigate, useLocation } from "./router.jsx";
 import { Login } from "./pages/Login.jsx";
 import { Projects } from "./pages/Projects.jsx";
 import { Traces } from "./pages/Traces.jsx";
-import { Trace } from "./pages/Trace.jsx";
 import { Permalink } from "./pages/Permalink.jsx";
-import { Experiments } from "./pages/Experiments.jsx";
-import { Compare } from "./pages/Compare.jsx";
-import { DatasetRows, Datasets } from "./pages/Datasets.jsx";
-import { Monitor } from "./pages/Monitor.jsx";
+
+// Views other than the trace list load on demand, so the first page loads less code.
+const Trace = lazy(() => import("./pages/Trace.jsx").then((m) => ({ default: m.Trace })));
+const Experiments = lazy(() => import("./pages/Experiments.jsx").then((m) => ({ default: m.Experiments })));
+const Compare = lazy(() => import("./pages/Compare.jsx").then((m) => ({ default: m.Compare })));
+const Datasets = lazy(() => import("./pages/Datasets.jsx").then((m) => ({ default: m.Datasets })));
+const DatasetRows = lazy(() => import("./pages/Datasets.jsx").then((m) => ({ default: m.DatasetRows })));
+const Monitor = lazy(() => import("./pages/Monitor.jsx").then((m) => ({ default: m.Monitor })));
 import "./styles.css";
 
 const KINDS = { p: "project_logs", e: "experiment", d: "dataset" };
@@ -43,7 +46,7 @@ function App() {
         <Link to="/app" className="brand">Spanloom</Link>
         <button className="link" onClick={() => { setApiKey(null); navigate("/app/login"); }}>Log out</button>
       </header>
-      <main><Page path={path} search={search} /></main>
+      <main><Suspense fallback={<p className="muted">Loading…</p>}><Page path={path} search={search} /></Suspense></main>
     </div>
   );
 }
