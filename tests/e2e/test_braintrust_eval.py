@@ -83,3 +83,13 @@ def test_eval_with_autoevals_and_comparison(server):
     rows = result(run_sdk(server, READ_SCRIPT, project, "run-v2"), "ROWS")
     assert rows["eval_inputs"] == ["apple", "banana", "cherry"]
     assert rows["n"] == 3 * 4  # per datum: eval root, task, two scorer spans
+
+
+def test_base_experiment_lookup(client, project):
+    first = client.post("/v1/experiment", {"project_id": project, "name": "first"}).json()
+    r = client.post("/api/base_experiment/get_id", {"id": first["id"]})
+    assert r.status_code == 400 and "no base experiment" in r.json()["error"]["message"]
+    second = client.post("/v1/experiment", {"project_id": project, "name": "second"}).json()
+    assert client.post("/api/base_experiment/get_id", {"id": second["id"]}).json() == {"base_exp_id": first["id"], "base_exp_name": "first"}
+    third = client.post("/v1/experiment", {"project_id": project, "name": "third", "base_exp_id": first["id"]}).json()
+    assert client.post("/api/base_experiment/get_id", {"id": third["id"]}).json()["base_exp_id"] == first["id"]

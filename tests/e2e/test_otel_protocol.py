@@ -376,3 +376,27 @@ def test_renormalize_rederives_stored_spans(fresh_server):
     assert fixed["otel"]["span"] == raw
     assert "0 re-derived" in renormalize()
     assert client.get(f"/api/v1/project_logs/{pid}/rows/plain").json()["row"]["span_attributes"] == {"name": "not otel"}
+
+
+def test_zstd_bodies(client, project):
+    import zstandard
+
+    t, s = new_ids()
+    body = zstandard.ZstdCompressor().compress(export([make_span(t, s, name="zstd span")]).SerializeToString())
+    r = post(client, body, {**PB, "content-encoding": "zstd", "x-bt-parent": f"project_id:{project}"})
+    assert r.status_code == 200, r.text
+    assert span_by_id(client, project, s)["span_attributes"]["name"] == "zstd span"
+
+
+def test_unrouted_spans_go_to_the_keys_default_project(server, client):
+    from spanloom_server import Client, keys_cli
+
+    made = keys_cli(server.data_dir, "create", "--name", "otel-team", "--project", "team-default")
+    assert made.returncode == 0, made.stderr
+    team = Client(server.url, made.stdout.strip().splitlines()[-1])
+    t, s = new_ids()
+    r = post(team, export([make_span(t, s, name="no hint")]).SerializeToString(), PB)
+    assert r.status_code == 200
+    assert span_by_id(client, client.project("team-default"), s)["span_attributes"]["name"] == "no hint"
+    listed = keys_cli(server.data_dir, "list")
+    assert "team-default" in listed.stdout

@@ -23,6 +23,9 @@ pub struct AuthContext {
     pub org_name: String,
     /// The key's id.
     pub key_id: String,
+    /// The project (by name) that writes without any project hint go to, e.g. OTLP exports
+    /// with neither `x-bt-parent` nor a resource project name.
+    pub default_project: Option<String>,
 }
 
 /// An API key as listed (never with its secret).
@@ -40,6 +43,8 @@ pub struct ApiKeyInfo {
     pub created: String,
     /// When it was revoked, if it was.
     pub revoked_at: Option<String>,
+    /// The key's default project name, if set.
+    pub default_project: Option<String>,
 }
 
 /// A project. Field names follow the protocol's Project object.

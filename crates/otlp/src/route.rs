@@ -43,6 +43,8 @@ pub struct RequestRoute {
     pub parent: Option<Target>,
     /// `x-project-name`.
     pub project_name: Option<String>,
+    /// The API key's default project, for spans with no hint at all.
+    pub default_project: Option<String>,
 }
 
 impl RequestRoute {
@@ -62,6 +64,7 @@ impl RequestRoute {
                 .map(str::trim)
                 .filter(|v| !v.is_empty())
                 .map(str::to_owned),
+            default_project: None,
         })
     }
 
@@ -80,7 +83,17 @@ impl RequestRoute {
         if let Some(name) = self.project_name.as_deref().or(resource_project) {
             return Ok(Target::ProjectName(name.to_owned()));
         }
-        Ok(Target::ProjectName(DEFAULT_PROJECT.to_owned()))
+        Ok(Target::ProjectName(
+            self.default_project
+                .clone()
+                .unwrap_or_else(|| DEFAULT_PROJECT.to_owned()),
+        ))
+    }
+
+    /// The same route with the key's default project as the last resort.
+    pub fn with_default_project(mut self, project: Option<String>) -> Self {
+        self.default_project = project.filter(|p| !p.is_empty());
+        self
     }
 }
 

@@ -160,6 +160,16 @@ pub enum KeysAction {
         /// A label for the key.
         #[arg(long, default_value = "cli")]
         name: String,
+        /// Default project (by name) of the key: where its OTLP spans go when they name none.
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Set or clear a key's default project.
+    SetProject {
+        /// Key id or prefix.
+        key: String,
+        /// Project name; omit to clear.
+        project: Option<String>,
     },
     /// List keys (never their secrets).
     List {

@@ -20,12 +20,17 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
 
 async fn act(store: &dyn Store, action: KeysAction) -> anyhow::Result<()> {
     match action {
-        KeysAction::Create { org, name } => {
+        KeysAction::Create { org, name, project } => {
             let org = store.get_or_create_org(&org).await?;
             let key = generate_api_key();
             let info = store
                 .insert_api_key(&org.id, &name, &key.hash, &key.prefix)
                 .await?;
+            if let Some(project) = &project {
+                store
+                    .set_key_default_project(&info.id, Some(project))
+                    .await?;
+            }
             eprintln!(
                 "created key {} ({}) for org {:?}; it is shown only now:",
                 info.id, info.prefix, org.name
@@ -44,8 +49,8 @@ async fn act(store: &dyn Store, action: KeysAction) -> anyhow::Result<()> {
                 None => None,
             };
             println!(
-                "{:<36}  {:<12}  {:<16}  {:<11}  {:<32}  status",
-                "id", "org", "name", "prefix", "created"
+                "{:<36}  {:<12}  {:<16}  {:<11}  {:<32}  {:<20}  status",
+                "id", "org", "name", "prefix", "created", "default project"
             );
             for key in store.list_api_keys(org_id.as_deref()).await? {
                 let org_name = orgs
@@ -57,9 +62,27 @@ async fn act(store: &dyn Store, action: KeysAction) -> anyhow::Result<()> {
                     .as_deref()
                     .map_or("active".to_owned(), |t| format!("revoked {t}"));
                 println!(
-                    "{:<36}  {:<12}  {:<16}  {:<11}  {:<32}  {status}",
-                    key.id, org_name, key.name, key.prefix, key.created
+                    "{:<36}  {:<12}  {:<16}  {:<11}  {:<32}  {:<20}  {status}",
+                    key.id,
+                    org_name,
+                    key.name,
+                    key.prefix,
+                    key.created,
+                    key.default_project.as_deref().unwrap_or("-")
                 );
+            }
+        }
+        KeysAction::SetProject { key, project } => {
+            if store
+                .set_key_default_project(&key, project.as_deref())
+                .await?
+            {
+                println!(
+                    "key {key}: default project {}",
+                    project.as_deref().unwrap_or("(none)")
+                );
+            } else {
+                anyhow::bail!("no active key with id or prefix {key:?}");
             }
         }
         KeysAction::Revoke { key } => {

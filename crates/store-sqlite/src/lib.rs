@@ -181,6 +181,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn set_key_default_project(
+        &self,
+        id_or_prefix: &str,
+        project: Option<&str>,
+    ) -> StoreResult<bool> {
+        let (key, project) = (id_or_prefix.to_owned(), project.map(str::to_owned));
+        self.admin(move |c| registry::set_key_default_project(c, &key, project.as_deref()))
+            .await
+    }
+
     async fn revoke_api_key(&self, id_or_prefix: &str) -> StoreResult<bool> {
         let key = id_or_prefix.to_owned();
         self.admin(move |c| registry::revoke_api_key(c, &key)).await

@@ -36,7 +36,7 @@ pub(crate) fn list_orgs(c: &Connection) -> StoreResult<Vec<Org>> {
     rows.collect::<Result<_, _>>().map_err(backend_err)
 }
 
-const KEY_COLUMNS: &str = "id, org_id, name, prefix, created, revoked_at";
+const KEY_COLUMNS: &str = "id, org_id, name, prefix, created, revoked_at, default_project";
 
 fn key_from(r: &Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
     Ok(ApiKeyInfo {
@@ -46,6 +46,7 @@ fn key_from(r: &Row<'_>) -> rusqlite::Result<ApiKeyInfo> {
         prefix: r.get(3)?,
         created: r.get(4)?,
         revoked_at: r.get(5)?,
+        default_project: r.get(6)?,
     })
 }
 
@@ -79,6 +80,20 @@ pub(crate) fn list_api_keys(c: &Connection, org_id: Option<&str>) -> StoreResult
     rows.collect::<Result<_, _>>().map_err(backend_err)
 }
 
+pub(crate) fn set_key_default_project(
+    c: &mut Connection,
+    id_or_prefix: &str,
+    project: Option<&str>,
+) -> StoreResult<bool> {
+    let n = c
+        .execute(
+            "UPDATE api_keys SET default_project = ?2 WHERE (id = ?1 OR prefix = ?1) AND revoked_at IS NULL",
+            params![id_or_prefix, project],
+        )
+        .map_err(backend_err)?;
+    Ok(n > 0)
+}
+
 pub(crate) fn revoke_api_key(c: &mut Connection, id_or_prefix: &str) -> StoreResult<bool> {
     let n = c
         .execute(
@@ -92,7 +107,7 @@ pub(crate) fn revoke_api_key(c: &mut Connection, id_or_prefix: &str) -> StoreRes
 pub(crate) fn authenticate(c: &Connection, key_hash: &str) -> StoreResult<Option<AuthContext>> {
     let mut stmt = c
         .prepare_cached(
-            "SELECT k.org_id, o.name, k.id FROM api_keys k JOIN orgs o ON o.id = k.org_id
+            "SELECT k.org_id, o.name, k.id, k.default_project FROM api_keys k JOIN orgs o ON o.id = k.org_id
              WHERE k.key_hash = ?1 AND k.revoked_at IS NULL",
         )
         .map_err(backend_err)?;
@@ -101,6 +116,7 @@ pub(crate) fn authenticate(c: &Connection, key_hash: &str) -> StoreResult<Option
             org_id: r.get(0)?,
             org_name: r.get(1)?,
             key_id: r.get(2)?,
+            default_project: r.get(3)?,
         })
     })
     .optional()

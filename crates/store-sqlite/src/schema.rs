@@ -4,7 +4,7 @@ use crate::config::{SqliteConfig, Synchronous};
 use rusqlite::Connection;
 
 /// The schema version this build writes. Bumped with each migration.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE orgs (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created TEXT NOT NULL);
@@ -84,6 +84,9 @@ CREATE INDEX comments_by_target ON comments (kind, object_id, target_id);
 /// Version 2: the raw OTel source of a span (`otel`) is a payload field with its own blob.
 const SCHEMA_V2: &str = "ALTER TABLE spans ADD COLUMN otel_blob INTEGER;";
 
+/// Version 3: an API key may name a default project (where unrouted OTLP spans go).
+const SCHEMA_V3: &str = "ALTER TABLE api_keys ADD COLUMN default_project TEXT;";
+
 /// Settings of the writer connection.
 pub(crate) fn configure_writer(conn: &Connection, config: &SqliteConfig) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -124,6 +127,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 2 {
         tx.execute_batch(SCHEMA_V2)?;
+    }
+    if version < 3 {
+        tx.execute_batch(SCHEMA_V3)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()
@@ -181,6 +187,8 @@ mod tests {
         assert_eq!(version, SCHEMA_VERSION);
         conn.execute_batch("SELECT otel_blob FROM spans LIMIT 0")
             .expect("otel_blob exists");
+        conn.execute_batch("SELECT default_project FROM api_keys LIMIT 0")
+            .expect("default_project exists");
         // Migrating again is a no-op.
         migrate(&mut conn).expect("migrate again");
     }

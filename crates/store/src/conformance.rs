@@ -133,6 +133,37 @@ pub async fn orgs_and_keys(store: &dyn Store) {
             .iter()
             .any(|k| k.id == info.id && k.prefix == key.prefix && k.revoked_at.is_none())
     );
+    // A key's default project is set, read back at authentication, and cleared.
+    let ctx = store
+        .authenticate(&key.hash)
+        .await
+        .expect("auth")
+        .expect("valid");
+    assert_eq!(ctx.default_project, None);
+    assert!(
+        store
+            .set_key_default_project(&info.prefix, Some("team-a"))
+            .await
+            .expect("set")
+    );
+    let ctx = store
+        .authenticate(&key.hash)
+        .await
+        .expect("auth")
+        .expect("valid");
+    assert_eq!(ctx.default_project.as_deref(), Some("team-a"));
+    assert!(
+        store
+            .set_key_default_project(&info.id, None)
+            .await
+            .expect("clear")
+    );
+    assert!(
+        !store
+            .set_key_default_project("sl-unknown", Some("x"))
+            .await
+            .expect("set")
+    );
     assert!(store.revoke_api_key(&info.id).await.expect("revoke"));
     assert!(store.authenticate(&key.hash).await.expect("auth").is_none());
     let key2 = crate::auth::generate_api_key();

@@ -59,6 +59,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<ApiKeyInfo>;
     /// Keys, optionally of one org.
     async fn list_api_keys(&self, org_id: Option<&str>) -> StoreResult<Vec<ApiKeyInfo>>;
+    /// Sets (or with `None` clears) a key's default project, by key id or display prefix;
+    /// returns whether a live key matched.
+    async fn set_key_default_project(
+        &self,
+        id_or_prefix: &str,
+        project: Option<&str>,
+    ) -> StoreResult<bool>;
     /// Revokes a key by id or by its display prefix; returns whether one was revoked.
     async fn revoke_api_key(&self, id_or_prefix: &str) -> StoreResult<bool>;
     /// Resolves a key hash to its org, if the key exists and is not revoked.

@@ -81,7 +81,8 @@ impl TraceService for OtlpGrpc {
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let ctx = self.authenticate(request.metadata()).await?;
-        let route = Self::route(request.metadata())?;
+        let route =
+            Self::route(request.metadata())?.with_default_project(ctx.default_project.clone());
         let outcome = export_traces(&self.state, &ctx, &route, request.get_ref())
             .await
             .map_err(store_status)?;
@@ -102,7 +103,8 @@ impl LogsService for OtlpGrpc {
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
         let ctx = self.authenticate(request.metadata()).await?;
-        let route = Self::route(request.metadata())?;
+        let route =
+            Self::route(request.metadata())?.with_default_project(ctx.default_project.clone());
         let outcome = export_logs(&self.state, &ctx, &route, request.get_ref())
             .await
             .map_err(store_status)?;

@@ -63,7 +63,7 @@ pub(crate) async fn traces(
     body: Body,
 ) -> Result<Response, ApiError> {
     let encoding = encoding(&headers)?;
-    let route = request_route(&headers)?;
+    let route = request_route(&headers)?.with_default_project(ctx.default_project.clone());
     let body = read_body(&state, &headers, body).await?;
     let request = decode_traces(&body.bytes, encoding)?;
     drop(body);
@@ -82,7 +82,7 @@ pub(crate) async fn logs(
     body: Body,
 ) -> Result<Response, ApiError> {
     let encoding = encoding(&headers)?;
-    let route = request_route(&headers)?;
+    let route = request_route(&headers)?.with_default_project(ctx.default_project.clone());
     let body = read_body(&state, &headers, body).await?;
     let request = decode_logs(&body.bytes, encoding)?;
     drop(body);

@@ -22,6 +22,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/metrics", get(health::metrics))
         .route("/api/apikey/login", post(login::login))
         .route("/version", get(login::version))
+        .route(
+            "/api/base_experiment/get_id",
+            post(summaries::base_experiment_id),
+        )
         .route("/v1/project", post(projects::create).get(projects::list))
         .route("/v1/project/{id}", get(projects::get_one))
         .route(

@@ -309,3 +309,30 @@ pub(crate) async fn versions(
         .collect();
     Ok(Json(json!({"versions": list})))
 }
+
+#[derive(Deserialize)]
+pub(crate) struct BaseExperimentRequest {
+    id: String,
+}
+
+/// `POST /api/base_experiment/get_id` (on the app URL): the experiment an experiment compares
+/// against (its `base_exp_id`, else the previous one in its project); 400 when there is none,
+/// which the SDK reads as "no base experiment".
+pub(crate) async fn base_experiment_id(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Result<Json<Value>, ApiError> {
+    let req: BaseExperimentRequest = super::projects::json_body(&state, &headers, body).await?;
+    let this = experiment(&state, &ctx, &req.id).await?;
+    match comparison(&state, &ctx, &this, None).await? {
+        Some(base) => Ok(Json(
+            json!({"base_exp_id": base.id, "base_exp_name": base.name}),
+        )),
+        None => Err(ApiError::bad_request(format!(
+            "experiment {} has no base experiment",
+            this.name
+        ))),
+    }
+}
