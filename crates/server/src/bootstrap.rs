@@ -25,14 +25,7 @@ pub async fn ensure_admin(
         .insert_api_key(&org.id, "admin", &key.hash, &key.prefix)
         .await?;
     let path = data_dir.join(ADMIN_KEY_FILE);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    writeln!(file, "{}", key.plaintext)?;
+    write_secret(&path, &key.plaintext)?;
     println!(
         "Created org {:?} and an admin API key (shown once, also saved to {}):",
         org.name,
@@ -57,13 +50,19 @@ pub fn url_signer(data_dir: &Path) -> anyhow::Result<spanloom_blobstore::Signer>
         return Ok(spanloom_blobstore::Signer::new(secret));
     }
     let secret: [u8; 32] = rand::random();
+    write_secret(&path, &const_hex::encode(secret))?;
+    Ok(spanloom_blobstore::Signer::new(secret))
+}
+
+/// Writes a one-line secret readable by the owner only (mode 0600).
+fn write_secret(path: &Path, line: &str) -> anyhow::Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(&path)
+        .open(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    writeln!(file, "{}", const_hex::encode(secret))?;
-    Ok(spanloom_blobstore::Signer::new(secret))
+    writeln!(file, "{line}")?;
+    Ok(())
 }

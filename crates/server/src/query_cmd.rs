@@ -28,12 +28,7 @@ async fn execute(
     args: &QueryArgs,
     query: &spanloom_query::Query,
 ) -> anyhow::Result<()> {
-    let org = store
-        .list_orgs()
-        .await?
-        .into_iter()
-        .find(|o| o.name == args.org)
-        .ok_or_else(|| anyhow::anyhow!("no org named {:?}", args.org))?;
+    let org = crate::serve::find_org(store, &args.org).await?;
     let output = store.query(&org.id, query).await?;
     match args.format {
         QueryFormat::Jsonl => {

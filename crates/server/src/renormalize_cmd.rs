@@ -34,12 +34,7 @@ struct Tally {
 }
 
 async fn renormalize(store: &dyn Store, args: &RenormalizeArgs) -> anyhow::Result<()> {
-    let org = store
-        .list_orgs()
-        .await?
-        .into_iter()
-        .find(|o| o.name == args.org)
-        .ok_or_else(|| anyhow::anyhow!("no org named {:?}", args.org))?;
+    let org = crate::serve::find_org(store, &args.org).await?;
     let projects = store.list_projects(&org.id, None, 100_000).await?;
     let projects: Vec<_> = projects
         .into_iter()

@@ -25,6 +25,16 @@ pub fn open_store(
     })
 }
 
+/// The org with this name, for the subcommands that work on one org's data.
+pub async fn find_org(store: &dyn Store, name: &str) -> anyhow::Result<spanloom_model::Org> {
+    store
+        .list_orgs()
+        .await?
+        .into_iter()
+        .find(|o| o.name == name)
+        .ok_or_else(|| anyhow::anyhow!("no org named {name:?}"))
+}
+
 /// Opens the embedded store with a full configuration.
 pub fn open_store_with(config: SqliteConfig) -> anyhow::Result<SqliteStore> {
     let dir = config.dir.clone();

@@ -324,22 +324,10 @@ pub(crate) fn get_trace(
     object: &ObjectRef,
     root: &str,
 ) -> StoreResult<Option<Trace>> {
-    let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3 AND org_id = ?4"
-    );
-    let summary = c
-        .prepare_cached(&sql)
-        .map_err(backend_err)?
-        .query_row(
-            params![object.kind.code(), object.id, root, org_id],
-            summary_from,
-        )
-        .optional()
-        .map_err(backend_err)?;
-    let Some((summary, _)) = summary else {
+    let Some(mut trace) = get_trace_summary_only(c, org_id, object, root)? else {
         return Ok(None);
     };
-    let spans = read_rows(
+    trace.spans = read_rows(
         c,
         object,
         "s.kind = ?1 AND s.object_id = ?2 AND s.root_span_id = ?3 AND s.org_id = ?4",
@@ -350,7 +338,7 @@ pub(crate) fn get_trace(
     .into_iter()
     .map(|(row, _)| row)
     .collect();
-    Ok(Some(Trace { summary, spans }))
+    Ok(Some(trace))
 }
 
 /// A trace's spans without their payload blobs, with their previews spliced in instead.

@@ -51,14 +51,7 @@ impl OtlpGrpc {
         let value = value
             .to_str()
             .map_err(|_| Status::unauthenticated("the authorization metadata is not valid text"))?;
-        let key = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(|| {
-                Status::unauthenticated("the authorization metadata must be `Bearer <api key>`")
-            })?;
+        let key = crate::auth::bearer_key(value).map_err(Status::unauthenticated)?;
         self.state
             .store
             .authenticate(&hash_api_key(key))
