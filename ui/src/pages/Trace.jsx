@@ -126,11 +126,17 @@ export function Trace({ objectType, objectId, traceId, search }) {
   if (error) return <p className="error" role="alert">{error}</p>;
   if (!trace) return <p className="muted">Loading trace…</p>;
   const [lo, hi] = bounds;
-  const listPath = objectType === "project_logs" ? `/app/p/${encodeURIComponent(objectId)}` : "/app";
+  const projectId = trace.summary.project_id;
+  const listPath = objectType === "project_logs"
+    ? `/app/p/${encodeURIComponent(objectId)}`
+    : objectType === "experiment"
+      ? `/app/p/${encodeURIComponent(projectId)}/compare?a=${encodeURIComponent(objectId)}`
+      : `/app/p/${encodeURIComponent(projectId)}/datasets/${encodeURIComponent(objectId)}`;
+  const listName = objectType === "project_logs" ? "Traces" : objectType === "experiment" ? "Experiment" : "Dataset";
   return (
     <div className="trace-page">
       <div className="crumbs">
-        <Link to="/app">Projects</Link> / <Link to={listPath}>Traces</Link> / <b>{trace.summary.root_name || traceId}</b>
+        <Link to="/app">Projects</Link> / <Link to={listPath}>{listName}</Link> / <b>{trace.summary.root_name || traceId}</b>
         <span className="muted"> · {trace.summary.span_count} spans · {formatDuration(trace.summary.duration)}</span>
       </div>
       <div className="trace-layout">
