@@ -226,3 +226,12 @@ def test_traces_filtered_by_an_indexed_field(client, project):
     assert first + [t["root_id"] for t in rest["data"]] == ["root10", "root7", "root4", "root1"]
     both = btql(client, f"from: project_logs('{project}') traces | filter: metadata.user_id IN ('u1', 'u2') and metadata.user_id != 'u2'")
     assert len(both["data"]) == 4
+
+
+def test_answers_carry_a_schema(client, project):
+    load_traces(client, project)
+    body = btql(client, f"SELECT id, metrics.start AS start, scores FROM project_logs('{project}') LIMIT 5")
+    props = body["schema"]["items"]["properties"]
+    assert props["id"] == {"type": "string"} and props["start"] == {"type": "number"}
+    agg = btql(client, f"dimensions: metadata.model | measures: count(1) as n | from: project_logs('{project}')")
+    assert agg["schema"]["items"]["properties"]["n"] == {"type": "number"}
