@@ -1065,6 +1065,11 @@ impl PreparedRow {
     /// Encodes what the writer will store; also returns the row's write-log entry (JSON text):
     /// `{"id", "op", "control", "row": <row or patch without payload fields>, "blobs": {field: hash}}`.
     fn new(org_id: &str, mut row: WriteRow) -> (Self, String) {
+        // Price LLM spans here, off the writer thread: for a new row the writer's own pricing
+        // then finds nothing to change and stores the core encoded here as is.
+        if let WriteOp::Replace { row: map, .. } = &mut row.op {
+            spanloom_normalize::pricing::price_span(map);
+        }
         let mut fields = Vec::new();
         if let WriteOp::Replace { row: map, .. } | WriteOp::Merge { patch: map, .. } = &mut row.op {
             for field in Field::all() {
