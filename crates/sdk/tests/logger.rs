@@ -1,0 +1,295 @@
+//! The background logger against a real `spanloom serve` (the debug build of the server,
+//! which `scripts/test.sh` builds before the Rust tests).
+
+use serde_json::{Value, json};
+use spanloom_sdk::logger::{BackgroundLogger, FullQueue, LoggerConfig};
+use spanloom_sdk::transport::{HttpTransport, PostResult, Transport};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+struct Server {
+    child: Child,
+    url: String,
+    key: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn server_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let bin = target.join("debug/spanloom");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p spanloom-server` first",
+        bin.display()
+    );
+    bin
+}
+
+fn start() -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = Command::new(server_binary())
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--otlp-grpc-bind",
+            "off",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("data"))
+        .env("SPANLOOM_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut url = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("line");
+        if let Some(u) = line
+            .split("listening on ")
+            .nth(1)
+            .filter(|u| u.starts_with("http://"))
+        {
+            url = u.trim().to_owned();
+            break;
+        }
+    }
+    let key = std::fs::read_to_string(dir.path().join("data/admin-key"))
+        .expect("key")
+        .trim()
+        .to_owned();
+    Server {
+        child,
+        url,
+        key,
+        _dir: dir,
+    }
+}
+
+fn call(server: &Server, path: &str, body: Value) -> Value {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = agent
+        .post(&format!("{}{path}", server.url))
+        .header("Authorization", &format!("Bearer {}", server.key))
+        .send(body.to_string().as_bytes())
+        .expect("request");
+    serde_json::from_str(&resp.body_mut().read_to_string().expect("body")).expect("json")
+}
+
+fn project(server: &Server, name: &str) -> String {
+    call(server, "/v1/project", json!({"name": name}))["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
+fn rows(server: &Server, pid: &str) -> Vec<Value> {
+    call(
+        server,
+        &format!("/v1/project_logs/{pid}/fetch"),
+        json!({"limit": 1000}),
+    )["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn http(server: &Server) -> Arc<dyn Transport> {
+    Arc::new(HttpTransport::new(
+        &server.url,
+        &server.key,
+        Duration::from_secs(30),
+    ))
+}
+
+fn span_rows(pid: &str, i: usize) -> [Value; 2] {
+    [
+        json!({"id": format!("r{i}"), "project_id": pid, "log_id": "g", "span_id": format!("{i:016x}"),
+               "root_span_id": format!("{i:032x}"), "span_parents": null, "input": {"i": i}, "metrics": {"start": 1.0}}),
+        json!({"id": format!("r{i}"), "project_id": pid, "log_id": "g", "_is_merge": true, "output": i, "metrics": {"end": 2.0}}),
+    ]
+}
+
+#[test]
+fn spans_arrive_merged_and_batched() {
+    let server = start();
+    let pid = project(&server, "sdk-core");
+    let mut config = LoggerConfig::new(http(&server));
+    config.batch_rows = 7;
+    let logger = BackgroundLogger::start(config);
+    for i in 0..50 {
+        for row in span_rows(&pid, i) {
+            logger.log(row);
+        }
+    }
+    let report = logger.flush();
+    assert_eq!(report.failed_rows, 0);
+    let stored = rows(&server, &pid);
+    assert_eq!(stored.len(), 50);
+    for r in &stored {
+        assert_eq!(r["metrics"]["start"], 1.0);
+        assert_eq!(r["metrics"]["end"], 2.0);
+        assert_eq!(r["output"], r["input"]["i"]);
+    }
+}
+
+/// Answers 503 for the first `failures` posts, then forwards.
+struct Flaky {
+    inner: Arc<dyn Transport>,
+    failures: u32,
+    seen: AtomicU32,
+    status: u16,
+}
+
+impl Transport for Flaky {
+    fn post_logs3(&self, body: &[u8]) -> PostResult {
+        if self.seen.fetch_add(1, Ordering::SeqCst) < self.failures {
+            return Ok(self.status);
+        }
+        self.inner.post_logs3(body)
+    }
+}
+
+#[test]
+fn transient_failures_are_retried_and_413_is_final() {
+    let server = start();
+    let pid = project(&server, "retries");
+    let flaky = Arc::new(Flaky {
+        inner: http(&server),
+        failures: 2,
+        seen: AtomicU32::new(0),
+        status: 503,
+    });
+    let mut config = LoggerConfig::new(flaky.clone());
+    config.backoff = Duration::from_millis(10);
+    let logger = BackgroundLogger::start(config);
+    for row in span_rows(&pid, 1) {
+        logger.log(row);
+    }
+    assert_eq!(logger.flush().sent_rows, 1);
+    assert_eq!(flaky.seen.load(Ordering::SeqCst), 3);
+    assert_eq!(rows(&server, &pid).len(), 1);
+
+    let failed = tempfile::tempdir().expect("dir");
+    let too_large = Arc::new(Flaky {
+        inner: http(&server),
+        failures: 100,
+        seen: AtomicU32::new(0),
+        status: 413,
+    });
+    let mut config = LoggerConfig::new(too_large.clone());
+    config.backoff = Duration::from_millis(10);
+    config.failed_payloads_dir = Some(failed.path().to_owned());
+    let logger = BackgroundLogger::start(config);
+    for row in span_rows(&pid, 2) {
+        logger.log(row);
+    }
+    assert_eq!(logger.flush().failed_rows, 1);
+    assert_eq!(
+        too_large.seen.load(Ordering::SeqCst),
+        1,
+        "413 is not retried"
+    );
+    let dumped: Vec<_> = std::fs::read_dir(failed.path())
+        .expect("dir")
+        .flatten()
+        .collect();
+    assert_eq!(dumped.len(), 1);
+    // The dumped body is a valid /logs3 body.
+    let body: Value =
+        serde_json::from_str(&std::fs::read_to_string(dumped[0].path()).expect("read"))
+            .expect("json");
+    assert_eq!(body["rows"][0]["id"], "r2");
+}
+
+#[test]
+fn sync_flush_sends_only_on_flush_and_the_size_limit_splits_requests() {
+    let server = start();
+    let pid = project(&server, "sync");
+    let all = tempfile::tempdir().expect("dir");
+    let mut config = LoggerConfig::new(http(&server));
+    config.sync_flush = true;
+    config.max_request_bytes = 600;
+    config.all_payloads_dir = Some(all.path().to_owned());
+    let logger = BackgroundLogger::start(config);
+    for i in 0..5 {
+        logger.log(span_rows(&pid, i)[0].clone());
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        rows(&server, &pid).is_empty(),
+        "nothing is sent before flush"
+    );
+    assert_eq!(logger.flush().sent_rows, 5);
+    assert_eq!(rows(&server, &pid).len(), 5);
+    let bodies = std::fs::read_dir(all.path()).expect("dir").count();
+    assert!(
+        bodies >= 2,
+        "600-byte requests split the batch ({bodies} bodies)"
+    );
+}
+
+/// Blocks every post until released.
+struct Stalled {
+    inner: Arc<dyn Transport>,
+    release: std::sync::Mutex<bool>,
+    cv: std::sync::Condvar,
+}
+
+impl Transport for Stalled {
+    fn post_logs3(&self, body: &[u8]) -> PostResult {
+        let mut go = self.release.lock().unwrap_or_else(|p| p.into_inner());
+        while !*go {
+            go = self.cv.wait(go).unwrap_or_else(|p| p.into_inner());
+        }
+        drop(go);
+        self.inner.post_logs3(body)
+    }
+}
+
+#[test]
+fn a_full_queue_drops_the_oldest_rows_and_counts_them() {
+    let server = start();
+    let pid = project(&server, "full");
+    let stalled = Arc::new(Stalled {
+        inner: http(&server),
+        release: std::sync::Mutex::new(false),
+        cv: std::sync::Condvar::new(),
+    });
+    let mut config = LoggerConfig::new(stalled.clone());
+    config.queue_capacity = 10;
+    config.full_queue = FullQueue::DropOldest;
+    let logger = BackgroundLogger::start(config);
+    logger.log(span_rows(&pid, 0)[0].clone());
+    std::thread::sleep(Duration::from_millis(100)); // the worker takes it and stalls
+    for i in 1..=30 {
+        logger.log(span_rows(&pid, i)[0].clone());
+    }
+    assert_eq!(logger.dropped(), 20);
+    *stalled.release.lock().unwrap_or_else(|p| p.into_inner()) = true;
+    stalled.cv.notify_all();
+    logger.flush();
+    let ids: std::collections::BTreeSet<String> = rows(&server, &pid)
+        .iter()
+        .map(|r| r["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 11, "the first row and the newest 10");
+    assert!(ids.contains("r0") && ids.contains("r30") && !ids.contains("r1"));
+}
