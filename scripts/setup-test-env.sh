@@ -14,6 +14,8 @@ fi
 # in requirements.txt, so install the SDK itself without dependency resolution.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "braintrust==0.48.1"
 .venv/bin/python -c "import braintrust, pytest, requests; print('test env ready: braintrust', braintrust.__version__ if hasattr(braintrust, '__version__') else '0.48.1')"
+# Spanloom's own Python SDK (a maturin build of sdk/python over the Rust SDK core).
+.venv/bin/python -m pip install --quiet --disable-pip-version-check ./sdk/python
 # The Vercel AI SDK, a real OTLP/JSON emitter for tests/e2e/test_otel_emitters.py.
 (cd tests/e2e/ai-sdk && npm ci --no-audit --no-fund --loglevel=error)
 # The web UI's build tools, and the browser tests' playwright-core.

@@ -11,6 +11,8 @@ scripts/setup-test-env.sh
 echo "==> format and lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The Python package's native core is its own cargo workspace (built by maturin).
+(cd sdk/python && cargo fmt -- --check && cargo clippy --quiet -- -D warnings)
 
 echo "==> web UI: the committed build (ui/dist) matches ui/src"
 (cd ui && npm run --silent build > /dev/null)

@@ -1,0 +1,35 @@
+"""Spanloom: tracing for LLM and agent apps.
+
+The API mirrors the official ``braintrust`` Python SDK, so moving to Spanloom is an import
+change::
+
+    import spanloom
+    logger = spanloom.init_logger(project="support-bot")
+
+    @spanloom.traced
+    def answer(question):
+        spanloom.current_span().log(metadata={"model": "gpt-4o"})
+        return "42"
+
+Rows are queued to the Rust core (``spanloom._core``), which merges the rows of a span,
+batches them and sends them on its own thread with retries; tracing never raises into the
+application. Without ``init_logger`` every annotation is a no-op.
+"""
+
+from __future__ import annotations
+
+from ._logger import Logger, flush, init_logger, login
+from ._span import NOOP_SPAN, Span, current_span, start_span, traced, update_span
+
+__all__ = [
+    "Logger",
+    "NOOP_SPAN",
+    "Span",
+    "current_span",
+    "flush",
+    "init_logger",
+    "login",
+    "start_span",
+    "traced",
+    "update_span",
+]

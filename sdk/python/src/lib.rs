@@ -1,0 +1,132 @@
+//! `spanloom._core`: the shared Rust SDK core for Python. Rows cross as JSON text and are
+//! queued without holding the GIL; sending happens on the core's own thread.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use spanloom_sdk::logger::{BackgroundLogger, FullQueue, LoggerConfig};
+use spanloom_sdk::slug::{ObjectType, SpanComponents};
+use spanloom_sdk::transport::HttpTransport;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The background logger of one API endpoint.
+#[pyclass(frozen)]
+struct Logger {
+    inner: BackgroundLogger,
+}
+
+#[pymethods]
+impl Logger {
+    /// Starts a logger posting to `api_url` with `api_key`.
+    #[new]
+    #[pyo3(signature = (api_url, api_key, *, batch_rows=100, max_request_bytes=6291456, queue_capacity=25000,
+                        block_when_full=false, num_retries=2, sync_flush=false,
+                        failed_payloads_dir=None, all_payloads_dir=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        api_url: &str,
+        api_key: &str,
+        batch_rows: usize,
+        max_request_bytes: usize,
+        queue_capacity: usize,
+        block_when_full: bool,
+        num_retries: u32,
+        sync_flush: bool,
+        failed_payloads_dir: Option<String>,
+        all_payloads_dir: Option<String>,
+    ) -> Self {
+        let mut config = LoggerConfig::new(Arc::new(HttpTransport::new(
+            api_url,
+            api_key,
+            Duration::from_secs(60),
+        )));
+        config.batch_rows = batch_rows;
+        config.max_request_bytes = max_request_bytes;
+        config.queue_capacity = queue_capacity;
+        config.full_queue = if block_when_full {
+            FullQueue::Block
+        } else {
+            FullQueue::DropOldest
+        };
+        config.num_retries = num_retries;
+        config.sync_flush = sync_flush;
+        config.failed_payloads_dir = failed_payloads_dir.map(Into::into);
+        config.all_payloads_dir = all_payloads_dir.map(Into::into);
+        Self {
+            inner: BackgroundLogger::start(config),
+        }
+    }
+
+    /// Queues one row given as JSON text. Invalid JSON is reported, never sent.
+    fn log(&self, py: Python<'_>, row_json: &str) -> PyResult<()> {
+        let row: serde_json::Value =
+            serde_json::from_str(row_json).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        py.detach(|| self.inner.log(row));
+        Ok(())
+    }
+
+    /// Sends everything queued and waits; returns `(sent_rows, failed_rows)`.
+    fn flush(&self, py: Python<'_>) -> (u64, u64) {
+        let report = py.detach(|| self.inner.flush());
+        (report.sent_rows, report.failed_rows)
+    }
+
+    /// Rows dropped because the queue was full.
+    fn dropped(&self) -> u64 {
+        self.inner.dropped()
+    }
+}
+
+/// Encodes a V4 export slug of a project-logs span.
+#[pyfunction]
+#[pyo3(signature = (object_id, row_id=None, span_id=None, root_span_id=None, experiment=false))]
+fn export_slug(
+    object_id: &str,
+    row_id: Option<String>,
+    span_id: Option<String>,
+    root_span_id: Option<String>,
+    experiment: bool,
+) -> String {
+    let mut c = SpanComponents::object(
+        if experiment {
+            ObjectType::Experiment
+        } else {
+            ObjectType::ProjectLogs
+        },
+        object_id,
+    );
+    c.row_id = row_id;
+    c.span_id = span_id;
+    c.root_span_id = root_span_id;
+    c.to_v4()
+}
+
+/// A decoded slug: `(object_type, object_id, row_id, span_id, root_span_id)`.
+type SlugParts = (
+    u8,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// Decodes an export slug (V4 or V3).
+#[pyfunction]
+fn parse_slug(slug: &str) -> PyResult<SlugParts> {
+    let c = SpanComponents::parse(slug).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok((
+        c.object_type as u8,
+        c.object_id,
+        c.row_id,
+        c.span_id,
+        c.root_span_id,
+    ))
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Logger>()?;
+    m.add_function(wrap_pyfunction!(export_slug, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_slug, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,120 @@
+"""Spanloom's own Python SDK (`pip install ./sdk/python`: Python API over the Rust core)
+against a running server: nested traced spans (sync and async), span.log, current_span, an
+error raised inside a span, update_span from another process, no-op without a logger."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest.importorskip("spanloom", reason="installed by scripts/setup-test-env.sh")
+
+LOG_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, json, spanloom
+
+    logger = spanloom.init_logger(project="spanloom-sdk-e2e")
+
+    @spanloom.traced
+    def retrieve(query):
+        spanloom.current_span().log(metadata={"source": "kb"}, metrics={"prompt_tokens": 7})
+        return ["doc-1", "doc-2"]
+
+    @spanloom.traced(name="answer", type="llm")
+    def answer(question):
+        docs = retrieve(question)
+        with spanloom.start_span(name="format", type="tool") as span:
+            span.log(input={"docs": docs}, output="formatted", tags=["fmt"])
+        spanloom.current_span().log(metrics={"completion_tokens": 5}, metadata={"model": "gpt-4o-mini"})
+        return "42"
+
+    @spanloom.traced
+    async def summarize(text):
+        await asyncio.sleep(0.01)
+        return text.upper()
+
+    answer("what is the answer?")
+    asyncio.run(summarize("hello"))
+
+    with logger.start_span(name="pipeline", type="task") as root:
+        root.log(input={"job": 1})
+        try:
+            with root.start_span(name="failing-step"):
+                raise ValueError("boom inside a span")
+        except ValueError:
+            pass
+        exported = root.export()
+
+    spanloom.flush()
+    print(json.dumps({"exported": exported}))
+    """
+)
+
+UPDATE_SCRIPT = textwrap.dedent(
+    """
+    import sys, spanloom
+    spanloom.login()
+    spanloom.update_span(sys.argv[1], output="updated from another process", metadata={"reviewed": True})
+    spanloom.flush()
+    """
+)
+
+NOOP_SCRIPT = textwrap.dedent(
+    """
+    import spanloom
+    @spanloom.traced
+    def f(x):
+        spanloom.current_span().log(output=x)
+        return x + 1
+    assert f(1) == 2
+    with spanloom.start_span(name="nothing") as s:
+        s.log(input=1)
+    print("noop ok")
+    """
+)
+
+
+def run(server, script: str, *args: str, prefix: str = "SPANLOOM") -> str:
+    env = {**os.environ, f"{prefix}_APP_URL": server.url, f"{prefix}_API_KEY": server.admin_key}
+    proc = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "could not" not in proc.stderr, proc.stderr
+    return proc.stdout
+
+
+def test_spanloom_sdk_traces_read_back(server, client):
+    exported = json.loads(run(server, LOG_SCRIPT).strip().splitlines()[-1])["exported"]
+    run(server, UPDATE_SCRIPT, exported, prefix="BRAINTRUST")  # the BRAINTRUST_* names work too
+
+    [project] = client.get("/v1/project", params={"project_name": "spanloom-sdk-e2e"}).json()["objects"]
+    rows = client.fetch_all("project_logs", project["id"])
+    by_name = {r["span_attributes"]["name"]: r for r in rows}
+    assert set(by_name) == {"answer", "retrieve", "format", "summarize", "pipeline", "failing-step"}
+    answer, retrieve, fmt = by_name["answer"], by_name["retrieve"], by_name["format"]
+    assert not answer["span_parents"]
+    assert retrieve["span_parents"] == [answer["span_id"]] and fmt["span_parents"] == [answer["span_id"]]
+    assert retrieve["root_span_id"] == fmt["root_span_id"] == answer["root_span_id"]
+    assert answer["input"] == {"question": "what is the answer?"} and answer["output"] == "42"
+    assert answer["metrics"]["completion_tokens"] == 5 and answer["metadata"]["model"] == "gpt-4o-mini"
+    assert retrieve["metadata"] == {"source": "kb"} and retrieve["output"] == ["doc-1", "doc-2"]
+    assert fmt["output"] == "formatted" and fmt["tags"] == ["fmt"]
+    assert by_name["summarize"]["output"] == "HELLO" and by_name["summarize"]["input"] == {"text": "hello"}
+    for row in rows:
+        m = row["metrics"]
+        assert m["start"] <= m["end"], row
+    pipeline, failing = by_name["pipeline"], by_name["failing-step"]
+    assert failing["span_parents"] == [pipeline["span_id"]]
+    assert "ValueError: boom inside a span" in failing["error"] and "Traceback" in failing["error"]
+    assert pipeline["output"] == "updated from another process"
+    assert pipeline["metadata"] == {"reviewed": True} and pipeline["input"] == {"job": 1}
+    # The LLM span was priced from the model table.
+    assert answer["metadata"]["pricing"]["source"] in ("price_table", "unpriced")
+
+
+def test_without_a_logger_tracing_is_a_noop(server):
+    assert run(server, NOOP_SCRIPT).strip() == "noop ok"
