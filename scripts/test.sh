@@ -11,6 +11,8 @@ scripts/setup-test-env.sh
 echo "==> format and lint"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+.venv/bin/ruff check tests sdk/python/python bench
+.venv/bin/ruff format --check tests sdk/python/python bench
 # The Python package's native core is its own cargo workspace (built by maturin).
 (cd sdk/python && cargo fmt -- --check && cargo clippy --quiet -- -D warnings)
 

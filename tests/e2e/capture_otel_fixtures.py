@@ -43,10 +43,7 @@ def main() -> int:
                 pid = client.project(project)
                 trace = client.get(f"/api/v1/project_logs/{pid}/traces/{ids['trace_id']}").json()
                 spans = sorted(trace["spans"], key=lambda s: s["otel"]["span"]["start_time_unix_nano"])
-                fixture = [
-                    {"span": s["otel"]["span"], "log_events": list((s["otel"].get("log_events") or {}).values())}
-                    for s in spans
-                ]
+                fixture = [{"span": s["otel"]["span"], "log_events": list((s["otel"].get("log_events") or {}).values())} for s in spans]
                 path = OUT / f"{emitter}.json"
                 path.write_text(json.dumps(fixture, indent=1, sort_keys=True) + "\n")
                 print(f"{emitter}: {len(fixture)} spans -> {path}")

@@ -7,7 +7,6 @@ import itertools
 import uuid
 
 import pytest
-
 from spanloom_server import Client, Server
 
 _counter = itertools.count()

@@ -58,7 +58,9 @@ class FakeProvider:
                 if model == "error-500":
                     return self._json(500, {"error": {"message": "the fake provider failed", "type": "server_error"}})
                 if model == "missing":
-                    return self._json(404, {"error": {"message": f"The model `{model}` does not exist", "type": "invalid_request_error", "code": "model_not_found"}})
+                    return self._json(
+                        404, {"error": {"message": f"The model `{model}` does not exist", "type": "invalid_request_error", "code": "model_not_found"}}
+                    )
                 path = self.path.split("?")[0]
                 if path.endswith("/chat/completions"):
                     return self._chat(body)
@@ -111,20 +113,28 @@ class FakeProvider:
                     message = {"role": "assistant", "content": None if wants_tool else reply, "refusal": None}
                     if wants_tool:
                         message["tool_calls"] = tool_calls
-                    return self._json(200, {
-                        "id": cid, "object": "chat.completion", "created": created, "model": body.get("model"),
-                        "system_fingerprint": "fp_fake",
-                        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "tool_calls" if wants_tool else "stop"}],
-                        "usage": usage,
-                    })
+                    return self._json(
+                        200,
+                        {
+                            "id": cid,
+                            "object": "chat.completion",
+                            "created": created,
+                            "model": body.get("model"),
+                            "system_fingerprint": "fp_fake",
+                            "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "tool_calls" if wants_tool else "stop"}],
+                            "usage": usage,
+                        },
+                    )
                 self._sse_start()
                 base = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": body.get("model"), "system_fingerprint": "fp_fake"}
                 include_usage = (body.get("stream_options") or {}).get("include_usage")
+
                 def chunk(delta, finish=None):
                     c = {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
                     if include_usage:
                         c["usage"] = None
                     self._sse(json.dumps(c))
+
                 chunk({"role": "assistant", "content": ""})
                 if wants_tool:
                     call = tool_calls[0]
@@ -153,23 +163,64 @@ class FakeProvider:
                 inp = body.get("input")
                 question = inp if isinstance(inp, str) else _last_user_text(inp)
                 reply = f"Echo: {question}"
-                usage = {"input_tokens": _count(question) + 3, "output_tokens": _count(reply), "input_tokens_details": {"cached_tokens": 0}, "output_tokens_details": {"reasoning_tokens": 0}}
+                usage = {
+                    "input_tokens": _count(question) + 3,
+                    "output_tokens": _count(reply),
+                    "input_tokens_details": {"cached_tokens": 0},
+                    "output_tokens_details": {"reasoning_tokens": 0},
+                }
                 usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
-                return self._json(200, {
-                    "id": "resp_fake", "object": "response", "created_at": int(time.time()), "status": "completed",
-                    "model": body.get("model"), "output": [{"type": "message", "id": "msg_fake", "status": "completed", "role": "assistant",
-                                                             "content": [{"type": "output_text", "text": reply, "annotations": []}]}],
-                    "usage": usage, "parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "error": None, "incomplete_details": None,
-                    "instructions": None, "metadata": {}, "temperature": 1.0, "top_p": 1.0, "text": {"format": {"type": "text"}},
-                })
+                return self._json(
+                    200,
+                    {
+                        "id": "resp_fake",
+                        "object": "response",
+                        "created_at": int(time.time()),
+                        "status": "completed",
+                        "model": body.get("model"),
+                        "output": [
+                            {
+                                "type": "message",
+                                "id": "msg_fake",
+                                "status": "completed",
+                                "role": "assistant",
+                                "content": [{"type": "output_text", "text": reply, "annotations": []}],
+                            }
+                        ],
+                        "usage": usage,
+                        "parallel_tool_calls": True,
+                        "tool_choice": "auto",
+                        "tools": [],
+                        "error": None,
+                        "incomplete_details": None,
+                        "instructions": None,
+                        "metadata": {},
+                        "temperature": 1.0,
+                        "top_p": 1.0,
+                        "text": {"format": {"type": "text"}},
+                    },
+                )
 
             # ---- Anthropic ----
             def _anthropic(self, body) -> None:
                 question = _last_user_text(body.get("messages"))
                 reply = f"Echo: {question}"
-                usage = {"input_tokens": _prompt_tokens(body.get("messages")), "output_tokens": _count(reply), "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}
-                msg = {"id": "msg_fake", "type": "message", "role": "assistant", "model": body.get("model"),
-                       "content": [{"type": "text", "text": reply}], "stop_reason": "end_turn", "stop_sequence": None, "usage": usage}
+                usage = {
+                    "input_tokens": _prompt_tokens(body.get("messages")),
+                    "output_tokens": _count(reply),
+                    "cache_read_input_tokens": 0,
+                    "cache_creation_input_tokens": 0,
+                }
+                msg = {
+                    "id": "msg_fake",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": body.get("model"),
+                    "content": [{"type": "text", "text": reply}],
+                    "stop_reason": "end_turn",
+                    "stop_sequence": None,
+                    "usage": usage,
+                }
                 if not body.get("stream"):
                     return self._json(200, msg)
                 self._sse_start()
@@ -177,9 +228,21 @@ class FakeProvider:
                 self._sse(json.dumps({"type": "message_start", "message": start}), "message_start")
                 self._sse(json.dumps({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}), "content_block_start")
                 for i, w in enumerate(reply.split(" ")):
-                    self._sse(json.dumps({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w if i == 0 else " " + w}}), "content_block_delta")
+                    self._sse(
+                        json.dumps({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w if i == 0 else " " + w}}),
+                        "content_block_delta",
+                    )
                 self._sse(json.dumps({"type": "content_block_stop", "index": 0}), "content_block_stop")
-                self._sse(json.dumps({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": usage["output_tokens"]}}), "message_delta")
+                self._sse(
+                    json.dumps(
+                        {
+                            "type": "message_delta",
+                            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                            "usage": {"output_tokens": usage["output_tokens"]},
+                        }
+                    ),
+                    "message_delta",
+                )
                 self._sse(json.dumps({"type": "message_stop"}), "message_stop")
                 self._sse_end()
 
@@ -187,7 +250,7 @@ class FakeProvider:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def start(self) -> "FakeProvider":
+    def start(self) -> FakeProvider:
         self.thread.start()
         return self
 

@@ -31,9 +31,7 @@ EMITTERS = ["openinference", "openllmetry", "openai-v2", "openai-v2-events", "br
 def configure_env(emitter: str) -> None:
     if emitter in ("openai-v2", "openai-v2-events", "braintrust"):
         os.environ["OTEL_SEMCONV_STABILITY_OPT_IN"] = "gen_ai_latest_experimental"
-        os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = (
-            "EVENT_ONLY" if emitter == "openai-v2-events" else "SPAN_ONLY"
-        )
+        os.environ["OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"] = "EVENT_ONLY" if emitter == "openai-v2-events" else "SPAN_ONLY"
     elif emitter == "openllmetry":
         os.environ["TRACELOOP_TRACE_CONTENT"] = "true"
 
@@ -77,9 +75,7 @@ def main() -> int:
         from opentelemetry.exporter.otlp.proto.http import Compression
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(
-            BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{args.spanloom}/v1/traces", headers=headers, compression=Compression.Gzip))
-        )
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{args.spanloom}/v1/traces", headers=headers, compression=Compression.Gzip)))
     trace.set_tracer_provider(provider)
 
     if args.emitter == "openai-v2-events":
@@ -89,9 +85,7 @@ def main() -> int:
         from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
         logger_provider = LoggerProvider(resource=resource)
-        logger_provider.add_log_record_processor(
-            BatchLogRecordProcessor(OTLPLogExporter(endpoint=f"{args.spanloom}/v1/logs", headers=headers))
-        )
+        logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter(endpoint=f"{args.spanloom}/v1/logs", headers=headers)))
         set_logger_provider(logger_provider)
 
     if args.emitter == "openinference":
@@ -109,8 +103,16 @@ def main() -> int:
 
     client = openai.OpenAI(base_url=f"{args.provider}/v1", api_key="sk-fake", max_retries=0)
     tracer = trace.get_tracer("spanloom.e2e.agent")
-    tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather of a city",
-                                               "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Weather of a city",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ]
     ids = {}
     with tracer.start_as_current_span("support-agent", attributes={"session.id": "sess-42", "user.id": "u-7"}) as root:
         ctx = root.get_span_context()
@@ -121,9 +123,13 @@ def main() -> int:
         call = first.choices[0].message.tool_calls[0]
         with tracer.start_as_current_span(
             "execute_tool get_weather",
-            attributes={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather",
-                        "gen_ai.tool.call.id": call.id, "gen_ai.tool.call.arguments": call.function.arguments,
-                        "gen_ai.tool.call.result": json.dumps({"forecast": "sunny", "celsius": 21})},
+            attributes={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": "get_weather",
+                "gen_ai.tool.call.id": call.id,
+                "gen_ai.tool.call.arguments": call.function.arguments,
+                "gen_ai.tool.call.result": json.dumps({"forecast": "sunny", "celsius": 21}),
+            },
         ) as tool_span:
             ids["tool"] = format(tool_span.get_span_context().span_id, "016x")
         messages += [

@@ -38,7 +38,7 @@ class Server:
         self.stdout_lines: list[str] = []
         self.stderr_path = self.data_dir.parent / f"{self.data_dir.name}.stderr.log"
 
-    def start(self, timeout: float = 30.0) -> "Server":
+    def start(self, timeout: float = 30.0) -> Server:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "SPANLOOM_LOG": os.environ.get("SPANLOOM_LOG", "info"), **self.env}
         grpc = [] if "--otlp-grpc-bind" in self.args else ["--otlp-grpc-bind", "127.0.0.1:0"]
@@ -110,9 +110,7 @@ class Server:
 
 def keys_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
     """Runs `spanloom keys ...` against a data directory."""
-    return subprocess.run(
-        [str(binary()), "keys", "--data-dir", str(data_dir), *args], capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([str(binary()), "keys", "--data-dir", str(data_dir), *args], capture_output=True, text=True, timeout=60)
 
 
 class Client:

@@ -6,7 +6,6 @@ import json
 import random
 
 import requests
-
 from spanloom_server import Client
 
 
@@ -25,12 +24,12 @@ def test_malformed_json(client):
 
 def test_wrong_shapes_and_types(client, project):
     cases = {
-        b'[1, 2]': "must be a JSON object",
+        b"[1, 2]": "must be a JSON object",
         b'{"rows": 5}': "`rows` must be a list",
         b'{"api_version": 2}': "no `rows` list",
         json.dumps({"rows": [{"id": "a", "project_id": project, "tags": "x"}]}).encode(): "rows[0]: `tags` must be null or a list",
         json.dumps({"rows": [{"id": "a", "project_id": project, "metrics": {"start": "soon"}}]}).encode(): "`metrics.start` must be a number",
-        json.dumps({"rows": [{"id": "a", "project_id": project, "scores": {"acc": "NaN"}}]}).encode(): "`scores.acc` is \"NaN\"",
+        json.dumps({"rows": [{"id": "a", "project_id": project, "scores": {"acc": "NaN"}}]}).encode(): '`scores.acc` is "NaN"',
         json.dumps({"rows": [{"id": "a", "project_id": project, "metrics": {"end": "Infinity"}}]}).encode(): "NaN and Infinity are not allowed",
         json.dumps({"rows": [{"id": "a", "project_id": project, "_is_merge": "yes"}]}).encode(): "`_is_merge` must be a boolean",
         json.dumps({"rows": [{"id": 7, "project_id": project}]}).encode(): "`id` must be a non-empty string",
@@ -61,7 +60,7 @@ def test_invalid_utf8(client, project):
 
 def test_deep_nesting(client, project):
     deep = "[" * 100_000 + "]" * 100_000
-    body = '{"rows": [{"id": "a", "project_id": "%s", "input": %s}]}' % (project, deep)
+    body = '{"rows": [{"id": "a", "project_id": "' + project + '", "input": ' + deep + "}]}"
     r = client.post("/logs3", data=body.encode())
     assert r.status_code == 400 and "recursion limit" in error_of(r)["message"]
     assert client.get("/version").status_code == 200
@@ -97,7 +96,7 @@ def test_oversize_body_gets_413_naming_the_limit(fresh_server):
     def chunks():
         payload = json.dumps(big).encode()
         for i in range(0, len(payload), 65536):
-            yield payload[i:i + 65536]
+            yield payload[i : i + 65536]
 
     r = c.session.post(srv.url + "/logs3", data=chunks(), timeout=60)  # chunked: no Content-Length
     assert r.status_code == 413 and "1048576" in r.json()["error"]["message"]
@@ -121,7 +120,7 @@ def test_default_limit_is_64_mib(client, project):
 def test_random_garbage_never_crashes(server, client, project):
     rng = random.Random(7)
     seeds = [b'{"rows": [', b'{"rows": [{"id": "a", "project_id": "%s"' % project.encode(), b"\x00\x01", b'{"events":']
-    for i in range(300):
+    for _ in range(300):
         body = rng.choice(seeds) + bytes(rng.randrange(256) for _ in range(rng.randrange(64)))
         path = rng.choice(["/logs3", f"/v1/project_logs/{project}/insert", f"/v1/project_logs/{project}/fetch", "/v1/project"])
         r = client.post(path, data=body)

@@ -8,7 +8,6 @@ import json
 import textwrap
 
 import requests
-
 from test_braintrust_eval import result
 from test_braintrust_sdk import run_sdk
 

@@ -8,7 +8,6 @@ import json
 import textwrap
 
 import pytest
-
 from test_braintrust_sdk import run_sdk
 
 pytest.importorskip("autoevals", reason="installed by scripts/setup-test-env.sh")
@@ -53,7 +52,7 @@ READ_SCRIPT = textwrap.dedent(
 
 def result(out: str, tag: str) -> dict:
     line = next(line for line in out.splitlines() if line.startswith(tag + " "))
-    return json.loads(line[len(tag) + 1:])
+    return json.loads(line[len(tag) + 1 :])
 
 
 def test_eval_with_autoevals_and_comparison(server):

@@ -12,7 +12,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import requests
-
 from test_braintrust_eval import result
 from test_braintrust_sdk import run_sdk
 
@@ -151,8 +150,7 @@ def test_sync_flush_sends_nothing_before_flush(server):
 
 def logs3_requests(client) -> float:
     text = client.get("/metrics").text
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("spanloom_http_requests_total") and 'route="/logs3"' in line)
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("spanloom_http_requests_total") and 'route="/logs3"' in line)
 
 
 def test_batch_size_knob(server, client):
@@ -220,8 +218,7 @@ def run_through(server, proxy: FlakyProxy, env: dict, project: str, n: int) -> s
         import sys
 
         e = {**os.environ, "BRAINTRUST_APP_URL": server.url, "BRAINTRUST_API_KEY": server.admin_key}
-        proc = subprocess.run([sys.executable, "-c", MANY_SCRIPT, project, str(n)], env=e,
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run([sys.executable, "-c", MANY_SCRIPT, project, str(n)], env=e, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         return proc.stderr
     finally:
@@ -243,8 +240,7 @@ def test_failed_and_all_payload_dirs(server, client, tmp_path):
     failed_dir, all_dir = tmp_path / "failed", tmp_path / "all"
     proxy = FlakyProxy(server.url, failures=100)
     try:
-        stderr = run_through(server, proxy, {"BRAINTRUST_NUM_RETRIES": "0", "BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR": str(failed_dir)},
-                             "dropped-e2e", 3)
+        stderr = run_through(server, proxy, {"BRAINTRUST_NUM_RETRIES": "0", "BRAINTRUST_FAILED_PUBLISH_PAYLOADS_DIR": str(failed_dir)}, "dropped-e2e", 3)
     finally:
         proxy.stop()
     assert "Dropping batch" in stderr or "log request failed" in stderr

@@ -23,18 +23,44 @@ def load_traces(client, project, n=12):
     for i in range(n):
         trace = uuid.uuid4().hex
         model = ["gpt-4o", "claude-3-5-sonnet"][i % 2]
-        rows.append(span_row(project, f"root{i}", trace, f"{i:015x}a", span_attributes={"name": "agent", "type": "task"},
-                             input={"question": f"question {i}"}, metadata={"user_id": f"u{i % 3}"},
-                             metrics={"start": now - 100 + i, "end": now - 99 + i}))
-        rows.append(span_row(project, f"llm{i}", trace, f"{i:015x}b", parent=f"{i:015x}a",
-                             span_attributes={"name": "chat", "type": "llm"}, metadata={"model": model},
-                             input=[{"role": "user", "content": "東京の天気は？" if i == 5 else f"Weather in city {i}"}],
-                             output="Sunny" if i != 7 else "Thunderstorm warning",
-                             metrics={"start": now - 100 + i + 0.1, "end": now - 100 + i + 0.1 + (i + 1) / 10,
-                                      "prompt_tokens": 10 * i, "completion_tokens": i}))
-        rows.append(span_row(project, f"score{i}", trace, f"{i:015x}c", parent=f"{i:015x}a",
-                             span_attributes={"name": "Levenshtein", "type": "score", "purpose": "scorer"},
-                             scores={"Levenshtein": 0.5}, metrics={"start": now - 100 + i + 0.5}))
+        rows.append(
+            span_row(
+                project,
+                f"root{i}",
+                trace,
+                f"{i:015x}a",
+                span_attributes={"name": "agent", "type": "task"},
+                input={"question": f"question {i}"},
+                metadata={"user_id": f"u{i % 3}"},
+                metrics={"start": now - 100 + i, "end": now - 99 + i},
+            )
+        )
+        rows.append(
+            span_row(
+                project,
+                f"llm{i}",
+                trace,
+                f"{i:015x}b",
+                parent=f"{i:015x}a",
+                span_attributes={"name": "chat", "type": "llm"},
+                metadata={"model": model},
+                input=[{"role": "user", "content": "東京の天気は？" if i == 5 else f"Weather in city {i}"}],
+                output="Sunny" if i != 7 else "Thunderstorm warning",
+                metrics={"start": now - 100 + i + 0.1, "end": now - 100 + i + 0.1 + (i + 1) / 10, "prompt_tokens": 10 * i, "completion_tokens": i},
+            )
+        )
+        rows.append(
+            span_row(
+                project,
+                f"score{i}",
+                trace,
+                f"{i:015x}c",
+                parent=f"{i:015x}a",
+                span_attributes={"name": "Levenshtein", "type": "score", "purpose": "scorer"},
+                scores={"Levenshtein": 0.5},
+                metrics={"start": now - 100 + i + 0.5},
+            )
+        )
     assert client.logs3(rows).status_code == 200
     return rows
 
@@ -45,13 +71,19 @@ def test_sdk_scorer_trace_fetch_shape(client, project):
     query = {
         "select": [{"op": "star"}],
         "from": {"op": "function", "name": {"op": "ident", "name": ["project_logs"]}, "args": [{"op": "literal", "value": project}]},
-        "filter": {"op": "and", "children": [
-            {"op": "eq", "left": {"op": "ident", "name": ["root_span_id"]}, "right": {"op": "literal", "value": trace}},
-            {"op": "or", "children": [
-                {"op": "isnull", "expr": {"op": "ident", "name": ["span_attributes", "purpose"]}},
-                {"op": "ne", "left": {"op": "ident", "name": ["span_attributes", "purpose"]}, "right": {"op": "literal", "value": "scorer"}},
-            ]},
-        ]},
+        "filter": {
+            "op": "and",
+            "children": [
+                {"op": "eq", "left": {"op": "ident", "name": ["root_span_id"]}, "right": {"op": "literal", "value": trace}},
+                {
+                    "op": "or",
+                    "children": [
+                        {"op": "isnull", "expr": {"op": "ident", "name": ["span_attributes", "purpose"]}},
+                        {"op": "ne", "left": {"op": "ident", "name": ["span_attributes", "purpose"]}, "right": {"op": "literal", "value": "scorer"}},
+                    ],
+                },
+            ],
+        },
         "cursor": None,
         "limit": 1000,
     }
@@ -64,10 +96,14 @@ def test_sdk_scorer_trace_fetch_shape(client, project):
 
 def test_sql_and_clause_syntax_agree(client, project):
     load_traces(client, project)
-    sql = f"SELECT id, metadata.user_id AS user, metrics.end - metrics.start AS duration FROM project_logs('{project}') " \
-          "WHERE metadata.user_id = 'u1' AND span_attributes.type = 'task' ORDER BY metrics.start DESC LIMIT 3"
-    clause = f"select: id, metadata.user_id as user, metrics.end - metrics.start as duration | from: project_logs('{project}') " \
-             "| filter: metadata.user_id = 'u1' and span_attributes.type = 'task' | sort: metrics.start desc | limit: 3"
+    sql = (
+        f"SELECT id, metadata.user_id AS user, metrics.end - metrics.start AS duration FROM project_logs('{project}') "
+        "WHERE metadata.user_id = 'u1' AND span_attributes.type = 'task' ORDER BY metrics.start DESC LIMIT 3"
+    )
+    clause = (
+        f"select: id, metadata.user_id as user, metrics.end - metrics.start as duration | from: project_logs('{project}') "
+        "| filter: metadata.user_id = 'u1' and span_attributes.type = 'task' | sort: metrics.start desc | limit: 3"
+    )
     a, b = btql(client, sql)["data"], btql(client, clause)["data"]
     assert a == b
     assert [r["id"] for r in a] == ["root10", "root7", "root4"]
@@ -105,9 +141,12 @@ def test_time_ranges_and_full_text(client, project):
 
 def test_aggregations(client, project):
     load_traces(client, project)
-    body = btql(client, f"dimensions: metadata.model | measures: count(1) as n, sum(metrics.prompt_tokens) as prompt, "
-                        f"percentile(metrics.end - metrics.start, 0.5) as p50 | from: project_logs('{project}') "
-                        "| filter: span_attributes.type = 'llm' | sort: model asc")
+    body = btql(
+        client,
+        f"dimensions: metadata.model | measures: count(1) as n, sum(metrics.prompt_tokens) as prompt, "
+        f"percentile(metrics.end - metrics.start, 0.5) as p50 | from: project_logs('{project}') "
+        "| filter: span_attributes.type = 'llm' | sort: model asc",
+    )
     rows = body["data"]
     assert [r["model"] for r in rows] == ["claude-3-5-sonnet", "gpt-4o"]
     assert [r["n"] for r in rows] == [6, 6]
@@ -144,7 +183,7 @@ def test_injection_attempts_are_inert(client, project):
     attempts = [
         "x'; DROP TABLE spans; --",
         "' OR '1'='1",
-        "\" OR 1=1 --",
+        '" OR 1=1 --',
         "$.a') OR 1=1 --",
     ]
     for text in attempts:
@@ -167,8 +206,16 @@ def test_errors_name_the_position_and_orgs_stay_apart(server, client, project):
     assert r.status_code == 400
     err = r.json()["error"]
     assert err["code"] == "invalid_query" and "line 1, col" in err["message"] and "filtr" in err["message"]
-    r = client.post("/btql", {"query": {"select": [{"op": "star"}], "from": {"op": "function", "name": {"op": "ident", "name": ["project_logs"]},
-                                        "args": [{"op": "literal", "value": project}]}, "filter": {"op": "eqq"}}})
+    r = client.post(
+        "/btql",
+        {
+            "query": {
+                "select": [{"op": "star"}],
+                "from": {"op": "function", "name": {"op": "ident", "name": ["project_logs"]}, "args": [{"op": "literal", "value": project}]},
+                "filter": {"op": "eqq"},
+            }
+        },
+    )
     assert r.status_code == 400 and "query.filter" in r.json()["error"]["message"]
     other_key = keys_cli(server.data_dir, "create", "--org", "btql-other").stdout.strip()
     other = Client(server.url, other_key)
@@ -191,8 +238,7 @@ def test_cli_prints_a_table_and_json_lines(server, client, project):
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     assert lines[0].split() == ["id", "model"] and lines[2].split() == ["llm0", "gpt-4o"] and lines[-1] == "(3 rows)"
-    jsonl = subprocess.run([str(binary()), "query", "--data-dir", str(server.data_dir), "--format", "jsonl", q],
-                           capture_output=True, text=True, timeout=60)
+    jsonl = subprocess.run([str(binary()), "query", "--data-dir", str(server.data_dir), "--format", "jsonl", q], capture_output=True, text=True, timeout=60)
     assert [json.loads(line)["id"] for line in jsonl.stdout.splitlines()] == ["llm0", "llm1", "llm2"]
     bad = subprocess.run([str(binary()), "query", "--data-dir", str(server.data_dir), "SELECT FROM"], capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "line 1, col" in bad.stderr

@@ -7,7 +7,6 @@ import time
 import uuid
 
 import requests
-
 from spanloom_server import Client
 
 
@@ -25,8 +24,15 @@ def sustained_ingest(url: str, key: str, project: str, stop: threading.Event, cl
             ids = [f"w{n}-{i}-{j}-{uuid.uuid4().hex[:6]}" for j in range(20)]
             trace = uuid.uuid4().hex
             rows = [
-                {"id": rid, "project_id": project, "log_id": "g", "span_id": uuid.uuid4().hex[:16], "root_span_id": trace,
-                 "input": {"messages": [{"role": "user", "content": "hello " * 50}]}, "metrics": {"start": time.time()}}
+                {
+                    "id": rid,
+                    "project_id": project,
+                    "log_id": "g",
+                    "span_id": uuid.uuid4().hex[:16],
+                    "root_span_id": trace,
+                    "input": {"messages": [{"role": "user", "content": "hello " * 50}]},
+                    "metrics": {"start": time.time()},
+                }
                 for rid in ids
             ]
             i += 1

@@ -14,11 +14,19 @@ def get_row(client, project, row_id):
 
 
 def test_replace_merge_tags_identity(client, project):
-    start = span_row(project, "r", "t" * 32, "s" * 16, input={"q": 1}, metadata={"a": {"x": 1}}, tags=["a"],
-                     metrics={"start": 10.0})
+    start = span_row(project, "r", "t" * 32, "s" * 16, input={"q": 1}, metadata={"a": {"x": 1}}, tags=["a"], metrics={"start": 10.0})
     assert client.logs3([start]).status_code == 200
-    patch = merge_row(project, "r", span_id="f" * 16, root_span_id="0" * 32, created="2000-01-01T00:00:00Z",
-                      metadata={"a": {"y": 2}}, tags=["b", "a"], output=[1], metrics={"end": 11.5})
+    patch = merge_row(
+        project,
+        "r",
+        span_id="f" * 16,
+        root_span_id="0" * 32,
+        created="2000-01-01T00:00:00Z",
+        metadata={"a": {"y": 2}},
+        tags=["b", "a"],
+        output=[1],
+        metrics={"end": 11.5},
+    )
     r = client.logs3([patch])
     assert r.status_code == 200
     row = get_row(client, project, "r")
@@ -102,10 +110,12 @@ def test_experiment_and_dataset_rows(client, project):
     exp = client.post("/v1/experiment", {"project_id": project, "name": "e", "ensure_new": True}).json()
     ds = client.post("/v1/dataset", {"project_id": project, "name": "golden"}).json()
     assert client.post("/v1/dataset", {"project_id": project, "name": "golden"}).json()["id"] == ds["id"]
-    r = client.logs3([
-        {"id": "er", "experiment_id": exp["id"], "input": 1, "scores": {"acc": 1}},
-        {"id": "dr", "dataset_id": ds["id"], "input": "q", "expected": "a", "tags": None},
-    ])
+    r = client.logs3(
+        [
+            {"id": "er", "experiment_id": exp["id"], "input": 1, "scores": {"acc": 1}},
+            {"id": "dr", "dataset_id": ds["id"], "input": "q", "expected": "a", "tags": None},
+        ]
+    )
     assert r.status_code == 200, r.text
     [er] = client.fetch_all("experiment", exp["id"])
     assert er["experiment_id"] == exp["id"] and er["scores"] == {"acc": 1}
@@ -119,12 +129,30 @@ def test_trace_routes(client, project):
     for i in range(12):
         trace = f"{i:032x}"
         traces.append(trace)
-        rows = [span_row(project, f"t{i}-root", trace, f"{i:015x}0", span_attributes={"name": "agent", "type": "task"},
-                         input=[{"role": "user", "content": f"question {i}"}], metrics={"start": 1000.0 + i}, tags=["root"])]
-        rows.append(span_row(project, f"t{i}-llm", trace, f"{i:015x}1", parent=f"{i:015x}0",
-                             span_attributes={"name": "chat", "type": "llm"}, error="rate limited" if i % 3 == 0 else None,
-                             metrics={"start": 1000.2 + i, "end": 1000.7 + i, "prompt_tokens": 100, "completion_tokens": 20,
-                                      "estimated_cost": 0.001}))
+        rows = [
+            span_row(
+                project,
+                f"t{i}-root",
+                trace,
+                f"{i:015x}0",
+                span_attributes={"name": "agent", "type": "task"},
+                input=[{"role": "user", "content": f"question {i}"}],
+                metrics={"start": 1000.0 + i},
+                tags=["root"],
+            )
+        ]
+        rows.append(
+            span_row(
+                project,
+                f"t{i}-llm",
+                trace,
+                f"{i:015x}1",
+                parent=f"{i:015x}0",
+                span_attributes={"name": "chat", "type": "llm"},
+                error="rate limited" if i % 3 == 0 else None,
+                metrics={"start": 1000.2 + i, "end": 1000.7 + i, "prompt_tokens": 100, "completion_tokens": 20, "estimated_cost": 0.001},
+            )
+        )
         rows.append(merge_row(project, f"t{i}-root", output="done", metrics={"end": 1001.0 + i}))
         assert client.logs3(rows[:2]).status_code == 200
         assert client.logs3(rows[2:]).status_code == 200
@@ -153,8 +181,7 @@ def test_trace_routes(client, project):
 
 def test_comments_attach_to_rows(client, project):
     client.logs3([span_row(project, "c1", "c" * 32, "c" * 16)])
-    r = client.logs3([{"project_id": project, "log_id": "g", "comment": {"text": "looks wrong"}, "origin": {"id": "c1"},
-                       "_audit_source": "external"}])
+    r = client.logs3([{"project_id": project, "log_id": "g", "comment": {"text": "looks wrong"}, "origin": {"id": "c1"}, "_audit_source": "external"}])
     assert r.status_code == 200
     got = client.get(f"/api/v1/project_logs/{project}/rows/c1").json()
     assert [c["comment"]["text"] for c in got["comments"]] == ["looks wrong"]

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from fake_provider import _count, _prompt_tokens
 
 HERE = Path(__file__).resolve().parent
@@ -18,8 +17,19 @@ EMITTERS = ["openinference", "openllmetry", "openai-v2", "openai-v2-events", "br
 
 
 def run_emitter(server, provider, emitter: str, project: str, grpc: bool = False) -> dict:
-    cmd = [sys.executable, str(HERE / "otel_emitters.py"), emitter, "--spanloom", server.url,
-           "--key", server.admin_key, "--provider", provider.url, "--project", project]
+    cmd = [
+        sys.executable,
+        str(HERE / "otel_emitters.py"),
+        emitter,
+        "--spanloom",
+        server.url,
+        "--key",
+        server.admin_key,
+        "--provider",
+        provider.url,
+        "--project",
+        project,
+    ]
     if grpc:
         cmd += ["--grpc", server.grpc_addr]
     before = len(provider.requests)
@@ -130,8 +140,9 @@ def test_real_emitter_over_otlp_grpc(server, client, fake_provider):
 
 
 def run_ai_sdk(server, provider, project: str) -> dict:
-    r = subprocess.run(["node", str(HERE / "ai-sdk" / "emit.mjs"), server.url, server.admin_key, provider.url, project],
-                       capture_output=True, text=True, timeout=180)
+    r = subprocess.run(
+        ["node", str(HERE / "ai-sdk" / "emit.mjs"), server.url, server.admin_key, provider.url, project], capture_output=True, text=True, timeout=180
+    )
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -148,8 +159,7 @@ def test_vercel_ai_sdk_over_otlp_json(server, client, fake_provider):
     assert wrapper["span_attributes"]["type"] == "task"
     assert "prompt_tokens" not in wrapper["metrics"]
     assert wrapper["metadata"]["aggregated_usage"]["prompt_tokens"] > 0
-    assert wrapper["input"] == [{"role": "system", "content": "You are terse."},
-                                {"role": "user", "content": "What is the weather in Paris?"}]
+    assert wrapper["input"] == [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "What is the weather in Paris?"}]
     calls = sorted(spans["ai.generateText.doGenerate"], key=lambda s: s["metrics"]["start"])
     assert [c["span_attributes"]["type"] for c in calls] == ["llm", "llm"]
     [call] = calls[0]["output"][0]["tool_calls"]

@@ -9,6 +9,7 @@ import zlib
 
 import pytest
 import requests
+from conftest import span_row
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -17,8 +18,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
-
-from conftest import span_row
 
 PB = {"content-type": "application/x-protobuf"}
 
@@ -43,9 +42,17 @@ def new_ids() -> tuple[bytes, bytes]:
 
 
 def make_span(trace_id: bytes, span_id: bytes, name: str = "step", parent: bytes = b"", attrs: dict | None = None, **kw) -> Span:
-    return Span(trace_id=trace_id, span_id=span_id, parent_span_id=parent, name=name, kind=Span.SPAN_KIND_INTERNAL,
-                start_time_unix_nano=1_760_000_000_000_000_000, end_time_unix_nano=1_760_000_001_000_000_000,
-                attributes=[kv(k, v) for k, v in (attrs or {}).items()], **kw)
+    return Span(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent,
+        name=name,
+        kind=Span.SPAN_KIND_INTERNAL,
+        start_time_unix_nano=1_760_000_000_000_000_000,
+        end_time_unix_nano=1_760_000_001_000_000_000,
+        attributes=[kv(k, v) for k, v in (attrs or {}).items()],
+        **kw,
+    )
 
 
 def export(spans: list[Span], resource: dict | None = None) -> ExportTraceServiceRequest:
@@ -89,9 +96,26 @@ def test_protobuf_plain_gzip_and_deflate(client, project):
 def test_json_body_answers_json(client, project):
     name = f"json-{project}"
     t, s = new_ids()
-    body = {"resourceSpans": [{"scopeSpans": [{"spans": [{
-        "traceId": t.hex(), "spanId": s.hex(), "name": "json span", "startTimeUnixNano": "1760000000000000000",
-        "endTimeUnixNano": 1760000000500000000, "attributes": [{"key": "gen_ai.usage.input_tokens", "value": {"intValue": "7"}}]}]}]}]}
+    body = {
+        "resourceSpans": [
+            {
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {
+                                "traceId": t.hex(),
+                                "spanId": s.hex(),
+                                "name": "json span",
+                                "startTimeUnixNano": "1760000000000000000",
+                                "endTimeUnixNano": 1760000000500000000,
+                                "attributes": [{"key": "gen_ai.usage.input_tokens", "value": {"intValue": "7"}}],
+                            }
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
     r = client.post("/v1/traces", data=json.dumps(body).encode(), headers={"content-type": "application/json", "x-bt-parent": f"project_name:{name}"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     assert r.json() == {}
@@ -228,8 +252,7 @@ def test_routing_precedence(client, project):
     assert span_by_id(client, client.project(a), s) and not span_by_id(client, client.project(b), s)
     # x-bt-parent beats x-project-name and the resource.
     t, s = new_ids()
-    r = post(client, export([make_span(t, s)], {"openinference.project.name": d}).SerializeToString(),
-             {**routed(b), "x-project-name": c})
+    r = post(client, export([make_span(t, s)], {"openinference.project.name": d}).SerializeToString(), {**routed(b), "x-project-name": c})
     assert span_by_id(client, client.project(b), s)
     # x-project-name (Phoenix's header) beats the resource.
     t, s = new_ids()
@@ -269,8 +292,18 @@ def test_bad_routes(client):
 def test_mixed_logs3_and_otel_trace(client, project):
     """A span logged over /logs3 and a child exported over OTLP with the same trace id are one tree."""
     t, root, child = os.urandom(16), os.urandom(8), os.urandom(8)
-    r = client.logs3([span_row(project, "sdk-root", t.hex(), root.hex(), span_attributes={"name": "sdk root", "type": "task"},
-                               metrics={"start": 1_760_000_000.0, "end": 1_760_000_002.0})])
+    r = client.logs3(
+        [
+            span_row(
+                project,
+                "sdk-root",
+                t.hex(),
+                root.hex(),
+                span_attributes={"name": "sdk root", "type": "task"},
+                metrics={"start": 1_760_000_000.0, "end": 1_760_000_002.0},
+            )
+        ]
+    )
     assert r.status_code == 200, r.text
     r = post(client, export([make_span(t, child, name="otel child", parent=root)]).SerializeToString(), {**PB, "x-bt-parent": f"project_id:{project}"})
     assert r.status_code == 200
@@ -295,9 +328,15 @@ def test_retried_export_is_idempotent(client, project):
 
 def test_status_error_and_exception_events(client, project):
     t, s, handled = os.urandom(16), os.urandom(8), os.urandom(8)
-    event = Span.Event(name="exception", time_unix_nano=1_760_000_000_500_000_000,
-                       attributes=[kv("exception.type", "ValueError"), kv("exception.message", "bad input"),
-                                   kv("exception.stacktrace", "Traceback (most recent call last):\n  ...")])
+    event = Span.Event(
+        name="exception",
+        time_unix_nano=1_760_000_000_500_000_000,
+        attributes=[
+            kv("exception.type", "ValueError"),
+            kv("exception.message", "bad input"),
+            kv("exception.stacktrace", "Traceback (most recent call last):\n  ..."),
+        ],
+    )
     failed = make_span(t, s, name="failing step", events=[event], status=Status(code=Status.STATUS_CODE_ERROR, message="bad input"))
     caught_event = Span.Event(name="exception", attributes=[kv("exception.type", "KeyError"), kv("exception.message", "x"), kv("exception.escaped", "False")])
     ok = make_span(t, handled, name="handled", parent=s, events=[caught_event])
@@ -316,9 +355,18 @@ def test_genai_log_events_join_their_span_in_any_order(client, project):
     logs = ExportLogsServiceRequest()
     records = logs.resource_logs.add().scope_logs.add().log_records
     details = AnyValue()
-    records.append(LogRecord(time_unix_nano=1_760_000_000_100_000_000, trace_id=t, span_id=s, event_name="gen_ai.client.inference.operation.details",
-                             attributes=[kv("gen_ai.input.messages", json.dumps([{"role": "user", "parts": [{"type": "text", "content": "hello from a log"}]}])),
-                                         kv("gen_ai.output.messages", json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "hi back"}], "finish_reason": "stop"}]))]))
+    records.append(
+        LogRecord(
+            time_unix_nano=1_760_000_000_100_000_000,
+            trace_id=t,
+            span_id=s,
+            event_name="gen_ai.client.inference.operation.details",
+            attributes=[
+                kv("gen_ai.input.messages", json.dumps([{"role": "user", "parts": [{"type": "text", "content": "hello from a log"}]}])),
+                kv("gen_ai.output.messages", json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "hi back"}], "finish_reason": "stop"}])),
+            ],
+        )
+    )
     records.append(LogRecord(time_unix_nano=1, body=AnyValue(string_value="a plain application log line")))
     del details
     r = post(client, logs.SerializeToString(), headers, "/v1/logs")
@@ -327,8 +375,12 @@ def test_genai_log_events_join_their_span_in_any_order(client, project):
 
     partial = ExportLogsServiceResponse.FromString(r.content).partial_success
     assert partial.rejected_log_records == 1 and "only GenAI events" in partial.error_message
-    span = make_span(t, s, name="chat gpt-4o-mini", attrs={"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini",
-                                                           "gen_ai.usage.input_tokens": 5, "gen_ai.usage.output_tokens": 2})
+    span = make_span(
+        t,
+        s,
+        name="chat gpt-4o-mini",
+        attrs={"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini", "gen_ai.usage.input_tokens": 5, "gen_ai.usage.output_tokens": 2},
+    )
     assert post(client, export([span]).SerializeToString(), headers).status_code == 200
     stored = span_by_id(client, project, s)
     assert stored["input"] == [{"role": "user", "content": "hello from a log"}]
@@ -347,21 +399,38 @@ def test_renormalize_rederives_stored_spans(fresh_server):
     client = Client(server.url, server.admin_key)
     pid = client.project("renorm")
     t, s = new_ids()
-    raw = {"trace_id": t.hex(), "span_id": s.hex(), "name": "chat gpt-4o", "kind": 3,
-           "start_time_unix_nano": 1_760_000_000_000_000_000, "end_time_unix_nano": 1_760_000_002_000_000_000,
-           "resource": {"service.name": "old"}, "scope": {"name": "opentelemetry.instrumentation.openai_v2"},
-           "attributes": {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
-                          "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content": "hi"}]}]),
-                          "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 100}}
-    stale = {"id": s.hex(), "project_id": pid, "log_id": "g", "span_id": s.hex(), "root_span_id": t.hex(),
-             "span_attributes": {"name": "chat gpt-4o"}, "otel": {"span": raw}}
+    raw = {
+        "trace_id": t.hex(),
+        "span_id": s.hex(),
+        "name": "chat gpt-4o",
+        "kind": 3,
+        "start_time_unix_nano": 1_760_000_000_000_000_000,
+        "end_time_unix_nano": 1_760_000_002_000_000_000,
+        "resource": {"service.name": "old"},
+        "scope": {"name": "opentelemetry.instrumentation.openai_v2"},
+        "attributes": {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [{"type": "text", "content": "hi"}]}]),
+            "gen_ai.usage.input_tokens": 1000,
+            "gen_ai.usage.output_tokens": 100,
+        },
+    }
+    stale = {
+        "id": s.hex(),
+        "project_id": pid,
+        "log_id": "g",
+        "span_id": s.hex(),
+        "root_span_id": t.hex(),
+        "span_attributes": {"name": "chat gpt-4o"},
+        "otel": {"span": raw},
+    }
     assert client.logs3([stale]).status_code == 200
     untouched = span_row(pid, "plain", "t-plain", "s-plain", span_attributes={"name": "not otel"})
     assert client.logs3([untouched]).status_code == 200
 
     def renormalize(*extra: str) -> str:
-        r = subprocess.run([str(binary()), "renormalize", "--data-dir", str(server.data_dir), *extra],
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run([str(binary()), "renormalize", "--data-dir", str(server.data_dir), *extra], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
         return r.stdout
 

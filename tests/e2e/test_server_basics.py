@@ -8,7 +8,6 @@ import sqlite3
 import stat
 
 import requests
-
 from spanloom_server import Client, keys_cli
 
 

@@ -132,8 +132,15 @@ class Logger:
 _current_logger: Optional[Logger] = None
 
 
-def init_logger(project: Optional[str] = None, project_id: Optional[str] = None, app_url: Optional[str] = None,
-                api_key: Optional[str] = None, org_name: Optional[str] = None, set_current: bool = True, **_: Any) -> Logger:
+def init_logger(
+    project: Optional[str] = None,
+    project_id: Optional[str] = None,
+    app_url: Optional[str] = None,
+    api_key: Optional[str] = None,
+    org_name: Optional[str] = None,
+    set_current: bool = True,
+    **_: Any,
+) -> Logger:
     """A logger for a project's logs. No network call happens until the first row."""
     global _current_logger
     logger = Logger(project, project_id, {"app_url": app_url, "api_key": api_key, "org_name": org_name})

@@ -7,7 +7,6 @@ import contextvars
 import datetime
 import functools
 import inspect
-import json
 import secrets
 import sys
 import time
@@ -17,7 +16,7 @@ from typing import Any, Callable, Optional
 
 from . import _core, _logger
 
-_current: contextvars.ContextVar[Optional["Span"]] = contextvars.ContextVar("spanloom_current_span", default=None)
+_current: contextvars.ContextVar[Optional[Span]] = contextvars.ContextVar("spanloom_current_span", default=None)
 
 
 def _now_iso() -> str:
@@ -27,8 +26,16 @@ def _now_iso() -> str:
 class Span:
     """One unit of work. Use it as a context manager, or call `end()`."""
 
-    def __init__(self, logger: "_logger.Logger", name: Optional[str], type: Optional[str], parent: Optional["Span"],
-                 root_span_id: Optional[str] = None, parent_span_id: Optional[str] = None, event: Optional[dict] = None):
+    def __init__(
+        self,
+        logger: _logger.Logger,
+        name: Optional[str],
+        type: Optional[str],
+        parent: Optional[Span],
+        root_span_id: Optional[str] = None,
+        parent_span_id: Optional[str] = None,
+        event: Optional[dict] = None,
+    ):
         self._logger = logger
         self.id = str(uuid.uuid4())
         self.span_id = secrets.token_hex(8)
@@ -44,14 +51,20 @@ class Span:
         attributes = {"name": self.name}
         if type:
             attributes["type"] = type
-        row = {"id": self.id, "span_id": self.span_id, "root_span_id": self.root_span_id, "span_parents": self._parents,
-               "created": _now_iso(), "span_attributes": attributes, "metrics": {"start": time.time()}}
+        row = {
+            "id": self.id,
+            "span_id": self.span_id,
+            "root_span_id": self.root_span_id,
+            "span_parents": self._parents,
+            "created": _now_iso(),
+            "span_attributes": attributes,
+            "metrics": {"start": time.time()},
+        }
         row.update({k: v for k, v in (event or {}).items() if v is not None})
         self._logger._emit(row)
 
     def _merge(self, event: dict) -> None:
-        row = {"id": self.id, "span_id": self.span_id, "root_span_id": self.root_span_id, "span_parents": self._parents,
-               "_is_merge": True}
+        row = {"id": self.id, "span_id": self.span_id, "root_span_id": self.root_span_id, "span_parents": self._parents, "_is_merge": True}
         row.update(event)
         self._logger._emit(row)
 
@@ -73,7 +86,7 @@ class Span:
     def log_feedback(self, **event: Any) -> None:
         self.log(**event)
 
-    def start_span(self, name: Optional[str] = None, type: Optional[str] = None, **event: Any) -> "Span":
+    def start_span(self, name: Optional[str] = None, type: Optional[str] = None, **event: Any) -> Span:
         return Span(self._logger, name, type, self, event=event)
 
     def end(self, end_time: Optional[float] = None) -> float:
@@ -95,7 +108,7 @@ class Span:
     def flush(self) -> None:
         _logger.flush()
 
-    def __enter__(self) -> "Span":
+    def __enter__(self) -> Span:
         self._token = _current.set(self)
         return self
 
@@ -123,7 +136,7 @@ class _NoopSpan:
 
     set_attributes = log_feedback = log
 
-    def start_span(self, *args: Any, **kwargs: Any) -> "_NoopSpan":
+    def start_span(self, *args: Any, **kwargs: Any) -> _NoopSpan:
         return self
 
     def end(self, end_time: Optional[float] = None) -> float:
@@ -138,7 +151,7 @@ class _NoopSpan:
     def flush(self) -> None:
         pass
 
-    def __enter__(self) -> "_NoopSpan":
+    def __enter__(self) -> _NoopSpan:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -153,8 +166,7 @@ def current_span():
     return _current.get() or NOOP_SPAN
 
 
-def start_span(name: Optional[str] = None, type: Optional[str] = None, parent: Optional[str] = None,
-               logger: Optional["_logger.Logger"] = None, **event: Any):
+def start_span(name: Optional[str] = None, type: Optional[str] = None, parent: Optional[str] = None, logger: Optional[_logger.Logger] = None, **event: Any):
     """Starts a span: a child of the current span, else of the `parent` slug, else a root of
     the current logger; a no-op span when there is no logger."""
     try:
@@ -204,6 +216,7 @@ def traced(fn: Optional[Callable] = None, *, name: Optional[str] = None, type: O
     def decorate(f: Callable) -> Callable:
         span_name = name or f.__name__
         if inspect.iscoroutinefunction(f):
+
             @functools.wraps(f)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 if _logger.current_logger() is None and _current.get() is None:
@@ -213,6 +226,7 @@ def traced(fn: Optional[Callable] = None, *, name: Optional[str] = None, type: O
                     if not notrace_io:
                         span.log(output=result)
                     return result
+
             return async_wrapper
 
         @functools.wraps(f)
@@ -224,7 +238,7 @@ def traced(fn: Optional[Callable] = None, *, name: Optional[str] = None, type: O
                 if not notrace_io:
                     span.log(output=result)
                 return result
+
         return wrapper
 
     return decorate(fn) if fn is not None else decorate
-
