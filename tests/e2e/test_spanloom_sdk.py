@@ -118,3 +118,46 @@ def test_spanloom_sdk_traces_read_back(server, client):
 
 def test_without_a_logger_tracing_is_a_noop(server):
     assert run(server, NOOP_SCRIPT).strip() == "noop ok"
+
+
+OPENAI_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, openai, spanloom
+
+    logger = spanloom.init_logger(project="spanloom-sdk-openai")
+    client = spanloom.wrap_openai(openai.OpenAI(base_url=sys.argv[1] + "/v1", api_key="sk-fake", max_retries=0))
+
+    @spanloom.traced
+    def agent(question):
+        first = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": question}], temperature=0.1)
+        stream = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "stream please"}],
+                                                stream=True, stream_options={"include_usage": True})
+        streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        with spanloom.TracedThreadPoolExecutor(2) as pool:
+            lengths = list(pool.map(lambda w: spanloom.traced(name="count")(len)(w), ["a", "bb"]))
+        return {"first": first.choices[0].message.content, "streamed": streamed, "lengths": lengths}
+
+    print(json.dumps(agent("What is the weather in Paris?")))
+    spanloom.flush()
+    """
+)
+
+
+def test_wrap_openai_and_thread_pools(server, client, fake_provider):
+    out = json.loads(run(server, OPENAI_SCRIPT, fake_provider.url).strip().splitlines()[-1])
+    assert out == {"first": "Echo: What is the weather in Paris?", "streamed": "Echo: stream please", "lengths": [1, 2]}
+    [project] = client.get("/v1/project", params={"project_name": "spanloom-sdk-openai"}).json()["objects"]
+    rows = client.fetch_all("project_logs", project["id"])
+    root = next(r for r in rows if r["span_attributes"]["name"] == "agent")
+    llm = sorted((r for r in rows if r["span_attributes"].get("type") == "llm"), key=lambda r: r["metrics"]["start"])
+    assert len(llm) == 2 and all(r["span_parents"] == [root["span_id"]] for r in llm)
+    first, streamed = llm
+    assert first["input"] == [{"role": "user", "content": "What is the weather in Paris?"}]
+    assert first["output"][0]["message"]["content"] == "Echo: What is the weather in Paris?"
+    assert first["metadata"]["model"] == "gpt-4o-mini" and first["metadata"]["temperature"] == 0.1
+    assert first["metrics"]["prompt_tokens"] > 0 and first["metrics"]["completion_tokens"] == 7
+    assert first["metadata"]["pricing"]["entry"] == "openai/gpt-4o-mini" and first["metrics"]["estimated_cost"] > 0
+    assert streamed["output"][0]["message"]["content"] == "Echo: stream please"
+    assert streamed["metrics"]["completion_tokens"] == 3 and streamed["metrics"]["time_to_first_token"] > 0
+    counts = [r for r in rows if r["span_attributes"]["name"] == "count"]
+    assert len(counts) == 2 and all(r["span_parents"] == [root["span_id"]] for r in counts)

@@ -19,12 +19,15 @@ application. Without ``init_logger`` every annotation is a no-op.
 from __future__ import annotations
 
 from ._logger import Logger, flush, init_logger, login
+from ._openai import wrap_openai
 from ._span import NOOP_SPAN, Span, current_span, start_span, traced, update_span
+from ._threads import TracedThreadPoolExecutor
 
 __all__ = [
     "Logger",
     "NOOP_SPAN",
     "Span",
+    "TracedThreadPoolExecutor",
     "current_span",
     "flush",
     "init_logger",
@@ -32,4 +35,5 @@ __all__ = [
     "start_span",
     "traced",
     "update_span",
+    "wrap_openai",
 ]
