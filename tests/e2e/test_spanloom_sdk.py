@@ -5,12 +5,10 @@ error raised inside a span, update_span from another process, no-op without a lo
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from test_braintrust_sdk import run_sdk
 
 pytest.importorskip("spanloom", reason="installed by scripts/setup-test-env.sh")
 
@@ -80,11 +78,7 @@ NOOP_SCRIPT = textwrap.dedent(
 
 
 def run(server, script: str, *args: str, prefix: str = "SPANLOOM") -> str:
-    env = {**os.environ, f"{prefix}_APP_URL": server.url, f"{prefix}_API_KEY": server.admin_key}
-    proc = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert "could not" not in proc.stderr, proc.stderr
-    return proc.stdout
+    return run_sdk(server, script, *args, prefix=prefix)
 
 
 def test_spanloom_sdk_traces_read_back(server, client):

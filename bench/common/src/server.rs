@@ -164,20 +164,7 @@ impl Server {
     /// Resident set size now and at its peak so far, in KiB (`VmRSS` and `VmHWM` from
     /// `/proc/<pid>/status`).
     pub fn rss_kib(&self) -> anyhow::Result<Rss> {
-        let path = format!("/proc/{}/status", self.pid());
-        let status =
-            std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
-        let field = |name: &str| -> anyhow::Result<u64> {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-                .with_context(|| format!("no {name} in {path}"))
-        };
-        Ok(Rss {
-            now_kib: field("VmRSS:")?,
-            peak_kib: field("VmHWM:")?,
-        })
+        rss_of(self.pid())
     }
 
     /// CPU time (user + system) the server has used so far.
@@ -255,6 +242,24 @@ impl Drop for Server {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Resident set size of a process now and at its peak so far, in KiB (`VmRSS` and `VmHWM`
+/// from `/proc/<pid>/status`).
+pub fn rss_of(pid: u32) -> anyhow::Result<Rss> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    let field = |name: &str| -> anyhow::Result<u64> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .with_context(|| format!("no {name} in {path}"))
+    };
+    Ok(Rss {
+        now_kib: field("VmRSS:")?,
+        peak_kib: field("VmHWM:")?,
+    })
 }
 
 /// CPU time (user + system) of a process (`"self"` or a pid), from `/proc/<pid>/stat`.

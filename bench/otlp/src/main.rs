@@ -14,7 +14,7 @@ use post::{Posted, post_all};
 use serde_json::{Value, json};
 use spanloom_bench_common::env::{TempDir, resolve_server, workspace_root};
 use spanloom_bench_common::machine::Machine;
-use spanloom_bench_common::server::{Server, ServerOpts, cpu_time, dir_bytes};
+use spanloom_bench_common::server::{Server, ServerOpts, cpu_time, dir_bytes, rss_of};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -80,17 +80,6 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i].as_secs_f64() * 1000.0
-}
-
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 async fn spanloom_count(
@@ -211,7 +200,7 @@ async fn run_phoenix(
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     let cpu = cpu_time(&pid)? - cpu0;
-    let peak_rss_kib = peak_rss_kib(phoenix.pid());
+    let peak_rss_kib = rss_of(phoenix.pid()).map(|r| r.peak_kib).unwrap_or(0);
     let (dir, startup) = (phoenix.dir.clone(), phoenix.startup);
     phoenix.stop()?;
     Ok(Measured {

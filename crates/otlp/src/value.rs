@@ -83,7 +83,7 @@ pub fn parse_any_json(value: &Value) -> Value {
 pub fn as_number(value: &Value) -> Option<f64> {
     match value {
         Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
         _ => None,
     }
     .filter(|f| f.is_finite())

@@ -134,8 +134,17 @@ impl BlobIds<'_> {
 }
 
 /// Adds payload fields to a row's JSON object text, as text (no re-parse of either side).
-pub(crate) fn splice(mut core: String, fields: &[(Field, String)]) -> String {
-    if fields.is_empty() {
+pub(crate) fn splice(core: String, fields: &[(Field, String)]) -> String {
+    let members: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(f, json)| (f.name(), json.as_str()))
+        .collect();
+    splice_members(core, &members)
+}
+
+/// Adds `"name":json` members to a JSON object's text, as text.
+pub(crate) fn splice_members(mut core: String, members: &[(&str, &str)]) -> String {
+    if members.is_empty() {
         return core;
     }
     let trimmed = core.trim_end().len();
@@ -144,13 +153,13 @@ pub(crate) fn splice(mut core: String, fields: &[(Field, String)]) -> String {
         core.pop();
     }
     let mut empty = core.trim_end().ends_with('{');
-    for (field, json) in fields {
+    for (name, json) in members {
         if !empty {
             core.push(',');
         }
         empty = false;
         core.push('"');
-        core.push_str(field.name());
+        core.push_str(name);
         core.push_str("\":");
         core.push_str(json);
     }

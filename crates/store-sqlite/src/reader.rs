@@ -361,42 +361,25 @@ pub(crate) fn get_trace_outline(
     let rows = stmt
         .query_map(params![object.kind.code(), object.id, root, org_id], |r| {
             let core = codec::decode(r.get_ref(3)?)?;
-            let mut extra = Vec::new();
+            let mut previews = Vec::new();
             for (i, key) in [(4, "input_preview"), (5, "output_preview")] {
                 if let Some(text) = r.get::<_, Option<String>>(i)? {
-                    extra.push(format!("\"{key}\":{}", serde_json::Value::String(text)));
+                    previews.push((key, serde_json::Value::String(text).to_string()));
                 }
             }
+            let members: Vec<(&str, &str)> =
+                previews.iter().map(|(k, v)| (*k, v.as_str())).collect();
             Ok(StoredRow {
                 object: object.clone(),
                 id: r.get(0)?,
                 project_id: r.get(1)?,
                 xact_id: xact(r.get(2)?),
-                data_json: splice_raw(core, &extra),
+                data_json: blobs::splice_members(core, &members),
             })
         })
         .map_err(backend_err)?;
     trace.spans = rows.collect::<Result<_, _>>().map_err(backend_err)?;
     Ok(Some(trace))
-}
-
-/// Adds `"key":value` members (already JSON) to an object's text.
-fn splice_raw(mut core: String, members: &[String]) -> String {
-    if members.is_empty() {
-        return core;
-    }
-    let trimmed = core.trim_end().len();
-    core.truncate(trimmed);
-    if core.ends_with('}') {
-        core.pop();
-        let empty = core.trim_end().ends_with('{');
-        if !empty {
-            core.push(',');
-        }
-        core.push_str(&members.join(","));
-        core.push('}');
-    }
-    core
 }
 
 fn get_trace_summary_only(

@@ -609,8 +609,10 @@ fn apply_row(
     let Applied::Upsert(mut state) = apply(state, &row_id, op) else {
         return Ok(touched);
     };
-    // Cost enrichment of LLM spans from the price table (shared by every backend).
-    let repriced = spanloom_normalize::pricing::price_span(&mut state.data);
+    // Cost enrichment of LLM spans from the price table (shared by every backend). A new
+    // row was priced in the prepare step; only merged states need it here.
+    let fresh = existing.is_none() && is_replace;
+    let repriced = !fresh && spanloom_normalize::pricing::price_span(&mut state.data);
 
     // A payload value merged into a stored one is kept as sent too, so the write log can be
     // replayed (dataset versions) exactly.
@@ -675,7 +677,7 @@ fn apply_row(
         .fold(0, |m, f| m | f.bit());
     let mut facts = span_facts(&state.data);
     [facts.input_preview, facts.output_preview] = previews;
-    let data_json = match (existing.is_none() && is_replace && !repriced, core) {
+    let data_json = match (fresh && !repriced, core) {
         (true, Some(core)) => core,
         _ => Payload::Text(Value::Object(state.data).to_string()),
     };

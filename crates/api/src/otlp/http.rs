@@ -55,6 +55,21 @@ fn answer(encoding: Encoding, body: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
 }
 
+/// What every OTLP/HTTP request needs before its body is decoded: the encoding (415 if
+/// unsupported), the route (400 if malformed, the key's default project last) and the body
+/// (413 past the limit).
+async fn read_export(
+    state: &AppState,
+    ctx: &spanloom_model::AuthContext,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Encoding, RequestRoute, crate::body::LimitedBody), ApiError> {
+    let encoding = encoding(headers)?;
+    let route = request_route(headers)?.with_default_project(ctx.default_project.clone());
+    let body = read_body(state, headers, body).await?;
+    Ok((encoding, route, body))
+}
+
 /// `POST /v1/traces`.
 pub(crate) async fn traces(
     State(state): State<AppState>,
@@ -62,9 +77,7 @@ pub(crate) async fn traces(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let encoding = encoding(&headers)?;
-    let route = request_route(&headers)?.with_default_project(ctx.default_project.clone());
-    let body = read_body(&state, &headers, body).await?;
+    let (encoding, route, body) = read_export(&state, &ctx, &headers, body).await?;
     let request = decode_traces(&body.bytes, encoding)?;
     drop(body);
     let ExportOutcome { rejected, message } = export_traces(&state, &ctx, &route, &request).await?;
@@ -81,9 +94,7 @@ pub(crate) async fn logs(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let encoding = encoding(&headers)?;
-    let route = request_route(&headers)?.with_default_project(ctx.default_project.clone());
-    let body = read_body(&state, &headers, body).await?;
+    let (encoding, route, body) = read_export(&state, &ctx, &headers, body).await?;
     let request = decode_logs(&body.bytes, encoding)?;
     drop(body);
     let ExportOutcome { rejected, message } = export_logs(&state, &ctx, &route, &request).await?;

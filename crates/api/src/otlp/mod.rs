@@ -121,16 +121,6 @@ pub async fn export_traces(
             Err(e) => reasons.push(format!("span {}: {e}", span.raw.span_id)),
         }
     }
-    if batch.spans.is_empty()
-        && reasons.is_empty()
-        && batch.skipped == 0
-        && request
-            .resource_spans
-            .iter()
-            .any(|r| !r.scope_spans.is_empty())
-    {
-        tracing::debug!("OTLP trace export with scopes but no spans");
-    }
     commit(state, ctx, rows).await?;
     let outcome = ExportOutcome {
         rejected: reasons.len() as i64,

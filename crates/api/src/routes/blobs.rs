@@ -57,6 +57,16 @@ fn check_org_id(ctx: &AuthContext, org_id: Option<&str>) -> Result<(), ApiError>
     }
 }
 
+/// Runs blob-store file I/O off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, BlobError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(ApiError::from)
+}
+
 fn signed_url(state: &AppState, headers: &HeaderMap, key: &ObjectKey, method: Method) -> String {
     let token = state
         .signer
@@ -186,11 +196,7 @@ pub(crate) async fn put_object(
     let limit = state.config.max_upload_bytes;
     let bytes = read_body_within(&state, &headers, body, limit).await?;
     let blobs = state.blobs.clone();
-    tokio::task::spawn_blocking(move || blobs.put(&key, &bytes.bytes, limit as u64))
-        .await
-        .map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })??;
+    blocking(move || blobs.put(&key, &bytes.bytes, limit as u64)).await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -209,11 +215,7 @@ pub(crate) async fn get_object(
         ObjectKind::Overflow => "application/json".into(),
     };
     let blobs = state.blobs.clone();
-    let bytes = tokio::task::spawn_blocking(move || blobs.get(&key))
-        .await
-        .map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })??;
+    let bytes = blocking(move || blobs.get(&key)).await?;
     Ok(([(header::CONTENT_TYPE, content_type)], bytes).into_response())
 }
 
@@ -260,13 +262,10 @@ pub(crate) async fn overflow_payload(
 ) -> Result<Vec<u8>, ApiError> {
     let key = ObjectKey::overflow(&ctx.org_id, name)?;
     let blobs = state.blobs.clone();
-    tokio::task::spawn_blocking(move || blobs.get(&key))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(|e| match e {
-            BlobError::NotFound => ApiError::bad_request(format!(
-                "overflow payload {name:?} was not uploaded (POST /logs3/overflow, then PUT the body to its signedUrl)"
-            )),
-            other => other.into(),
-        })
+    if !blobs.exists(&key) {
+        return Err(ApiError::bad_request(format!(
+            "overflow payload {name:?} was not uploaded (POST /logs3/overflow, then PUT the body to its signedUrl)"
+        )));
+    }
+    blocking(move || blobs.get(&key)).await
 }
