@@ -18,12 +18,55 @@ application. Without ``init_logger`` every annotation is a no-op.
 
 from __future__ import annotations
 
+from ._attachment import Attachment, BaseAttachment, ExternalAttachment, JSONAttachment, ReadonlyAttachment
+from ._dataset import Dataset, DatasetSummary, DataSummary, init_dataset
+from ._eval import BaseExperiment, Eval, EvalAsync, EvalCase, EvalHooks, EvalResult, EvalResultWithSummary, default_error_score_handler
+from ._experiment import (
+    Experiment,
+    ExperimentSummary,
+    MetricSummary,
+    ReadonlyExperiment,
+    ScoreSummary,
+    current_experiment,
+    init,
+    init_experiment,
+    summarize,
+)
 from ._logger import Logger, flush, init_logger, login
 from ._openai import wrap_openai
+from ._score import Score, Scorer
 from ._span import NOOP_SPAN, Span, current_span, start_span, traced, update_span
 from ._threads import TracedThreadPoolExecutor
 
 __all__ = [
+    "Attachment",
+    "BaseAttachment",
+    "BaseExperiment",
+    "DataSummary",
+    "Dataset",
+    "DatasetSummary",
+    "Eval",
+    "EvalAsync",
+    "EvalCase",
+    "EvalHooks",
+    "EvalResult",
+    "EvalResultWithSummary",
+    "Experiment",
+    "ExperimentSummary",
+    "ExternalAttachment",
+    "JSONAttachment",
+    "MetricSummary",
+    "ReadonlyAttachment",
+    "ReadonlyExperiment",
+    "Score",
+    "ScoreSummary",
+    "Scorer",
+    "current_experiment",
+    "default_error_score_handler",
+    "init",
+    "init_dataset",
+    "init_experiment",
+    "summarize",
     "Logger",
     "NOOP_SPAN",
     "Span",

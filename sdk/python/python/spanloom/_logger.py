@@ -77,6 +77,7 @@ def login(app_url: Optional[str] = None, api_key: Optional[str] = None, org_name
         if isinstance(limit, int) and limit > 0:
             max_bytes = min(max_bytes, limit)
         _state.app_url, _state.api_key, _state.api_url, _state.org_name = app, key, api, org["name"]
+        _state.org_id = org.get("id")
         _state.core = _core.Logger(
             api,
             key,
@@ -112,9 +113,9 @@ class Logger:
     def _emit(self, row: dict) -> None:
         """Queues a row of this project's logs; never raises."""
         try:
-            row = {**row, "project_id": self.id, "log_id": "g"}
-            if _state.core is not None:
-                _state.core.log(json.dumps(row, default=str))
+            from ._attachment import emit_row
+
+            emit_row({**row, "project_id": self.id, "log_id": "g"})
         except Exception as e:  # noqa: BLE001 - tracing never raises into user code
             print(f"spanloom: could not log a row: {e}", file=sys.stderr)
 
@@ -155,6 +156,9 @@ def current_logger() -> Optional[Logger]:
 
 def flush() -> None:
     """Sends everything queued and waits for the answers."""
+    from ._attachment import drain
+
+    drain()  # rows waiting for their attachment uploads reach the core first
     if _state.core is not None:
         sent, failed = _state.core.flush()
         if failed:

@@ -37,7 +37,9 @@ class Span:
         event: Optional[dict] = None,
     ):
         self._logger = logger
-        self.id = str(uuid.uuid4())
+        event = dict(event or {})
+        given_id = event.pop("id", None)
+        self.id = given_id if isinstance(given_id, str) and given_id else str(uuid.uuid4())
         self.span_id = secrets.token_hex(8)
         if parent is not None:
             self.root_span_id = parent.root_span_id
@@ -51,6 +53,7 @@ class Span:
         attributes = {"name": self.name}
         if type:
             attributes["type"] = type
+        attributes.update(event.pop("span_attributes", None) or {})
         row = {
             "id": self.id,
             "span_id": self.span_id,
@@ -60,7 +63,7 @@ class Span:
             "span_attributes": attributes,
             "metrics": {"start": time.time()},
         }
-        row.update({k: v for k, v in (event or {}).items() if v is not None})
+        row.update({k: v for k, v in event.items() if v is not None})
         self._logger._emit(row)
 
     def _merge(self, event: dict) -> None:
@@ -98,12 +101,14 @@ class Span:
 
     def export(self) -> str:
         """A slug other processes resume this span from (`start_span(parent=...)`, `update_span`)."""
-        return _core.export_slug(self._logger.id, self.id, self.span_id, self.root_span_id)
+        experiment = getattr(self._logger, "_is_experiment", False)
+        return _core.export_slug(self._logger.id, self.id, self.span_id, self.root_span_id, experiment=experiment)
 
     def permalink(self) -> str:
         base = _logger._state.app_url or ""
         org = _logger._state.org_name or ""
-        return f"{base}/app/{org}/object?object_type=project_logs&object_id={self._logger.id}&id={self.id}"
+        object_type = "experiment" if getattr(self._logger, "_is_experiment", False) else "project_logs"
+        return f"{base}/app/{org}/object?object_type={object_type}&object_id={self._logger.id}&id={self.id}"
 
     def flush(self) -> None:
         _logger.flush()
@@ -173,11 +178,11 @@ def start_span(name: Optional[str] = None, type: Optional[str] = None, parent: O
         current = _current.get()
         if current is not None and parent is None and (logger is None or logger is current._logger):
             return Span(current._logger, name, type, current, event=event)
-        target = logger or _logger.current_logger()
+        target = logger or _default_target()
         if parent:
             _type, object_id, _row, span_id, root_span_id = _core.parse_slug(parent)
             if target is None or (object_id and target._project_id != object_id):
-                target = _logger.Logger(None, object_id, {})
+                target = _slug_target(_type, object_id)
             return Span(target, name, type, None, root_span_id=root_span_id, parent_span_id=span_id, event=event)
         if target is None:
             return NOOP_SPAN
@@ -187,11 +192,27 @@ def start_span(name: Optional[str] = None, type: Optional[str] = None, parent: O
         return NOOP_SPAN
 
 
+def _default_target():
+    """Where a new root span goes: the current experiment, else the current logger."""
+    from ._experiment import current_experiment
+
+    return current_experiment() or _logger.current_logger()
+
+
+def _slug_target(object_type: int, object_id: Optional[str]):
+    """The experiment (object type 1) or project logs an export slug names."""
+    if object_type == 1 and object_id:
+        from ._experiment import _experiment_by_id
+
+        return _experiment_by_id(object_id)
+    return _logger.Logger(None, object_id, {})
+
+
 def update_span(exported: str, **event: Any) -> None:
     """Merges fields into a span exported elsewhere (`span.export()`)."""
     try:
         _type, object_id, row_id, span_id, root_span_id = _core.parse_slug(exported)
-        logger = _logger.Logger(None, object_id, {})
+        logger = _slug_target(_type, object_id)
         row = {"id": row_id, "_is_merge": True, **{k: v for k, v in event.items() if v is not None}}
         if span_id:
             row.update(span_id=span_id, root_span_id=root_span_id)
@@ -219,7 +240,7 @@ def traced(fn: Optional[Callable] = None, *, name: Optional[str] = None, type: O
 
             @functools.wraps(f)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                if _logger.current_logger() is None and _current.get() is None:
+                if _current.get() is None and _default_target() is None:
                     return await f(*args, **kwargs)
                 with start_span(name=span_name, type=type, input=None if notrace_io else _bound_input(f, args, kwargs)) as span:
                     result = await f(*args, **kwargs)
@@ -231,7 +252,7 @@ def traced(fn: Optional[Callable] = None, *, name: Optional[str] = None, type: O
 
         @functools.wraps(f)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if _logger.current_logger() is None and _current.get() is None:
+            if _current.get() is None and _default_target() is None:
                 return f(*args, **kwargs)
             with start_span(name=span_name, type=type, input=None if notrace_io else _bound_input(f, args, kwargs)) as span:
                 result = f(*args, **kwargs)
