@@ -29,6 +29,9 @@ pub struct SqliteConfig {
     /// queries filtering on them do not scan. Payload fields (input, output, expected) cannot
     /// be indexed.
     pub indexed_fields: Vec<String>,
+    /// Keep a full-text index for `MATCH` (built by a background thread; without it, `MATCH`
+    /// scans every payload).
+    pub text_index: bool,
 }
 
 impl SqliteConfig {
@@ -43,6 +46,7 @@ impl SqliteConfig {
                 .iter()
                 .map(|f| (*f).to_owned())
                 .collect(),
+            text_index: true,
         }
     }
 

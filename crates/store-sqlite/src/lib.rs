@@ -26,6 +26,7 @@ mod rollups;
 mod schema;
 mod statements;
 mod syncer;
+mod text_index;
 mod writer;
 
 pub use config::{DEFAULT_INDEXED_FIELDS, SqliteConfig, Synchronous};
@@ -55,6 +56,9 @@ pub struct SqliteStore {
     queue_capacity: usize,
     /// JSON paths of the indexed fields (for the query compiler).
     indexed: Arc<Vec<String>>,
+    /// The full-text index behind `MATCH`, and the thread that keeps it current.
+    text_index: Option<Arc<text_index::TextIndex>>,
+    indexer: Mutex<Option<text_index::Indexer>>,
 }
 
 /// The WAL file of a database file.
@@ -97,6 +101,22 @@ impl SqliteStore {
         )
         .map_err(backend_err)?;
         let checkpointer = checkpoint::Checkpointer::spawn(&path).map_err(backend_err)?;
+        let (text_index, indexer) = if config.text_index {
+            // The index is derived data: if it cannot start, MATCH scans and nothing is lost.
+            match text_index::TextIndex::open(&config.dir)
+                .map(Arc::new)
+                .and_then(|index| {
+                    text_index::Indexer::spawn(&path, Arc::clone(&index)).map(|i| (index, i))
+                }) {
+                Ok((index, indexer)) => (Some(index), Some(indexer)),
+                Err(e) => {
+                    tracing::error!(error = %e, "the text index is off: MATCH will scan");
+                    (None, None)
+                }
+            }
+        } else {
+            (None, None)
+        };
         Ok(Self {
             sender: RwLock::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
@@ -104,6 +124,8 @@ impl SqliteStore {
             readers,
             queue_capacity: config.queue_capacity,
             indexed,
+            text_index,
+            indexer: Mutex::new(indexer),
         })
     }
 
@@ -435,10 +457,14 @@ impl Store for SqliteStore {
         org_id: &str,
         query: &spanloom_query::Query,
     ) -> StoreResult<spanloom_store::QueryOutput> {
-        let (org_id, query, indexed) =
-            (org_id.to_owned(), query.clone(), Arc::clone(&self.indexed));
+        let (org_id, query, indexed, text_index) = (
+            org_id.to_owned(),
+            query.clone(),
+            Arc::clone(&self.indexed),
+            self.text_index.clone(),
+        );
         self.readers
-            .run(move |c| query::run(c, &org_id, &query, &indexed))
+            .run(move |c| query::run(c, &org_id, &query, &indexed, text_index))
             .await
     }
 
@@ -467,6 +493,14 @@ impl Store for SqliteStore {
     }
 
     async fn shutdown(&self) {
+        let indexer = self
+            .indexer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(mut indexer) = indexer {
+            let _ = tokio::task::spawn_blocking(move || indexer.stop()).await;
+        }
         // Dropping the last sender lets the writer drain the queue and exit.
         drop(
             self.sender

@@ -4,7 +4,7 @@ use crate::config::{SqliteConfig, Synchronous};
 use rusqlite::Connection;
 
 /// The schema version this build writes. Bumped with each migration.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE orgs (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created TEXT NOT NULL);
@@ -87,6 +87,10 @@ const SCHEMA_V2: &str = "ALTER TABLE spans ADD COLUMN otel_blob INTEGER;";
 /// Version 3: an API key may name a default project (where unrouted OTLP spans go).
 const SCHEMA_V3: &str = "ALTER TABLE api_keys ADD COLUMN default_project TEXT;";
 
+/// Version 4: spans by `xact_id`, so the text indexer finds what changed since its watermark
+/// (and queries find the rows it has not indexed yet) without a scan.
+const SCHEMA_V4: &str = "CREATE INDEX spans_by_xact ON spans (xact_id);";
+
 /// Settings of the writer connection.
 pub(crate) fn configure_writer(conn: &Connection, config: &SqliteConfig) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -130,6 +134,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 3 {
         tx.execute_batch(SCHEMA_V3)?;
+    }
+    if version < 4 {
+        tx.execute_batch(SCHEMA_V4)?;
     }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()

@@ -1,10 +1,12 @@
 //! Compiles a BTQL plan into SQLite SQL over this backend's tables. Every value from the
 //! query is a bound parameter; only column names and operators chosen here are SQL text.
 
+use crate::text_index::{Candidates, HAYSTACK_SQL, TextIndex};
 use rusqlite::types::Value;
 use spanloom_model::timefmt;
 use spanloom_query::plan::{BinaryOp, Expr, Function, IntervalUnit, Literal, UnaryOp};
 use spanloom_store::StoreError;
+use std::sync::Arc;
 
 /// Payload fields and the table alias of their joined blob.
 pub(crate) const PAYLOAD_JOINS: [(&str, &str); 4] = [
@@ -21,7 +23,14 @@ pub(crate) struct Sql {
     pub(crate) params: Vec<Value>,
     /// Core JSON paths that have an expression index (see [`indexed_expression`]).
     pub(crate) indexed: Vec<String>,
+    /// The full-text index, when the store keeps one.
+    pub(crate) text_index: Option<Arc<TextIndex>>,
+    /// Index lookups already made for this query, by field and needle.
+    looked_up: Vec<Lookup>,
 }
+
+/// One text-index lookup of a query: the field (`None`: all), the needle, what it found.
+type Lookup = (Option<Vec<String>>, String, Option<Arc<Candidates>>);
 
 fn invalid(message: impl Into<String>) -> StoreError {
     StoreError::InvalidQuery(message.into())
@@ -43,6 +52,15 @@ enum Kind {
 }
 
 impl Sql {
+    /// A compiler for a query over stores with these field indexes and text index.
+    pub(crate) fn new(indexed: Vec<String>, text_index: Option<Arc<TextIndex>>) -> Self {
+        Self {
+            indexed,
+            text_index,
+            ..Self::default()
+        }
+    }
+
     /// Binds a value; returns its placeholder.
     pub(crate) fn bind(&mut self, value: Value) -> String {
         self.params.push(value);
@@ -233,13 +251,59 @@ impl Sql {
         }
     }
 
-    /// Substring search, case-insensitive for ASCII, any language (CJK included).
+    /// The rows the full-text index says may match `text` in `field` (all fields when
+    /// `None`); `None` when the index cannot narrow the search.
+    pub(crate) fn text_candidates(
+        &mut self,
+        field: Option<&[String]>,
+        text: &str,
+    ) -> Option<Arc<Candidates>> {
+        let needle = text.to_lowercase();
+        let key = field.map(<[String]>::to_vec);
+        if let Some((_, _, found)) = self
+            .looked_up
+            .iter()
+            .find(|(f, n, _)| *f == key && *n == needle)
+        {
+            return found.clone();
+        }
+        // The index holds the text MATCH without a field checks: payload fields are parts of
+        // it verbatim; metadata and error values are read unescaped, so their word
+        // boundaries may differ from the indexed JSON text; other fields are not indexed.
+        let exact_text = match field {
+            None => Some(true),
+            Some([name]) if PAYLOAD_JOINS.iter().any(|(f, _)| f == name && *f != "otel") => {
+                Some(true)
+            }
+            Some([first, ..]) if first == "metadata" || first == "error" => Some(false),
+            Some(_) => None,
+        };
+        let found = match (&self.text_index, exact_text) {
+            (Some(index), Some(exact)) => index.candidates(&needle, exact).map(Arc::new),
+            _ => None,
+        };
+        self.looked_up.push((key, needle, found.clone()));
+        found
+    }
+
+    /// `json_each` over the candidates and the watermark, bound as parameters.
+    pub(crate) fn bind_candidates(&mut self, candidates: &Candidates) -> (String, String) {
+        let list = serde_json::to_string(&candidates.seqs).unwrap_or_else(|_| "[]".into());
+        (
+            self.bind(Value::Text(list)),
+            self.bind(Value::Integer(candidates.watermark)),
+        )
+    }
+
+    /// Substring search, case-insensitive for ASCII, any language (CJK included). With a text
+    /// index, rows it rules out are skipped before their payloads are read.
     fn full_text(&mut self, field: Option<&[String]>, text: &str) -> String {
+        let candidates = self.text_candidates(field, text);
         let needle = self.bind(Value::Text(text.to_lowercase()));
         let haystack = match field {
             Some(path) => {
                 let segments: Vec<&str> = path.iter().map(String::as_str).collect();
-                match segments.split_first() {
+                let value = match segments.split_first() {
                     Some((first, [])) if PAYLOAD_JOINS.iter().any(|(f, _)| f == first) => {
                         let alias = PAYLOAD_JOINS
                             .iter()
@@ -248,22 +312,21 @@ impl Sql {
                         format!("sl_json({alias}.data)")
                     }
                     _ => self.field(path).0,
-                }
+                };
+                format!("lower({value})")
             }
-            None => {
-                let metadata = self.json_text("s.data", "$.metadata");
-                let error = self.json_text("s.data", "$.error");
+            None => HAYSTACK_SQL.to_owned(),
+        };
+        let check = format!("(instr({haystack}, {needle}) > 0)");
+        match candidates {
+            Some(c) => {
+                let (list, watermark) = self.bind_candidates(&c);
                 format!(
-                    "coalesce(sl_json(b_input.data), '') || char(10) || coalesce(sl_json(b_output.data), '') || char(10) || \
-                     coalesce(sl_json(b_expected.data), '') || char(10) || coalesce({metadata}, '') || char(10) || coalesce({error}, '')"
+                    "((s.seq IN (SELECT value FROM json_each({list})) OR s.xact_id > {watermark}) AND {check})"
                 )
             }
-        };
-        format!("(instr(lower({haystack}), {needle}) > 0)")
-    }
-
-    fn json_text(&mut self, source: &str, path: &str) -> String {
-        format!("({source} -> {})", self.bind(Value::Text(path.into())))
+            None => check,
+        }
     }
 
     fn aggregate(&mut self, name: Function, args: &[Expr]) -> Result<String, StoreError> {

@@ -1,7 +1,7 @@
 //! BTQL queries over the SQLite tables: compile the plan (`compile`), run it (`run`), shape
 //! the rows (`project`). SQL functions it needs are in `functions`.
 
-mod compile;
+pub(crate) mod compile;
 pub(crate) mod functions;
 mod project;
 mod run;

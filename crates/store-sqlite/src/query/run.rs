@@ -2,14 +2,16 @@
 
 use super::compile::{PAYLOAD_JOINS, Sql, bounds_time, has_regex, uses_index};
 use super::project::project;
+use crate::text_index::{Candidates, MAX_CANDIDATES, TextIndex};
 use crate::{backend_err, blobs, codec, reader};
 use rusqlite::Connection;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use serde_json::{Map, Value};
 use spanloom_model::{ObjectRef, XactId};
 use spanloom_query::Query;
-use spanloom_query::plan::{Expr, SelectItem, Selection, Shape, SortKey};
+use spanloom_query::plan::{BinaryOp, Expr, SelectItem, Selection, Shape, SortKey};
 use spanloom_store::{QueryOutput, StoreError, StoreResult, StoredRow, cursor};
+use std::sync::Arc;
 
 /// Rows per page when the query sets no limit, and the most a page may hold.
 const DEFAULT_LIMIT: u64 = 100;
@@ -25,6 +27,7 @@ pub(crate) fn run(
     org_id: &str,
     q: &Query,
     indexed: &[String],
+    text_index: Option<Arc<TextIndex>>,
 ) -> StoreResult<QueryOutput> {
     if q.filter.as_ref().is_some_and(has_regex)
         && q.limit.is_none()
@@ -37,10 +40,7 @@ pub(crate) fn run(
     }
     let object = ObjectRef::new(q.source.kind, q.source.id.clone());
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT) as usize;
-    let sql = Sql {
-        params: Vec::new(),
-        indexed: indexed.to_vec(),
-    };
+    let sql = Sql::new(indexed.to_vec(), text_index);
     match (q.shape, q.is_aggregate()) {
         (Shape::Spans, false) => spans(c, sql, org_id, &object, q, limit),
         (Shape::Spans, true) => groups(c, sql, org_id, q, limit),
@@ -64,6 +64,72 @@ fn blob_joins() -> String {
         .iter()
         .map(|(field, alias)| format!(" LEFT JOIN blobs {alias} ON {alias}.id = s.{field}_blob"))
         .collect()
+}
+
+/// The candidate rows of a `MATCH` that is a top-level conjunct of the filter, when the text
+/// index narrows it and few rows wait to be indexed: the query then reads only those rows
+/// instead of walking the object.
+fn driving_candidates(
+    c: &Connection,
+    sql: &mut Sql,
+    filter: Option<&Expr>,
+) -> StoreResult<Option<Arc<Candidates>>> {
+    let mut conjuncts = Vec::new();
+    if let Some(filter) = filter {
+        top_level_conjuncts(filter, &mut conjuncts);
+    }
+    for expr in conjuncts {
+        let Expr::Match { field, text } = expr else {
+            continue;
+        };
+        let Some(candidates) = sql.text_candidates(field.as_deref(), text) else {
+            continue;
+        };
+        let tail: i64 = c
+            .query_row(
+                "SELECT count(*) FROM (SELECT 1 FROM spans WHERE xact_id > ?1 LIMIT ?2)",
+                (candidates.watermark, MAX_CANDIDATES as i64 + 1),
+                |r| r.get(0),
+            )
+            .map_err(backend_err)?;
+        if tail as usize + candidates.seqs.len() <= MAX_CANDIDATES {
+            return Ok(Some(candidates));
+        }
+    }
+    Ok(None)
+}
+
+fn top_level_conjuncts<'a>(expr: &'a Expr, out: &mut Vec<&'a Expr>) {
+    match expr {
+        Expr::Binary {
+            op: BinaryOp::And,
+            left,
+            right,
+        } => {
+            top_level_conjuncts(left, out);
+            top_level_conjuncts(right, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// `FROM` text for spans: all of them, or only the candidates (driving the join, with
+/// `s.seq = c.seq` added to `clauses`).
+fn span_source(
+    sql: &mut Sql,
+    candidates: Option<&Candidates>,
+    clauses: &mut Vec<String>,
+) -> String {
+    let Some(candidates) = candidates else {
+        return "spans s".into();
+    };
+    let (list, watermark) = sql.bind_candidates(candidates);
+    clauses.push("s.seq = c.seq".into());
+    // CROSS JOIN keeps the candidates as the outer loop; UNION drops a row found both ways.
+    format!(
+        "(SELECT value AS seq FROM json_each({list}) UNION SELECT seq FROM spans WHERE xact_id > {watermark}) c \
+         CROSS JOIN spans s"
+    )
 }
 
 /// A sort key's expression: a select alias names its item's expression.
@@ -129,6 +195,8 @@ fn spans(
     limit: usize,
 ) -> StoreResult<QueryOutput> {
     let mut clauses = vec![scope(&mut sql, "s", org_id, q)];
+    let candidates = driving_candidates(c, &mut sql, q.filter.as_ref())?;
+    let source = span_source(&mut sql, candidates.as_deref(), &mut clauses);
     if let Some(filter) = &q.filter {
         clauses.push(sql.expr(filter)?);
     }
@@ -156,7 +224,7 @@ fn spans(
     let key_columns: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
     let text = format!(
         "SELECT s.row_id, s.project_id, s.xact_id, s.data, b_input.data, b_output.data, b_expected.data, b_otel.data, {}
-         FROM spans s{} WHERE {} ORDER BY {} LIMIT {}",
+         FROM {source}{} WHERE {} ORDER BY {} LIMIT {}",
         key_columns.join(", "),
         blob_joins(),
         clauses.join(" AND "),
@@ -218,6 +286,8 @@ fn groups(
     limit: usize,
 ) -> StoreResult<QueryOutput> {
     let mut clauses = vec![scope(&mut sql, "s", org_id, q)];
+    let candidates = driving_candidates(c, &mut sql, q.filter.as_ref())?;
+    let source = span_source(&mut sql, candidates.as_deref(), &mut clauses);
     if let Some(filter) = &q.filter {
         clauses.push(sql.expr(filter)?);
     }
@@ -257,7 +327,7 @@ fn groups(
         format!(" ORDER BY {}", order.join(", "))
     };
     let text = format!(
-        "SELECT {} FROM spans s{} WHERE {}{group_by}{order} LIMIT {limit}",
+        "SELECT {} FROM {source}{} WHERE {}{group_by}{order} LIMIT {limit}",
         columns.join(", "),
         blob_joins(),
         clauses.join(" AND ")
@@ -301,7 +371,18 @@ fn traces(
         // A trace matches when any of its spans matches. A filter on an indexed field finds
         // its spans through the index first; any other filter walks traces newest first and
         // stops at the page's end.
-        if uses_index(filter, &sql.indexed) {
+        let candidates = driving_candidates(c, &mut sql, Some(filter))?;
+        if let Some(candidates) = candidates {
+            let mut span_clauses = vec![scope(&mut sql, "s", org_id, q)];
+            let source = span_source(&mut sql, Some(&candidates), &mut span_clauses);
+            span_clauses.push(sql.expr(filter)?);
+            from = format!(
+                "(SELECT s.root_span_id AS rid FROM {source}{} WHERE {}) m CROSS JOIN traces t",
+                blob_joins(),
+                span_clauses.join(" AND ")
+            );
+            clauses.push("t.root_span_id = m.rid".into());
+        } else if uses_index(filter, &sql.indexed) {
             let span_scope = scope(&mut sql, "s", org_id, q);
             let filter = sql.expr(filter)?;
             // Drive from the few matching spans (CROSS JOIN keeps that order): their traces

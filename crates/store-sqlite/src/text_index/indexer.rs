@@ -1,0 +1,319 @@
+//! The indexer thread: reads spans committed after the watermark (by `xact_id`, through
+//! `spans_by_xact`), writes their terms as one new segment, and merges segments so a lookup
+//! probes few of them.
+//!
+//! A row changed by a merge gets a new `xact_id`, so it is indexed again with its new text;
+//! its old postings stay behind as harmless false candidates (the check rejects them).
+
+use super::{HAYSTACK_SQL, TextIndex, postings, tokens};
+use crate::query::{compile::PAYLOAD_JOINS, functions};
+use hashbrown::HashMap;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::BinaryHeap;
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Rows per pass (a pass always takes whole transactions, so it may take more).
+const PASS_ROWS: i64 = 4_096;
+/// Wait between passes when the index has caught up.
+const IDLE_INTERVAL: Duration = Duration::from_millis(300);
+/// Segments of one level merged into one of the next level.
+pub(super) const FANIN: usize = 8;
+
+/// The indexer thread; `stop` ends it after the pass in progress.
+pub(crate) struct Indexer {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Indexer {
+    /// Starts indexing the spans of the database at `db` into `index`.
+    pub(crate) fn spawn(db: &Path, index: Arc<TextIndex>) -> rusqlite::Result<Self> {
+        let main = Connection::open(db)?;
+        crate::schema::configure_reader(&main)?;
+        functions::register(&main)?;
+        let out = index.open_connection()?;
+        out.pragma_update(None, "synchronous", "NORMAL")?;
+        out.pragma_update(None, "cache_size", -16_384)?;
+        let watermark: i64 = out
+            .query_row("SELECT value FROM state WHERE key = 'watermark'", [], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .unwrap_or(0);
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let signal = Arc::clone(&stop);
+        let mut worker = Worker {
+            main,
+            out,
+            index,
+            watermark,
+        };
+        let handle = std::thread::Builder::new()
+            .name("spanloom-text-index".into())
+            .spawn(move || worker.run(&signal))
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        Ok(Self {
+            stop,
+            handle: Some(handle),
+        })
+    }
+
+    /// Stops the thread and waits for it.
+    pub(crate) fn stop(&mut self) {
+        let (lock, cvar) = &*self.stop;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cvar.notify_all();
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+struct Worker {
+    /// Read-only connection to the main database.
+    main: Connection,
+    /// The index file's writer connection.
+    out: Connection,
+    index: Arc<TextIndex>,
+    /// Every row with an `xact_id` up to this one is indexed.
+    watermark: i64,
+}
+
+impl Worker {
+    fn run(&mut self, stop: &(Mutex<bool>, Condvar)) {
+        let (lock, cvar) = stop;
+        let mut wait = Duration::ZERO;
+        loop {
+            {
+                let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+                let (guard, _) = cvar
+                    .wait_timeout(guard, wait)
+                    .unwrap_or_else(|e| e.into_inner());
+                if *guard {
+                    return;
+                }
+            }
+            let started = Instant::now();
+            match self.pass().and_then(|more| self.merge().map(|()| more)) {
+                // Behind: go on, but leave the CPU to ingest half the time.
+                Ok(true) => wait = started.elapsed(),
+                Ok(false) => wait = IDLE_INTERVAL,
+                Err(e) => {
+                    tracing::error!(error = %e, "text indexing failed; MATCH scans until restart");
+                    self.index.mark_unhealthy();
+                    return;
+                }
+            }
+            metrics::histogram!("spanloom_text_index_pass_seconds")
+                .record(started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Indexes the next rows; true if more are waiting.
+    fn pass(&mut self) -> rusqlite::Result<bool> {
+        let tx = self.main.unchecked_transaction()?;
+        // Up to PASS_ROWS rows, extended to the end of the last transaction they touch.
+        let bound: Option<i64> = tx
+            .prepare_cached(
+                "SELECT xact_id FROM spans WHERE xact_id > ?1 ORDER BY xact_id LIMIT 1 OFFSET ?2",
+            )?
+            .query_row(params![self.watermark, PASS_ROWS - 1], |r| r.get(0))
+            .optional()?;
+        let (upper, more) = match bound {
+            Some(x) => (x, true),
+            None => {
+                let max: Option<i64> = tx.query_row(
+                    "SELECT max(xact_id) FROM spans WHERE xact_id > ?1",
+                    [self.watermark],
+                    |r| r.get(0),
+                )?;
+                match max {
+                    Some(x) => (x, false),
+                    None => return Ok(false),
+                }
+            }
+        };
+        let joins: String = PAYLOAD_JOINS
+            .iter()
+            .filter(|(field, _)| *field != "otel")
+            .map(|(field, alias)| {
+                format!(" LEFT JOIN blobs {alias} ON {alias}.id = s.{field}_blob")
+            })
+            .collect();
+        let sql = format!(
+            "SELECT s.seq, {HAYSTACK_SQL} FROM spans s{joins} WHERE s.xact_id > ?1 AND s.xact_id <= ?2"
+        );
+        let mut by_term: HashMap<u32, Vec<i64>> = HashMap::new();
+        let mut new_terms: Vec<String> = Vec::new();
+        let mut rows = 0i64;
+        {
+            let dictionary = self
+                .index
+                .dictionary
+                .read()
+                .unwrap_or_else(|e| e.into_inner());
+            let mut pending: HashMap<String, u32> = HashMap::new();
+            let mut stmt = tx.prepare_cached(&sql)?;
+            let mut cursor = stmt.query(params![self.watermark, upper])?;
+            let mut ids: Vec<u32> = Vec::new();
+            while let Some(row) = cursor.next()? {
+                let seq: i64 = row.get(0)?;
+                let text = row.get_ref(1)?.as_str().unwrap_or("");
+                ids.clear();
+                tokens::for_each_term(text, |term| {
+                    let id = match dictionary.get(term) {
+                        Some(id) => id,
+                        None => match pending.get(term) {
+                            Some(&id) => id,
+                            None => {
+                                let id = (dictionary.len() + new_terms.len()) as u32;
+                                pending.insert(term.to_owned(), id);
+                                new_terms.push(term.to_owned());
+                                id
+                            }
+                        },
+                    };
+                    ids.push(id);
+                });
+                ids.sort_unstable();
+                ids.dedup();
+                for &id in &ids {
+                    by_term.entry(id).or_default().push(seq);
+                }
+                rows += 1;
+            }
+        }
+        tx.finish()?;
+        // New terms go into the dictionary before their postings are committed, so a lookup
+        // that sees the new segment also sees its terms.
+        {
+            let mut dictionary = self
+                .index
+                .dictionary
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            for term in &new_terms {
+                dictionary.push(term);
+            }
+        }
+        let mut terms: Vec<(u32, Vec<i64>)> = by_term.into_iter().collect();
+        terms.sort_unstable_by_key(|(id, _)| *id);
+        let first_new = self.index.dictionary_len() - new_terms.len();
+        let tx = self.out.unchecked_transaction()?;
+        {
+            let mut insert_term =
+                tx.prepare_cached("INSERT INTO terms (id, term) VALUES (?1, ?2)")?;
+            for (i, term) in new_terms.iter().enumerate() {
+                insert_term.execute(params![(first_new + i) as i64, term])?;
+            }
+            tx.execute("INSERT INTO segments (level, rows) VALUES (0, ?1)", [rows])?;
+            let segment = tx.last_insert_rowid();
+            let mut insert = tx
+                .prepare_cached("INSERT INTO postings (segment, term, seqs) VALUES (?1, ?2, ?3)")?;
+            for (term, mut seqs) in terms {
+                postings::normalize(&mut seqs);
+                insert.execute(params![segment, term, postings::encode(&seqs)])?;
+            }
+            tx.execute(
+                "INSERT INTO state (key, value) VALUES ('watermark', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [upper],
+            )?;
+        }
+        tx.commit()?;
+        self.watermark = upper;
+        metrics::counter!("spanloom_text_index_rows_total").increment(rows as u64);
+        metrics::gauge!("spanloom_text_index_terms").set(self.index.dictionary_len() as f64);
+        Ok(more)
+    }
+
+    /// Merges the oldest [`FANIN`] segments of any level that has that many.
+    fn merge(&mut self) -> rusqlite::Result<()> {
+        loop {
+            let full: Option<i64> = self
+                .out
+                .query_row(
+                    "SELECT level FROM segments GROUP BY level HAVING count(*) >= ?1 ORDER BY level LIMIT 1",
+                    [FANIN as i64],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(level) = full else {
+                let count: i64 = self
+                    .out
+                    .query_row("SELECT count(*) FROM segments", [], |r| r.get(0))?;
+                metrics::gauge!("spanloom_text_index_segments").set(count as f64);
+                return Ok(());
+            };
+            let tx = self.out.unchecked_transaction()?;
+            let (inputs, rows): (Vec<i64>, Vec<i64>) = tx
+                .prepare_cached(
+                    "SELECT id, rows FROM segments WHERE level = ?1 ORDER BY id LIMIT ?2",
+                )?
+                .query_map(params![level, FANIN as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<(i64, i64)>, _>>()?
+                .into_iter()
+                .unzip();
+            tx.execute(
+                "INSERT INTO segments (level, rows) VALUES (?1, ?2)",
+                params![level + 1, rows.iter().sum::<i64>()],
+            )?;
+            let merged = tx.last_insert_rowid();
+            merge_segments(&tx, &inputs, merged)?;
+            for id in &inputs {
+                tx.execute("DELETE FROM postings WHERE segment = ?1", [id])?;
+                tx.execute("DELETE FROM segments WHERE id = ?1", [id])?;
+            }
+            tx.commit()?;
+        }
+    }
+}
+
+/// Writes segment `into` as the union of `inputs`, term by term (a k-way merge over the
+/// inputs' rows, which the primary key keeps in term order), so memory stays small.
+fn merge_segments(conn: &Connection, inputs: &[i64], into: i64) -> rusqlite::Result<()> {
+    let mut stmts = Vec::with_capacity(inputs.len());
+    for _ in inputs {
+        stmts.push(
+            conn.prepare("SELECT term, seqs FROM postings WHERE segment = ?1 ORDER BY term")?,
+        );
+    }
+    let mut cursors = Vec::with_capacity(inputs.len());
+    for (stmt, id) in stmts.iter_mut().zip(inputs) {
+        cursors.push(stmt.query([id])?);
+    }
+    // Heap of (next term, input index), smallest term first.
+    let mut heads: Vec<Option<Vec<u8>>> = vec![None; cursors.len()];
+    let mut heap = BinaryHeap::new();
+    for (i, cursor) in cursors.iter_mut().enumerate() {
+        if let Some(row) = cursor.next()? {
+            heap.push(std::cmp::Reverse((row.get::<_, i64>(0)?, i)));
+            heads[i] = Some(row.get(1)?);
+        }
+    }
+    let mut insert =
+        conn.prepare("INSERT INTO postings (segment, term, seqs) VALUES (?1, ?2, ?3)")?;
+    let mut seqs = Vec::new();
+    while let Some(std::cmp::Reverse((term, _))) = heap.peek().copied() {
+        seqs.clear();
+        while let Some(&std::cmp::Reverse((t, i))) = heap.peek() {
+            if t != term {
+                break;
+            }
+            heap.pop();
+            if let Some(blob) = heads[i].take() {
+                postings::decode_into(&blob, &mut seqs);
+            }
+            if let Some(row) = cursors[i].next()? {
+                heap.push(std::cmp::Reverse((row.get::<_, i64>(0)?, i)));
+                heads[i] = Some(row.get(1)?);
+            }
+        }
+        postings::normalize(&mut seqs);
+        insert.execute(params![into, term, postings::encode(&seqs)])?;
+    }
+    Ok(())
+}
