@@ -1,0 +1,127 @@
+"""Helpers shared by the framework integrations (`spanloom.langchain`, `spanloom.llama_index`):
+JSON conversion of framework objects, error text, usage metrics, and making a span current
+for the code a framework runs inside it."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import traceback
+from typing import Any, Callable, Optional
+
+from ._span import NOOP_SPAN, _current, start_span
+
+# Lists longer than this are cut in logged inputs/outputs (an index build can pass thousands
+# of nodes through one call); the cut is marked with a trailing string.
+MAX_ITEMS = 200
+_MAX_DEPTH = 12
+
+
+def to_json(value: Any, convert: Optional[Callable[[Any], Any]] = None, _depth: int = 0) -> Any:
+    """A JSON-compatible copy of `value`. `convert` is tried first on every non-primitive value
+    and returns `NotImplemented` for values it does not know."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if _depth > _MAX_DEPTH:
+        return repr(value)
+    if convert is not None:
+        try:
+            converted = convert(value)
+        except Exception:  # noqa: BLE001 - a failed conversion falls back to the generic one
+            converted = NotImplemented
+        if converted is not NotImplemented:
+            return to_json(converted, convert, _depth + 1) if converted is not value else repr(value)
+    if isinstance(value, dict):
+        return {str(k): to_json(v, convert, _depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
+        out = [to_json(v, convert, _depth + 1) for v in items[:MAX_ITEMS]]
+        if len(items) > MAX_ITEMS:
+            out.append(f"... {len(items) - MAX_ITEMS} more")
+        return out
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    if hasattr(value, "model_dump") and callable(value.model_dump):
+        try:
+            return to_json(value.model_dump(mode="json", exclude_none=True), convert, _depth + 1)
+        except Exception:  # noqa: BLE001
+            pass
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        try:
+            return to_json(dataclasses.asdict(value), convert, _depth + 1)
+        except Exception:  # noqa: BLE001
+            pass
+    if isinstance(value, enum.Enum):
+        return to_json(value.value, convert, _depth + 1)
+    return str(value)
+
+
+def error_text(error: BaseException) -> str:
+    """The formatted traceback of `error`, the way spans record errors."""
+    try:
+        return "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    except Exception:  # noqa: BLE001
+        return f"{type(error).__name__}: {error}"
+
+
+def openai_usage_metrics(usage: Any) -> dict:
+    """Span metrics from an OpenAI-style usage object or dict (`prompt_tokens`,
+    `completion_tokens`, `total_tokens`, `*_tokens_details`)."""
+    if usage is None:
+        return {}
+    if hasattr(usage, "model_dump"):
+        usage = usage.model_dump(exclude_none=True)
+    if not isinstance(usage, dict):
+        return {}
+    metrics: dict = {}
+    for ours, theirs in (
+        ("prompt_tokens", "prompt_tokens"),
+        ("completion_tokens", "completion_tokens"),
+        ("tokens", "total_tokens"),
+        ("prompt_tokens", "input_tokens"),
+        ("completion_tokens", "output_tokens"),
+    ):
+        value = usage.get(theirs)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and ours not in metrics:
+            metrics[ours] = value
+    cached = (usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}).get("cached_tokens")
+    if isinstance(cached, (int, float)):
+        metrics["prompt_cached_tokens"] = cached
+    reasoning = (usage.get("completion_tokens_details") or usage.get("output_tokens_details") or {}).get("reasoning_tokens")
+    if isinstance(reasoning, (int, float)):
+        metrics["completion_reasoning_tokens"] = reasoning
+    if "tokens" not in metrics and "prompt_tokens" in metrics and "completion_tokens" in metrics:
+        metrics["tokens"] = metrics["prompt_tokens"] + metrics["completion_tokens"]
+    return metrics
+
+
+def open_span(parent: Any, name: str, type: Optional[str], event: dict) -> Any:
+    """Starts a span under `parent` (a span or logger), else under the current span, else as a
+    root of the current experiment or logger; a no-op span when nothing is logging."""
+    event = {k: v for k, v in event.items() if v is not None}
+    try:
+        if parent is not None:
+            return parent.start_span(name=name, type=type, **event)
+    except Exception:  # noqa: BLE001 - fall back to the default placement
+        pass
+    return start_span(name=name, type=type, **event)
+
+
+def make_current(span: Any) -> Any:
+    """Makes `span` the current span (for the code the framework runs inside it); returns what
+    was current before, for `restore_current`."""
+    previous = _current.get()
+    if span is not NOOP_SPAN and span is not None:
+        _current.set(span)
+    return previous
+
+
+def restore_current(span: Any, previous: Any) -> None:
+    """Undoes `make_current(span)` in this context, if `span` is still the current span here."""
+    if span is not NOOP_SPAN and _current.get() is span:
+        _current.set(previous)
+
+
+def current_parent() -> Any:
+    """The current span, or None."""
+    return _current.get()

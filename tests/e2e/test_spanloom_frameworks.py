@@ -1,0 +1,190 @@
+"""Framework integrations of Spanloom's Python SDK against a running server: the LangChain
+callback handler (with the real `langchain-openai` ChatOpenAI), LangGraph graphs through the
+same handler, and the LlamaIndex instrumentation (with the real llama-index OpenAI LLM and
+embedding classes), all talking to tests/e2e/fake_provider.py. Each script runs in its own
+process; the spans are read back from the server and checked as a tree."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+from test_braintrust_sdk import run_sdk
+
+pytest.importorskip("spanloom", reason="installed by scripts/setup-test-env.sh")
+
+
+def run(server, script: str, *args: str) -> dict:
+    """Runs the script; its last stdout line is JSON."""
+    return json.loads(run_sdk(server, script, *args, prefix="SPANLOOM").strip().splitlines()[-1])
+
+
+def project_rows(client, name: str) -> list[dict]:
+    [project] = client.get("/v1/project", params={"project_name": name}).json()["objects"]
+    return client.fetch_all("project_logs", project["id"])
+
+
+def children(rows: list[dict], parent: dict) -> list[dict]:
+    """The parent's child spans, in start order."""
+    kids = [r for r in rows if r.get("span_parents") == [parent["span_id"]]]
+    return sorted(kids, key=lambda r: (r["metrics"]["start"], r["span_attributes"].get("exec_counter", 0)))
+
+
+def names(rows: list[dict]) -> list[str]:
+    return [r["span_attributes"]["name"] for r in rows]
+
+
+def one(rows: list[dict], name: str) -> dict:
+    [row] = [r for r in rows if r["span_attributes"]["name"] == name]
+    return row
+
+
+def check_closed(rows: list[dict]) -> None:
+    """Every span ended, after it started, and belongs to one trace with its parent."""
+    by_span = {r["span_id"]: r for r in rows}
+    for r in rows:
+        assert r["metrics"]["start"] <= r["metrics"]["end"], r
+        for parent in r.get("span_parents") or []:
+            assert by_span[parent]["root_span_id"] == r["root_span_id"], r
+
+
+LANGCHAIN_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, json, sys
+    import spanloom
+    from spanloom.langchain import SpanloomCallbackHandler, BraintrustCallbackHandler, set_global_handler, clear_global_handler
+    from langchain_core.messages import HumanMessage
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.prompts import ChatPromptTemplate
+    from langchain_core.runnables import RunnableLambda
+    from langchain_core.tools import tool
+    from langchain_openai import ChatOpenAI
+
+    assert BraintrustCallbackHandler is SpanloomCallbackHandler
+    spanloom.init_logger(project="spanloom-langchain-e2e")
+    handler = SpanloomCallbackHandler()
+    config = {"callbacks": [handler]}
+    llm = ChatOpenAI(model="gpt-4o-mini", base_url=sys.argv[1] + "/v1", api_key="sk-fake", temperature=0.1, max_retries=0, stream_usage=True)
+
+    @spanloom.traced
+    def lookup(city):
+        return "sunny"
+
+    @tool
+    def get_weather(city: str) -> str:
+        \"\"\"The weather in a city.\"\"\"
+        return f"{lookup(city)} in {city}"
+
+    def explode(_):
+        raise ValueError("the lambda failed")
+
+    @spanloom.traced
+    def agent(question):
+        chain = ChatPromptTemplate.from_messages([("system", "Be brief."), ("user", "{q}")]) | llm | StrOutputParser()
+        answer = chain.invoke({"q": question}, config=config)
+        streamed = "".join(chunk.content for chunk in llm.stream("stream please", config=config))
+        model = llm.bind_tools([get_weather])
+        messages = [HumanMessage("What is the weather in Paris?")]
+        reply = model.invoke(messages, config=config)
+        messages.append(reply)
+        for call in reply.tool_calls:
+            messages.append(get_weather.invoke(call, config=config))
+        final = model.invoke(messages, config=config)
+        try:
+            RunnableLambda(explode, name="explode").invoke(1, config=config)
+        except ValueError:
+            pass
+        return {"answer": answer, "streamed": streamed, "final": final.content}
+
+    @spanloom.traced
+    async def async_agent():
+        chain = llm | StrOutputParser()
+        return await chain.ainvoke("async hello", config=config)
+
+    out = agent("hello chain")
+    out["async"] = asyncio.run(async_agent())
+    # A global handler traces runs that are given no callbacks.
+    set_global_handler(SpanloomCallbackHandler())
+    out["global"] = llm.invoke("global hello").content
+    clear_global_handler()
+    out["untraced"] = llm.invoke("not traced").content
+    spanloom.flush()
+    print(json.dumps(out))
+    """
+)
+
+
+def test_langchain_chain_stream_tools_and_errors(server, client, fake_provider):
+    out = run(server, LANGCHAIN_SCRIPT, fake_provider.url)
+    assert out == {
+        "answer": "Echo: hello chain",
+        "streamed": "Echo: stream please",
+        "final": "Echo: What is the weather in Paris?",
+        "async": "Echo: async hello",
+        "global": "Echo: global hello",
+        "untraced": "Echo: not traced",
+    }
+    rows = project_rows(client, "spanloom-langchain-e2e")
+    check_closed(rows)
+    roots = sorted((r for r in rows if not r["span_parents"]), key=lambda r: r["metrics"]["start"])
+    assert names(roots) == ["agent", "async_agent", "ChatOpenAI"]  # the untraced call logged nothing
+    agent, async_agent, global_llm = roots
+
+    # agent → the chain, the streamed call, the two tool-calling model calls, the tool, the failing lambda.
+    steps = children(rows, agent)
+    assert names(steps) == ["RunnableSequence", "ChatOpenAI", "ChatOpenAI", "get_weather", "ChatOpenAI", "explode"]
+    sequence, streamed, tool_call, tool, final, explode = steps
+    assert all(r["root_span_id"] == agent["root_span_id"] for r in steps)
+
+    # The chain: prompt → model → parser, with inputs and outputs.
+    assert sequence["span_attributes"]["type"] == "task"
+    assert sequence["input"] == {"q": "hello chain"} and sequence["output"] == "Echo: hello chain"
+    prompt, chat, parser = children(rows, sequence)
+    assert names([prompt, chat, parser]) == ["ChatPromptTemplate", "ChatOpenAI", "StrOutputParser"]
+    assert prompt["output"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello chain"}]
+    assert parser["output"] == "Echo: hello chain"
+
+    # The LLM span follows the conventions: messages in, assistant message out, model and
+    # parameters in metadata, tokens in metrics.
+    assert chat["span_attributes"]["type"] == "llm"
+    assert chat["input"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello chain"}]
+    assert chat["output"]["role"] == "assistant" and chat["output"]["content"] == "Echo: hello chain"
+    meta = chat["metadata"]
+    assert meta["model"] == "gpt-4o-mini" and meta["provider"] == "openai" and meta["temperature"] == 0.1
+    assert meta["finish_reason"] == "stop" and "seq:step:2" in meta["tags"]
+    m = chat["metrics"]
+    assert m["prompt_tokens"] > 0 and m["completion_tokens"] == 3 and m["tokens"] == m["prompt_tokens"] + 3
+    assert "time_to_first_token" not in m
+
+    # Streaming: the aggregated message, usage from the final chunk, time to first token.
+    assert streamed["input"] == [{"role": "user", "content": "stream please"}]
+    assert streamed["output"]["content"] == "Echo: stream please" and streamed["metadata"]["stream"] is True
+    assert streamed["metrics"]["completion_tokens"] == 3
+    assert 0 < streamed["metrics"]["time_to_first_token"] <= streamed["metrics"]["end"] - streamed["metrics"]["start"]
+
+    # Tool calling: the model asks for the tool (tools in metadata), the tool runs (and the
+    # traced function it calls nests under it), the model answers with the tool result.
+    assert tool_call["output"]["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert json.loads(tool_call["output"]["tool_calls"][0]["function"]["arguments"]) == {"city": "Paris"}
+    assert tool_call["metadata"]["tools"][0]["function"]["name"] == "get_weather"
+    assert tool["span_attributes"]["type"] == "tool"
+    assert tool["input"] == {"city": "Paris"} and tool["output"] == "sunny in Paris"
+    assert tool["metadata"]["tool_call_id"] == "call_fake_1"
+    [lookup] = children(rows, tool)
+    assert lookup["span_attributes"]["name"] == "lookup" and lookup["output"] == "sunny"
+    assert [msg["role"] for msg in final["input"]] == ["user", "assistant", "tool"]
+    assert final["input"][2] == {"role": "tool", "name": "get_weather", "tool_call_id": "call_fake_1", "content": "sunny in Paris"}
+    assert final["output"]["content"] == "Echo: What is the weather in Paris?"
+
+    # Errors: the traceback is the span's error.
+    assert "ValueError: the lambda failed" in explode["error"] and "Traceback" in explode["error"]
+    assert "output" not in explode or explode["output"] is None
+
+    # Async runs nest the same way.
+    [async_chain] = children(rows, async_agent)
+    assert names(children(rows, async_chain)) == ["ChatOpenAI", "StrOutputParser"]
+    assert async_chain["output"] == "Echo: async hello"
+
+    # The global handler's run is a root of its own.
+    assert global_llm["span_attributes"]["type"] == "llm" and global_llm["output"]["content"] == "Echo: global hello"
