@@ -14,15 +14,31 @@
 //!   `failed_payloads_dir` when set (every batch goes to `all_payloads_dir` when set).
 //! * **Flush.** `flush` returns once every row logged before it was sent or given up on; with
 //!   `sync_flush` nothing is sent except by `flush`.
+//! * **Spool.** With `spool_dir`, a batch that finally fails because the server is
+//!   unreachable (transport error, 408, 429, 5xx) is appended to the spool directory instead
+//!   of being lost, and later re-sent, oldest first, by this or any later logger with the same
+//!   `spool_key`: before each send wave, and on a timer while files remain. While the spool
+//!   is not empty new batches are spooled behind it, so rows reach the server in the order
+//!   they were logged. Files are claimed by an atomic rename, so concurrent processes never
+//!   send one file twice; claims of dead processes are taken back.
+//! * **Fork.** A logger copied into a forked child has no worker thread there (and its locks
+//!   may be held by threads that do not exist): every method is a no-op in a process other
+//!   than the one that started it, and [`BackgroundLogger::abandon`] makes dropping it free
+//!   the memory only, without flushing or joining.
 
 use crate::transport::Transport;
 use serde_json::Value;
 use spanloom_model::{fields, merge};
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// A callback for warnings the user should see (the server cannot be reached, rows were
+/// spooled or lost, the server is back).
+pub type WarningHook = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// What `log` does when the queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +72,14 @@ pub struct LoggerConfig {
     pub failed_payloads_dir: Option<PathBuf>,
     /// Where every body is written before it is sent.
     pub all_payloads_dir: Option<PathBuf>,
+    /// Where batches that cannot be delivered wait to be re-sent (see the module docs).
+    pub spool_dir: Option<PathBuf>,
+    /// The spool files this logger writes and replays start with this key (one key per
+    /// destination, so a spool directory can serve several servers).
+    pub spool_key: String,
+    /// Called (from the worker thread) with a warning: once when the server becomes
+    /// unreachable, once when it is back.
+    pub on_warning: Option<WarningHook>,
 }
 
 impl LoggerConfig {
@@ -72,6 +96,9 @@ impl LoggerConfig {
             sync_flush: false,
             failed_payloads_dir: None,
             all_payloads_dir: None,
+            spool_dir: None,
+            spool_key: "spool".into(),
+            on_warning: None,
         }
     }
 }
@@ -81,8 +108,10 @@ impl LoggerConfig {
 pub struct FlushReport {
     /// Rows acknowledged by the server (after merging rows of one span).
     pub sent_rows: u64,
-    /// Rows given up on (after the retries, or 413).
+    /// Rows given up on (after the retries, or 413), not counting spooled ones.
     pub failed_rows: u64,
+    /// Rows written to the spool directory to be re-sent later.
+    pub spooled_rows: u64,
 }
 
 #[derive(Default)]
@@ -97,6 +126,8 @@ struct State {
     dropped: u64,
     report: FlushReport,
     stopping: bool,
+    /// Spool files of this key may be waiting (re-checked on a timer).
+    spool_pending: bool,
 }
 
 struct Shared {
@@ -111,18 +142,25 @@ impl Shared {
     }
 }
 
-/// The background logger. Dropping it flushes and stops the worker.
+/// The background logger. Dropping it flushes and stops the worker (unless abandoned, or
+/// in a forked child).
 pub struct BackgroundLogger {
     shared: Arc<Shared>,
     config: LoggerConfig,
     worker: Option<JoinHandle<()>>,
+    /// The process that started the worker: in any other (a forked child) the logger is inert.
+    pid: u32,
+    abandoned: AtomicBool,
 }
 
 impl BackgroundLogger {
     /// Starts the worker thread.
     pub fn start(config: LoggerConfig) -> Self {
         let shared = Arc::new(Shared {
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                spool_pending: config.spool_dir.is_some(),
+                ..State::default()
+            }),
             changed: Condvar::new(),
         });
         let worker = {
@@ -136,11 +174,31 @@ impl BackgroundLogger {
             shared,
             config,
             worker,
+            pid: std::process::id(),
+            abandoned: AtomicBool::new(false),
         }
+    }
+
+    /// Whether this logger may touch its queue: not abandoned, and in the process that
+    /// started it (after `fork` the worker thread is gone and the lock may be held by a
+    /// thread that does not exist in the child).
+    fn usable(&self) -> bool {
+        !self.abandoned.load(Ordering::Relaxed) && self.pid == std::process::id()
+    }
+
+    /// Gives the logger up without flushing: queued rows are neither sent nor written, and
+    /// dropping it later neither locks the queue nor joins the worker. For a logger inherited
+    /// through `fork`, whose worker thread does not exist in the child (the parent still
+    /// owns and sends those rows).
+    pub fn abandon(&self) {
+        self.abandoned.store(true, Ordering::Relaxed);
     }
 
     /// Queues a row (a `/logs3` row with its object ids). Never does network I/O.
     pub fn log(&self, row: Value) {
+        if !self.usable() {
+            return;
+        }
         let mut state = self.shared.lock();
         let capacity = self.config.queue_capacity.max(1);
         while state.queue.len() >= capacity {
@@ -170,6 +228,9 @@ impl BackgroundLogger {
     /// Sends everything logged so far and waits for it; reports the totals since the last
     /// flush.
     pub fn flush(&self) -> FlushReport {
+        if !self.usable() {
+            return FlushReport::default();
+        }
         let mut state = self.shared.lock();
         let target = state.queued;
         state.flush_wanted = state.flush_wanted.max(target);
@@ -186,12 +247,21 @@ impl BackgroundLogger {
 
     /// Rows dropped because the queue was full.
     pub fn dropped(&self) -> u64 {
+        if !self.usable() {
+            return 0;
+        }
         self.shared.lock().dropped
     }
 }
 
 impl Drop for BackgroundLogger {
     fn drop(&mut self) {
+        if !self.usable() {
+            // No worker to stop here: forget its handle (detaching a thread that does not
+            // exist in this process is undefined) and leave the queue's lock alone.
+            std::mem::forget(self.worker.take());
+            return;
+        }
         self.flush();
         self.shared.lock().stopping = true;
         self.shared.changed.notify_all();
@@ -202,6 +272,8 @@ impl Drop for BackgroundLogger {
 }
 
 fn run(shared: &Shared, config: &LoggerConfig) {
+    let mut link = Link::default();
+    let mut retry_at: Option<Instant> = None;
     loop {
         let (rows, upto) = {
             let mut state = shared.lock();
@@ -211,13 +283,31 @@ fn run(shared: &Shared, config: &LoggerConfig) {
                 if wanted || state.stopping {
                     break;
                 }
+                if state.spool_pending {
+                    // Spooled files wait for the server: try them again on a timer.
+                    let at = *retry_at.get_or_insert_with(Instant::now);
+                    let now = Instant::now();
+                    if now >= at {
+                        break;
+                    }
+                    state = shared
+                        .changed
+                        .wait_timeout(state, at - now)
+                        .map(|(s, _)| s)
+                        .unwrap_or_else(|p| p.into_inner().0);
+                    continue;
+                }
                 state = shared
                     .changed
                     .wait(state)
                     .unwrap_or_else(|p| p.into_inner());
             }
-            if state.stopping && state.queue.is_empty() {
+            if state.stopping && state.queue.is_empty() && !state.spool_pending {
                 return;
+            }
+            if state.stopping && state.queue.is_empty() {
+                // One last try at the spool, then stop (the files stay for a later start).
+                state.spool_pending = false;
             }
             let rows: Vec<Value> = state.queue.drain(..).collect();
             state.taken += rows.len() as u64;
@@ -226,11 +316,18 @@ fn run(shared: &Shared, config: &LoggerConfig) {
             shared.changed.notify_all();
             (rows, upto)
         };
-        let report = send_all(config, merge_rows(rows));
+        let spool_empty = config.spool_dir.is_none() || replay_spool(config, &mut link);
+        let report = send_all(config, merge_rows(rows), !spool_empty, &mut link);
+        let still_pending = config.spool_dir.is_some() && (!spool_empty || report.spooled_rows > 0);
+        retry_at = still_pending.then(|| Instant::now() + link.retry_delay(config));
         let mut state = shared.lock();
         state.report.sent_rows += report.sent_rows;
         state.report.failed_rows += report.failed_rows;
+        state.report.spooled_rows += report.spooled_rows;
         state.done = state.done.max(upto);
+        if !state.stopping {
+            state.spool_pending = still_pending;
+        }
         drop(state);
         shared.changed.notify_all();
     }
@@ -327,27 +424,130 @@ fn dump(dir: &Option<PathBuf>, body: &str) {
     let _ = std::fs::write(dir.join(name), body);
 }
 
-fn send_all(config: &LoggerConfig, rows: Vec<Value>) -> FlushReport {
+/// Whether the server is reachable, as the worker last saw it (for warning once per outage).
+#[derive(Default)]
+struct Link {
+    down: bool,
+    /// Consecutive failed spool retries (for the retry delay).
+    failures: u32,
+}
+
+impl Link {
+    fn failed(&mut self, config: &LoggerConfig, why: &str) {
+        self.failures = self.failures.saturating_add(1);
+        if !self.down {
+            self.down = true;
+            let fate = match &config.spool_dir {
+                Some(dir) => format!(
+                    "rows that cannot be delivered are spooled to {} and re-sent later",
+                    dir.display()
+                ),
+                None => "rows that cannot be delivered after the retries are lost".into(),
+            };
+            warn(
+                config,
+                &format!("spanloom: cannot reach the server ({why}); retrying; {fate}"),
+            );
+        }
+    }
+
+    fn ok(&mut self, config: &LoggerConfig) {
+        self.failures = 0;
+        if self.down {
+            self.down = false;
+            warn(config, "spanloom: the server is reachable again");
+        }
+    }
+
+    /// The wait before the spool is tried again: the backoff, doubled per failure, at most
+    /// 30 s.
+    fn retry_delay(&self, config: &LoggerConfig) -> Duration {
+        let base = config.backoff.max(Duration::from_millis(100));
+        base.saturating_mul(1u32 << self.failures.min(5))
+            .min(Duration::from_secs(30))
+    }
+}
+
+fn warn(config: &LoggerConfig, message: &str) {
+    if let Some(hook) = &config.on_warning {
+        hook(message);
+    }
+}
+
+/// How one body fared.
+enum Outcome {
+    Sent,
+    /// The server refused it for good (4xx other than 408/429, or 413): retrying cannot help.
+    Rejected,
+    /// No answer, or a transient one (408, 429, 5xx).
+    Unreachable(String),
+}
+
+fn send_all(
+    config: &LoggerConfig,
+    rows: Vec<Value>,
+    spool_first: bool,
+    link: &mut Link,
+) -> FlushReport {
     let mut report = FlushReport::default();
+    // Once a batch is spooled, the rest of the wave goes behind it, in order.
+    let mut spooling = spool_first;
     for (body, count) in batches(&rows, config.batch_rows, config.max_request_bytes) {
         dump(&config.all_payloads_dir, &body);
-        if send_with_retries(config, body.as_bytes()) {
-            report.sent_rows += count as u64;
+        let outcome = if spooling {
+            Outcome::Unreachable("spool not drained".into())
         } else {
-            dump(&config.failed_payloads_dir, &body);
-            report.failed_rows += count as u64;
+            send_with_retries(config, body.as_bytes())
+        };
+        match outcome {
+            Outcome::Sent => {
+                link.ok(config);
+                report.sent_rows += count as u64;
+            }
+            Outcome::Rejected => {
+                dump(&config.failed_payloads_dir, &body);
+                report.failed_rows += count as u64;
+            }
+            Outcome::Unreachable(why) => {
+                if !spooling {
+                    link.failed(config, &why);
+                }
+                match &config.spool_dir {
+                    Some(dir) if spool_write(dir, &config.spool_key, &body) => {
+                        spooling = true;
+                        report.spooled_rows += count as u64;
+                    }
+                    _ => {
+                        dump(&config.failed_payloads_dir, &body);
+                        report.failed_rows += count as u64;
+                    }
+                }
+            }
         }
     }
     report
 }
 
-fn send_with_retries(config: &LoggerConfig, body: &[u8]) -> bool {
+fn classify(result: crate::transport::PostResult) -> Outcome {
+    match result {
+        Ok(status) if (200..400).contains(&status) => Outcome::Sent,
+        Ok(status @ (408 | 429 | 500..=599)) => Outcome::Unreachable(format!("HTTP {status}")),
+        Ok(_) => Outcome::Rejected,
+        Err(e) => Outcome::Unreachable(e),
+    }
+}
+
+fn send_with_retries(config: &LoggerConfig, body: &[u8]) -> Outcome {
+    let mut last = Outcome::Unreachable("no attempt".into());
     for attempt in 0..=config.num_retries {
-        match config.transport.post_logs3(body) {
-            Ok(status) if (200..400).contains(&status) => return true,
-            // Too large is final: retrying the same body cannot help.
-            Ok(413) => return false,
-            Ok(_) | Err(_) => {}
+        let result = config.transport.post_logs3(body);
+        // Too large is final: retrying the same body cannot help.
+        if result == Ok(413) {
+            return Outcome::Rejected;
+        }
+        last = classify(result);
+        if matches!(last, Outcome::Sent) {
+            return last;
         }
         if attempt < config.num_retries {
             let base = config.backoff.as_secs_f64() * f64::from(1u32 << attempt.min(16));
@@ -355,7 +555,112 @@ fn send_with_retries(config: &LoggerConfig, body: &[u8]) -> bool {
             std::thread::sleep(Duration::from_secs_f64(base * jitter));
         }
     }
-    false
+    last
+}
+
+/// Orders spool files written in the same millisecond by one process.
+static SPOOL_SEQ: AtomicU64 = AtomicU64::new(0);
+
+const CLAIMED: &str = ".claimed.";
+
+/// Appends a body to the spool (written to a temporary name, then renamed, so a reader
+/// never sees half a file). False when it could not be written.
+fn spool_write(dir: &std::path::Path, key: &str, body: &str) -> bool {
+    if std::fs::create_dir_all(dir).is_err() {
+        return false;
+    }
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    let seq = SPOOL_SEQ.fetch_add(1, Ordering::Relaxed);
+    let name = format!(
+        "{key}-{micros:020}-{seq:08}-{}.json",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let tmp = dir.join(format!(".tmp-{name}"));
+    std::fs::write(&tmp, body).is_ok() && std::fs::rename(&tmp, dir.join(&name)).is_ok()
+}
+
+/// Whether the process that claimed a file is gone (its claim can be taken back).
+fn claim_is_stale(path: &std::path::Path, pid: &str) -> bool {
+    if pid == std::process::id().to_string() {
+        return false;
+    }
+    let proc_dir = std::path::Path::new("/proc");
+    if proc_dir.is_dir() {
+        return !proc_dir.join(pid).exists();
+    }
+    // Without /proc: a claim older than ten minutes is taken to be abandoned.
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age > Duration::from_secs(600))
+}
+
+/// The spool files of this logger's key, oldest first; claims of dead processes are
+/// released first.
+fn spool_files(dir: &std::path::Path, key: &str) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let prefix = format!("{key}-");
+    let mut files = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(&prefix) {
+            continue;
+        }
+        if let Some((original, pid)) = name.split_once(CLAIMED) {
+            if claim_is_stale(&entry.path(), pid) {
+                let back = dir.join(original);
+                if std::fs::rename(entry.path(), &back).is_ok() {
+                    files.push(back);
+                }
+            }
+        } else if name.ends_with(".json") {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Re-sends spooled bodies, oldest first, one try each. True when no file of this key is
+/// left (or none could be claimed: another process has them).
+fn replay_spool(config: &LoggerConfig, link: &mut Link) -> bool {
+    let Some(dir) = &config.spool_dir else {
+        return true;
+    };
+    for path in spool_files(dir, &config.spool_key) {
+        let mut claimed = path.clone().into_os_string();
+        claimed.push(format!("{CLAIMED}{}", std::process::id()));
+        let claimed = PathBuf::from(claimed);
+        if std::fs::rename(&path, &claimed).is_err() {
+            continue; // another process claimed it
+        }
+        let Ok(body) = std::fs::read(&claimed) else {
+            let _ = std::fs::rename(&claimed, &path);
+            continue;
+        };
+        match classify(config.transport.post_logs3(&body)) {
+            Outcome::Sent => {
+                link.ok(config);
+                let _ = std::fs::remove_file(&claimed);
+            }
+            Outcome::Rejected => {
+                dump(&config.failed_payloads_dir, &String::from_utf8_lossy(&body));
+                let _ = std::fs::remove_file(&claimed);
+            }
+            Outcome::Unreachable(why) => {
+                link.failed(config, &why);
+                let _ = std::fs::rename(&claimed, &path);
+                return false;
+            }
+        }
+    }
+    true
 }
 
 #[cfg(test)]

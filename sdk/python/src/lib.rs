@@ -21,7 +21,8 @@ impl Logger {
     #[new]
     #[pyo3(signature = (api_url, api_key, *, batch_rows=100, max_request_bytes=6291456, queue_capacity=25000,
                         block_when_full=false, num_retries=2, sync_flush=false,
-                        failed_payloads_dir=None, all_payloads_dir=None))]
+                        failed_payloads_dir=None, all_payloads_dir=None, spool_dir=None,
+                        spool_key=None, backoff_seconds=1.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         api_url: &str,
@@ -34,6 +35,9 @@ impl Logger {
         sync_flush: bool,
         failed_payloads_dir: Option<String>,
         all_payloads_dir: Option<String>,
+        spool_dir: Option<String>,
+        spool_key: Option<String>,
+        backoff_seconds: f64,
     ) -> Self {
         let mut config = LoggerConfig::new(Arc::new(HttpTransport::new(
             api_url,
@@ -52,6 +56,16 @@ impl Logger {
         config.sync_flush = sync_flush;
         config.failed_payloads_dir = failed_payloads_dir.map(Into::into);
         config.all_payloads_dir = all_payloads_dir.map(Into::into);
+        config.spool_dir = spool_dir.map(Into::into);
+        if let Some(key) = spool_key {
+            config.spool_key = key;
+        }
+        if backoff_seconds.is_finite() && backoff_seconds >= 0.0 {
+            config.backoff = Duration::from_secs_f64(backoff_seconds);
+        }
+        // Straight to stderr from the worker thread: taking the GIL there could deadlock at
+        // interpreter shutdown, and these few lines must be seen.
+        config.on_warning = Some(Arc::new(|message: &str| eprintln!("{message}")));
         Self {
             inner: BackgroundLogger::start(config),
         }
@@ -69,6 +83,19 @@ impl Logger {
     fn flush(&self, py: Python<'_>) -> (u64, u64) {
         let report = py.detach(|| self.inner.flush());
         (report.sent_rows, report.failed_rows)
+    }
+
+    /// Like `flush`; returns `(sent_rows, failed_rows, spooled_rows)`.
+    fn flush_report(&self, py: Python<'_>) -> (u64, u64, u64) {
+        let report = py.detach(|| self.inner.flush());
+        (report.sent_rows, report.failed_rows, report.spooled_rows)
+    }
+
+    /// Gives the logger up without sending or writing its queued rows: for a logger
+    /// inherited through `os.fork()`, whose worker thread does not exist in the child (the
+    /// parent still sends those rows). Dropping it afterwards joins nothing.
+    fn abandon(&self) {
+        self.inner.abandon();
     }
 
     /// Rows dropped because the queue was full.

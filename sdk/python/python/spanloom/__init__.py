@@ -33,6 +33,7 @@ from ._experiment import (
     summarize,
 )
 from ._logger import Logger, flush, init_logger, login
+from . import _fork  # noqa: F401 - registers the os.fork() handlers
 from ._openai import wrap_openai
 from ._score import Score, Scorer
 from ._span import NOOP_SPAN, Span, current_span, start_span, traced, update_span

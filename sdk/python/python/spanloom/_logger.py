@@ -1,13 +1,27 @@
-"""`init_logger` and `login`: where rows go, resolved lazily like the official SDK."""
+"""`init_logger` and `login`: where rows go, resolved lazily like the official SDK.
+
+Tracing never blocks the application on the network and never raises into it: rows of a
+project whose id is not known yet (no login yet, or the server is down) wait in a bounded
+in-memory queue while a background thread logs in and registers the project, retrying with
+backoff; the Rust core then sends them. With a spool directory (`SPANLOOM_SPOOL_DIR` or
+`init_logger(spool_dir=...)`), rows that cannot be delivered are written to disk and re-sent
+by a later logger or process (see `_spool.py`). After `os.fork()` the child builds its own
+core logger on first use and never sends rows the parent had queued (`_fork.py`).
+"""
 
 from __future__ import annotations
 
 import atexit
+import collections
+import hashlib
 import json
+import logging
 import os
 import sys
 import threading
+import time
 import urllib.request
+import weakref
 from typing import Any, Optional
 
 from . import _core
@@ -31,6 +45,25 @@ def _env_int(name: str, default: int) -> int:
         return default
 
 
+def _env_float(name: str, default: float) -> float:
+    try:
+        return float(_env(name) or default)
+    except ValueError:
+        return default
+
+
+_log = logging.getLogger("spanloom")
+
+
+def _warn(message: str) -> None:
+    """A warning the user must see: to the `spanloom` logger, which prints to stderr when the
+    application configured no logging."""
+    try:
+        _log.warning(message)
+    except Exception:  # noqa: BLE001 - warnings never raise either
+        pass
+
+
 def _request(method: str, url: str, key: str, body: Any = None) -> Any:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method, headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
@@ -39,8 +72,16 @@ def _request(method: str, url: str, key: str, body: Any = None) -> Any:
     return json.loads(text) if text else None
 
 
+def _spool_key(app_url: str) -> str:
+    """Spool files of one destination start with this (a spool directory may serve several)."""
+    return hashlib.sha1(app_url.rstrip("/").encode()).hexdigest()[:12]
+
+
 class _State:
-    """Login result: the API URL, the org, and the core logger per API URL."""
+    """Login result: the API URL, the org, and the core logger of this process.
+
+    `core` is built on first use from the login result, once per process: after `os.fork()`
+    the child's first use builds a fresh one (the inherited one has no worker thread there)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -48,7 +89,45 @@ class _State:
         self.api_key: Optional[str] = None
         self.api_url: Optional[str] = None
         self.org_name: Optional[str] = None
-        self.core: Optional[_core.Logger] = None
+        self.org_id: Optional[str] = None
+        self.spool_dir: Optional[str] = None
+        self.core_args: Optional[dict] = None
+        self._core: Optional[_core.Logger] = None
+        self._core_pid = 0
+
+    @property
+    def core(self) -> Optional[_core.Logger]:
+        """This process's core logger (None before login)."""
+        core = self._core
+        if core is not None and self._core_pid == os.getpid():
+            return core
+        with self.lock:
+            if self._core is not None and self._core_pid != os.getpid():
+                self.abandon_core()
+            if self._core is None and self.core_args is not None:
+                args = dict(self.core_args)
+                api, key = args.pop("api_url"), args.pop("api_key")
+                self._core = _core.Logger(api, key, **args)
+                self._core_pid = os.getpid()
+            return self._core
+
+    @core.setter
+    def core(self, value: Optional[_core.Logger]) -> None:
+        self._core, self._core_pid = value, os.getpid()
+
+    def live_core(self) -> Optional[_core.Logger]:
+        """The core logger if this process already started one (never builds one)."""
+        return self._core if self._core is not None and self._core_pid == os.getpid() else None
+
+    def abandon_core(self) -> None:
+        """Drops an inherited core logger without flushing it or joining its (nonexistent)
+        worker thread: its rows are the parent's to send."""
+        core, self._core = self._core, None
+        if core is not None:
+            try:
+                core.abandon()
+            except Exception:  # noqa: BLE001
+                pass
 
 
 _state = _State()
@@ -78,9 +157,10 @@ def login(app_url: Optional[str] = None, api_key: Optional[str] = None, org_name
             max_bytes = min(max_bytes, limit)
         _state.app_url, _state.api_key, _state.api_url, _state.org_name = app, key, api, org["name"]
         _state.org_id = org.get("id")
-        _state.core = _core.Logger(
-            api,
-            key,
+        spool_dir = _state.spool_dir or _env("SPOOL_DIR")
+        _state.core_args = dict(
+            api_url=api,
+            api_key=key,
             batch_rows=_env_int("DEFAULT_BATCH_SIZE", 100),
             max_request_bytes=max_bytes,
             queue_capacity=max(1, _env_int("QUEUE_SIZE", 25000)),
@@ -88,7 +168,14 @@ def login(app_url: Optional[str] = None, api_key: Optional[str] = None, org_name
             sync_flush=(_env("SYNC_FLUSH") or "").lower() in _TRUE,
             failed_payloads_dir=_env("FAILED_PUBLISH_PAYLOADS_DIR"),
             all_payloads_dir=_env("ALL_PUBLISH_PAYLOADS_DIR"),
+            spool_dir=spool_dir,
+            spool_key=f"spool-{_spool_key(app)}",
+            backoff_seconds=_env_float("RETRY_BACKOFF", 1.0),
         )
+        if force_login and _state.live_core() is not None:
+            # A new login may point elsewhere: the next row starts a new core (dropping the
+            # old one sends what it holds first).
+            _state._core = None
 
 
 class Logger:
@@ -99,6 +186,10 @@ class Logger:
         self._project_id = project_id
         self._login_args = login_args
         self._lock = threading.Lock()
+        # Rows go straight to the core once the background resolver has queued the ones that
+        # waited for the project id (so they keep their order).
+        self._ready = False
+        _loggers.add(self)
 
     @property
     def id(self) -> str:
@@ -111,13 +202,23 @@ class Logger:
             return self._project_id
 
     def _emit(self, row: dict) -> None:
-        """Queues a row of this project's logs; never raises."""
+        """Queues a row of this project's logs; never raises, never waits for the network."""
         try:
-            from ._attachment import emit_row
-
-            emit_row({**row, "project_id": self.id, "log_id": "g"})
+            if self._ready and self._project_id is not None and _state.core_args is not None:
+                self._send(row)
+            else:
+                _resolver.add(self, row)
         except Exception as e:  # noqa: BLE001 - tracing never raises into user code
             print(f"spanloom: could not log a row: {e}", file=sys.stderr)
+
+    def _send(self, row: dict) -> None:
+        """Hands a row to the core (via the attachment pipeline), with this project's ids."""
+        from ._attachment import emit_row
+
+        emit_row({**row, "project_id": self._project_id, "log_id": "g"})
+
+    def _target_app_url(self) -> str:
+        return (self._login_args.get("app_url") or _env("APP_URL") or "http://127.0.0.1:4318").rstrip("/")
 
     def start_span(self, name: Optional[str] = None, type: Optional[str] = None, **event: Any):
         """A root span of this logger (or a child of the current span)."""
@@ -131,6 +232,146 @@ class Logger:
 
 
 _current_logger: Optional[Logger] = None
+# Every logger, so a forked child can replace their locks (a lock held by another thread at
+# fork time stays locked forever in the child).
+_loggers: weakref.WeakSet = weakref.WeakSet()
+
+
+class _Resolver:
+    """Rows waiting for their project id, and the daemon thread that logs in, registers the
+    projects and hands the rows to the core, retrying with backoff while the server cannot
+    be reached. Bounded like the core's queue (the oldest rows are dropped, with a warning)."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition(threading.Lock())
+        self.pending: collections.deque = collections.deque()
+        self.thread: Optional[threading.Thread] = None
+        self.attempts = 0
+        self.failing = False
+        self.warned = False
+        self.dropped = 0
+        self.wake = False
+        self.replayed_spool = False
+
+    def add(self, logger: Logger, row: dict) -> None:
+        with self.cond:
+            cap = max(1, _env_int("QUEUE_SIZE", 25000))
+            while len(self.pending) >= cap:
+                self.pending.popleft()
+                self.dropped += 1
+                if self.dropped == 1:
+                    _warn(f"spanloom: {cap} rows wait for the server; the oldest are dropped")
+            self.pending.append((logger, row))
+            self._start()
+            self.cond.notify_all()
+
+    def kick(self) -> None:
+        """Starts the thread even with nothing queued (to replay the spool early)."""
+        with self.cond:
+            self._start()
+
+    def _start(self) -> None:
+        if self.thread is None or not self.thread.is_alive():
+            self.thread = threading.Thread(target=self._run, name="spanloom-resolver", daemon=True)
+            self.thread.start()
+
+    def settle(self, timeout: float) -> bool:
+        """Waits until no row waits, or one more attempt failed, or `timeout`; True when
+        nothing waits any more."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            if not self.pending:
+                return True
+            self._start()
+            start = self.attempts
+            self.wake = True
+            self.cond.notify_all()
+            while self.pending and self.attempts == start:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.cond.wait(left)
+            return not self.pending
+
+    def _run(self) -> None:
+        delay = 0.25
+        while True:
+            with self.cond:
+                if not self.pending and self.replayed_spool:
+                    self.thread = None
+                    return
+                batch = list(self.pending)
+            try:
+                self._resolve(batch)
+                with self.cond:
+                    # Everything resolved so far goes to the core, in order, before the loggers
+                    # switch to sending directly.
+                    while self.pending and self.pending[0][0]._project_id is not None:
+                        logger, row = self.pending.popleft()
+                        logger._send(row)
+                        if not any(item[0] is logger for item in self.pending):
+                            logger._ready = True
+                    self.attempts += 1
+                    self.cond.notify_all()
+                if self.failing:
+                    self.failing = False
+                    _warn("spanloom: logged in; the rows that waited are being sent")
+                delay = 0.25
+            except Exception as e:  # noqa: BLE001 - keep the rows, try again later
+                with self.cond:
+                    self.attempts += 1
+                    self.failing = True
+                    self.cond.notify_all()
+                    if not self.warned:
+                        self.warned = True
+                        where = f"; spooled to {_spool_dir()} at exit if still unsent" if _spool_dir() else ""
+                        _warn(
+                            f"spanloom: cannot reach the server to log in or register the project ({e}); "
+                            f"{len(self.pending)} rows are kept in memory and retried in the background{where}"
+                        )
+                    self.wake = False
+                    self.cond.wait_for(lambda: self.wake, timeout=delay)
+                    self.wake = False
+                delay = min(delay * 2, 30.0)
+
+    def _resolve(self, batch: list) -> None:
+        seen: set = set()
+        for logger, _row in batch:
+            if id(logger) in seen:
+                continue
+            seen.add(id(logger))
+            login(**logger._login_args)
+            _ = logger.id
+        if not batch:
+            login()
+        if not self.replayed_spool:
+            self.replayed_spool = True
+            from . import _spool
+
+            _spool.replay_unresolved()
+        _ = _state.core  # starts the core, which replays the spooled batches
+
+    def spool_pending(self) -> int:
+        """Writes the rows still waiting (the server was never reached) to the spool."""
+        from . import _spool
+
+        with self.cond:
+            items, self.pending = list(self.pending), collections.deque()
+        return _spool.write_unresolved(items)
+
+    def after_fork_in_child(self) -> None:
+        """The parent's waiting rows are the parent's to send; the thread is gone."""
+        self.cond = threading.Condition(threading.Lock())
+        self.pending = collections.deque()
+        self.thread = None
+        self.wake = False
+
+
+_resolver = _Resolver()
+
+
+def _spool_dir() -> Optional[str]:
+    return _state.spool_dir or _env("SPOOL_DIR")
 
 
 def init_logger(
@@ -140,13 +381,23 @@ def init_logger(
     api_key: Optional[str] = None,
     org_name: Optional[str] = None,
     set_current: bool = True,
+    spool_dir: Optional[str] = None,
     **_: Any,
 ) -> Logger:
-    """A logger for a project's logs. No network call happens until the first row."""
+    """A logger for a project's logs. No network call happens in the caller's thread: login
+    and project registration run in the background when the first row is logged.
+
+    `spool_dir` (or `SPANLOOM_SPOOL_DIR`): rows that cannot be delivered are written there and
+    re-sent by a later logger or process; with it set, the background thread starts now, to
+    re-send what an earlier process left."""
     global _current_logger
     logger = Logger(project, project_id, {"app_url": app_url, "api_key": api_key, "org_name": org_name})
+    if spool_dir:
+        _state.spool_dir = str(spool_dir)
     if set_current:
         _current_logger = logger
+    if _spool_dir():
+        _resolver.kick()
     return logger
 
 
@@ -154,21 +405,41 @@ def current_logger() -> Optional[Logger]:
     return _current_logger
 
 
-def flush() -> None:
-    """Sends everything queued and waits for the answers."""
+def flush(timeout: float = 30.0) -> None:
+    """Sends everything queued and waits for the answers. Rows still waiting for the server
+    to log in after one more try (within `timeout`) stay queued, or with a spool directory
+    are written to it; flush never raises."""
+    try:
+        _flush(timeout, at_exit=False)
+    except Exception as e:  # noqa: BLE001 - tracing never raises into user code
+        print(f"spanloom: could not flush: {e}", file=sys.stderr)
+
+
+def _flush(timeout: float, at_exit: bool) -> None:
     from ._attachment import drain
 
+    resolved = _resolver.settle(timeout)
     drain()  # rows waiting for their attachment uploads reach the core first
-    if _state.core is not None:
-        sent, failed = _state.core.flush()
+    core = _state.live_core()
+    if core is not None:
+        _sent, failed, spooled = core.flush_report()
         if failed:
             print(f"spanloom: {failed} rows could not be sent", file=sys.stderr)
+        if spooled:
+            _warn(f"spanloom: {spooled} rows could not be delivered and were spooled to {_spool_dir()}")
+    if not resolved and (at_exit or _spool_dir()):
+        if _spool_dir():
+            n = _resolver.spool_pending()
+            _warn(f"spanloom: the server could not be reached; {n} rows were spooled to {_spool_dir()}")
+        else:
+            n = len(_resolver.pending)
+            _warn(f"spanloom: the server could not be reached; {n} rows are lost (set SPANLOOM_SPOOL_DIR to keep them)")
 
 
 def _flush_at_exit() -> None:
     if (_env("DISABLE_ATEXIT_FLUSH") or "").lower() not in _TRUE:
         try:
-            flush()
+            _flush(_env_float("EXIT_LOGIN_TIMEOUT", 5.0), at_exit=True)
         except Exception:  # noqa: BLE001
             pass
 
@@ -178,3 +449,13 @@ atexit.register(_flush_at_exit)
 
 def api_url() -> Optional[str]:
     return _state.api_url
+
+
+def _after_fork_in_child() -> None:
+    """Runs in a forked child (`os.register_at_fork`): fresh locks, no inherited core or
+    waiting rows; the core is rebuilt from the login result on first use."""
+    _state.lock = threading.Lock()
+    _state.abandon_core()
+    _resolver.after_fork_in_child()
+    for logger in list(_loggers):
+        logger._lock = threading.Lock()

@@ -18,6 +18,41 @@ from . import _core, _logger
 
 _current: contextvars.ContextVar[Optional[Span]] = contextvars.ContextVar("spanloom_current_span", default=None)
 
+# The OpenTelemetry bridge (`spanloom.otel` installs it): mirrors the current spanloom span
+# into the OTel context, so OTel spans started inside it are its children, and tells
+# `start_span` when an OTel span is the innermost parent. None: no OTel interop.
+_bridge: Any = None
+
+
+def _enter(span: Any) -> tuple:
+    """Makes `span` current (and, with the OTel bridge, the current OTel parent); returns the
+    tokens `_leave` needs."""
+    token = _current.set(span)
+    otel_token = None
+    bridge = _bridge
+    if bridge is not None:
+        try:
+            otel_token = bridge.attach(span)
+        except Exception:  # noqa: BLE001 - interop never breaks tracing
+            otel_token = None
+    return token, otel_token
+
+
+def _leave(tokens: tuple) -> None:
+    """Undoes `_enter`. A token from another context (a `with` block spanning a generator's
+    yields, consumed elsewhere) cannot be reset: the value it replaced is restored instead."""
+    token, otel_token = tokens
+    if otel_token is not None and _bridge is not None:
+        try:
+            _bridge.detach(otel_token)
+        except Exception:  # noqa: BLE001
+            pass
+    try:
+        _current.reset(token)
+    except ValueError:
+        old = token.old_value
+        _current.set(None if old is contextvars.Token.MISSING else old)
+
 
 def _now_iso() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
@@ -49,7 +84,7 @@ class Span:
             self._parents = [parent_span_id] if parent_span_id else None
         self.name = name or "root"
         self._ended = False
-        self._token: Optional[contextvars.Token] = None
+        self._tokens: Optional[tuple] = None
         attributes = {"name": self.name}
         if type:
             attributes["type"] = type
@@ -113,20 +148,31 @@ class Span:
     def flush(self) -> None:
         _logger.flush()
 
+    def set_current(self) -> None:
+        """Makes this span the current one (what `with span:` does on entry)."""
+        if self._tokens is None:
+            self._tokens = _enter(self)
+
+    def unset_current(self) -> None:
+        """Restores the span that was current before `set_current`."""
+        if self._tokens is not None:
+            tokens, self._tokens = self._tokens, None
+            _leave(tokens)
+
+    def close(self, end_time: Optional[float] = None) -> float:
+        """Alias of `end`."""
+        return self.end(end_time)
+
     def __enter__(self) -> Span:
-        self._token = _current.set(self)
+        self.set_current()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc is not None:
+        # A generator closed early is not an error.
+        if exc is not None and not isinstance(exc, GeneratorExit):
             self.log(error="".join(traceback.format_exception(exc_type, exc, tb)))
         self.end()
-        if self._token is not None:
-            try:
-                _current.reset(self._token)
-            except ValueError:
-                _current.set(None)
-            self._token = None
+        self.unset_current()
 
 
 class _NoopSpan:
@@ -146,6 +192,13 @@ class _NoopSpan:
 
     def end(self, end_time: Optional[float] = None) -> float:
         return end_time or time.time()
+
+    close = end
+
+    def set_current(self) -> None:
+        pass
+
+    unset_current = set_current
 
     def export(self) -> str:
         return ""
@@ -176,6 +229,17 @@ def start_span(name: Optional[str] = None, type: Optional[str] = None, parent: O
     the current logger; a no-op span when there is no logger."""
     try:
         current = _current.get()
+        bridge = _bridge
+        if bridge is not None and parent is None:
+            # An OTel span started inside the current spanloom span (or with none) is the
+            # innermost parent: the new span joins its trace, in the project it goes to.
+            otel_parent = bridge.parent_for_new_span(current)
+            if otel_parent is not None:
+                trace_id, parent_span_id, otel_target = otel_parent
+                target = logger or otel_target or (current._logger if current is not None else None) or _default_target()
+                if target is None:
+                    return NOOP_SPAN
+                return Span(target, name, type, None, root_span_id=trace_id, parent_span_id=parent_span_id, event=event)
         if current is not None and parent is None and (logger is None or logger is current._logger):
             return Span(current._logger, name, type, current, event=event)
         target = logger or _default_target()
@@ -230,19 +294,182 @@ def _bound_input(fn: Callable, args: tuple, kwargs: dict) -> Any:
         return {"args": list(args), "kwargs": kwargs}
 
 
+def _max_generator_items() -> int:
+    """`SPANLOOM_MAX_GENERATOR_ITEMS` (or BRAINTRUST_): items of a traced generator's output
+    kept, 1000 by default; 0 keeps none, -1 keeps all."""
+    return _logger._env_int("MAX_GENERATOR_ITEMS", 1000)
+
+
+class _Collector:
+    """The yielded values of a traced generator, as the official SDK logs them: the list of
+    items when the generator finishes (or the items so far when it raises); nothing when it
+    was closed early or yielded more than the limit."""
+
+    def __init__(self, enabled: bool):
+        self.limit = _max_generator_items() if enabled else 0
+        self.items: list = []
+        self.truncated = False
+
+    def add(self, value: Any) -> None:
+        if self.limit == 0 or self.truncated:
+            return
+        if self.limit == -1 or len(self.items) < self.limit:
+            self.items.append(value)
+        else:
+            self.truncated = True
+            self.items = []
+            _logger._warn(
+                f"spanloom: generator output exceeded {self.limit} items and is not logged; raise SPANLOOM_MAX_GENERATOR_ITEMS (or set it to -1 for no limit)"
+            )
+
+    def log(self, span: Span, finished: bool) -> None:
+        if self.limit != 0 and not self.truncated and (finished or self.items):
+            span.log(output=self.items)
+
+
+def _log_error(span: Span, e: BaseException) -> None:
+    span.log(error="".join(traceback.format_exception(type(e), e, e.__traceback__)))
+
+
+class _InContext:
+    """Awaits `awaitable` with each step run inside `ctx`, so an async generator's body sees
+    its own context (its span) while the consumer keeps the consumer's."""
+
+    def __init__(self, ctx: contextvars.Context, awaitable: Any):
+        self._ctx = ctx
+        self._it = awaitable.__await__()
+
+    def __await__(self) -> _InContext:
+        return self
+
+    def __iter__(self) -> _InContext:
+        return self
+
+    def __next__(self) -> Any:
+        return self._ctx.run(self._it.send, None)
+
+    def send(self, value: Any) -> Any:
+        return self._ctx.run(self._it.send, value)
+
+    def throw(self, *exc: Any) -> Any:
+        return self._ctx.run(self._it.throw, *exc)
+
+    def close(self) -> None:
+        self._ctx.run(self._it.close)
+
+
+def _span_context(span: Span) -> tuple[contextvars.Context, tuple]:
+    """A copy of the caller's context with `span` current in it: a traced generator's body
+    runs there, so spans started in the body are children of the generator's span while the
+    consumer's own spans (between items) are not, even with several generators interleaved."""
+    ctx = contextvars.copy_context()
+    return ctx, (ctx.run(_enter, span) if isinstance(span, Span) else ())
+
+
 def traced(fn: Optional[Callable] = None, *, name: Optional[str] = None, type: Optional[str] = "function", notrace_io: bool = False):
-    """Decorates a function (sync or async) so each call is a span, with the bound arguments as
-    `input` and the return value as `output`; an exception is logged and re-raised unchanged."""
+    """Decorates a function so each call is a span, with the bound arguments as `input` and the
+    return value as `output`; an exception is logged and re-raised unchanged.
+
+    Sync and async functions, generators and async generators: a generator's span starts at
+    its first item and stays open until the generator is exhausted, raises or is closed; its
+    `output` is the list of yielded items (`SPANLOOM_MAX_GENERATOR_ITEMS`, default 1000). The
+    body runs in the span's own context, so spans started while consuming the items nest
+    under the consumer's span, not the generator's."""
 
     def decorate(f: Callable) -> Callable:
         span_name = name or f.__name__
+
+        def begin(args: tuple, kwargs: dict) -> Any:
+            return start_span(name=span_name, type=type, input=None if notrace_io else _bound_input(f, args, kwargs))
+
+        def untraced() -> bool:
+            return _current.get() is None and _default_target() is None
+
+        if inspect.isasyncgenfunction(f):
+
+            @functools.wraps(f)
+            async def async_gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                if untraced():
+                    async for value in f(*args, **kwargs):
+                        yield value
+                    return
+                span = begin(args, kwargs)
+                ctx, _tokens = _span_context(span)
+                agen = ctx.run(f, *args, **kwargs)
+                collected = _Collector(not notrace_io)
+                step, arg = agen.asend, None
+                try:
+                    while True:
+                        try:
+                            value = await _InContext(ctx, step(arg))
+                        except StopAsyncIteration:
+                            collected.log(span, finished=True)
+                            return
+                        collected.add(value)
+                        try:
+                            arg = yield value
+                            step = agen.asend
+                        except GeneratorExit:
+                            await _InContext(ctx, agen.aclose())
+                            raise
+                        except BaseException as e:  # noqa: BLE001 - thrown in by the consumer: pass it on
+                            step, arg = agen.athrow, e
+                except GeneratorExit:
+                    raise
+                except BaseException as e:
+                    collected.log(span, finished=False)
+                    _log_error(span, e)
+                    raise
+                finally:
+                    span.end()
+
+            return async_gen_wrapper
+
+        if inspect.isgeneratorfunction(f):
+
+            @functools.wraps(f)
+            def gen_wrapper(*args: Any, **kwargs: Any) -> Any:
+                if untraced():
+                    return (yield from f(*args, **kwargs))
+                span = begin(args, kwargs)
+                ctx, _tokens = _span_context(span)
+                gen = ctx.run(f, *args, **kwargs)
+                collected = _Collector(not notrace_io)
+                step, arg = gen.send, None
+                try:
+                    while True:
+                        try:
+                            value = ctx.run(step, arg)
+                        except StopIteration as stop:
+                            collected.log(span, finished=True)
+                            return stop.value
+                        collected.add(value)
+                        try:
+                            arg = yield value
+                            step = gen.send
+                        except GeneratorExit:
+                            ctx.run(gen.close)
+                            raise
+                        except BaseException as e:  # noqa: BLE001 - thrown in by the consumer: pass it on
+                            step, arg = gen.throw, e
+                except GeneratorExit:
+                    raise
+                except BaseException as e:
+                    collected.log(span, finished=False)
+                    _log_error(span, e)
+                    raise
+                finally:
+                    span.end()
+
+            return gen_wrapper
+
         if inspect.iscoroutinefunction(f):
 
             @functools.wraps(f)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                if _current.get() is None and _default_target() is None:
+                if untraced():
                     return await f(*args, **kwargs)
-                with start_span(name=span_name, type=type, input=None if notrace_io else _bound_input(f, args, kwargs)) as span:
+                with begin(args, kwargs) as span:
                     result = await f(*args, **kwargs)
                     if not notrace_io:
                         span.log(output=result)
@@ -252,9 +479,9 @@ def traced(fn: Optional[Callable] = None, *, name: Optional[str] = None, type: O
 
         @functools.wraps(f)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            if _current.get() is None and _default_target() is None:
+            if untraced():
                 return f(*args, **kwargs)
-            with start_span(name=span_name, type=type, input=None if notrace_io else _bound_input(f, args, kwargs)) as span:
+            with begin(args, kwargs) as span:
                 result = f(*args, **kwargs)
                 if not notrace_io:
                     span.log(output=result)
