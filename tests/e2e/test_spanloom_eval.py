@@ -156,9 +156,14 @@ ASYNC_SCRIPT = textwrap.dedent(
     def broken(output):
         raise RuntimeError("scorer failed on purpose")
 
+    async def traced_spans(output, trace):
+        # The scorer reads the case's trace back from the server (its own scorer spans excluded).
+        names = sorted(s.span_attributes["name"] for s in await trace.get_spans())
+        return {"name": "trace_ok", "score": 1.0 if names == ["eval", "shout", "task"] else 0.0, "metadata": {"names": names}}
+
     async def main():
         return await braintrust.EvalAsync(
-            project, data=data, task=task, scores=[Levenshtein, async_exact, as_dict, many, broken, lambda output: 1],
+            project, data=data, task=task, scores=[Levenshtein, async_exact, as_dict, many, broken, lambda output: 1, traced_spans],
             experiment_name="async-run", trial_count=2, max_concurrency=1, metadata={"model": "upper-v1"},
         )
 
@@ -185,7 +190,7 @@ def test_eval_async_trials_concurrency_hooks_and_errors(server, client):
     assert sorted(r[3] for r in hello) == [0, 1]
     for r in hello:
         assert r[1] == "HELLO" and r[4] == ["greeting", "seen"] and r[5] is None
-        assert r[2] == {"Levenshtein": 1.0, "async_exact": 1.0, "as_dict": 0.5, "len_ok": 1.0, "upper": 1.0, "scorer_5": 1}
+        assert r[2] == {"Levenshtein": 1.0, "async_exact": 1.0, "as_dict": 0.5, "len_ok": 1.0, "upper": 1.0, "scorer_5": 1, "trace_ok": 1.0}
     boom = next(r for r in results if r[0] == "boom")
     assert boom[1] is None and boom[2] == {} and boom[5] == "ValueError"
     # As in the official SDK, a run with failed cases reports the failures (on stderr) instead of the summary.
@@ -205,7 +210,7 @@ def test_eval_async_trials_concurrency_hooks_and_errors(server, client):
     assert hello_root["output"] == "HELLO" and hello_root["expected"] == "HELLO"
     assert "RuntimeError: scorer failed on purpose" in hello_root["metadata"]["scorer_errors"]["broken"]
     children = {c["span_attributes"]["name"]: c for c in by_parent[hello_root["span_id"]]}
-    assert set(children) == {"task", "Levenshtein", "async_exact", "as_dict", "many", "broken", "scorer_5"}
+    assert set(children) == {"task", "Levenshtein", "async_exact", "as_dict", "many", "broken", "scorer_5", "traced_spans"}
     task_span = children["task"]
     assert task_span["input"] == "hello" and task_span["output"] == "HELLO"
     # A traced function called by the task is a child of the task span.

@@ -106,6 +106,72 @@ class Classification:
         return item
 
 
+class SpanData:
+    """One span of a trace as `Trace.get_spans` returns it: the row's fields as attributes."""
+
+    def __init__(self, **fields: Any):
+        for key in ("input", "output", "metadata", "expected", "error", "scores", "metrics", "span_id", "span_parents", "span_attributes", "tags"):
+            setattr(self, key, None)
+        for key, value in fields.items():
+            setattr(self, key, value)
+
+    def to_dict(self) -> dict:
+        """The span's fields that are set."""
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+class Trace(dict):
+    """The trace of the case being scored, passed to scorers that take a ``trace`` argument:
+    `get_spans` reads its spans back from the server (after flushing). As a dict it is
+    ``{"trace_ref": {object_type, object_id, root_span_id}}``."""
+
+    def __init__(self, object_type: str, object_id: str, root_span_id: str, flush: Callable[[], None]):
+        super().__init__({"trace_ref": {"object_type": object_type, "object_id": object_id, "root_span_id": root_span_id}})
+        self._flush = flush
+        self._rows: Optional[list] = None
+
+    def get_configuration(self) -> dict:
+        """``{"object_type", "object_id", "root_span_id"}``."""
+        return dict(self["trace_ref"])
+
+    async def get_spans(self, span_type: Optional[list] = None, *, filters: Optional[dict] = None, include_scorers: bool = False) -> list:
+        """The trace's spans (without the scorers' own spans unless ``include_scorers``), of the
+        given ``span_type``\ s (``filters={"span_type": [...]}`` also works) when given."""
+        if self._rows is None:
+            self._rows = await asyncio.get_running_loop().run_in_executor(None, self._fetch)
+        types = span_type or (filters or {}).get("span_type")
+        out = []
+        for row in self._rows:
+            attrs = row.get("span_attributes") or {}
+            if not include_scorers and attrs.get("purpose") == "scorer":
+                continue
+            if types and attrs.get("type") not in types:
+                continue
+            out.append(SpanData(**{k: v for k, v in row.items() if not k.startswith("_")}))
+        return out
+
+    def _fetch(self) -> list:
+        from ._dataset import api
+
+        self._flush()
+        ref = self["trace_ref"]
+        root = {"op": "eq", "left": {"op": "ident", "name": ["root_span_id"]}, "right": {"op": "literal", "value": ref["root_span_id"]}}
+        rows, cursor = [], None
+        while True:
+            query = {
+                "select": [{"op": "star"}],
+                "from": {"op": "function", "name": {"op": "ident", "name": [ref["object_type"]]}, "args": [{"op": "literal", "value": ref["object_id"]}]},
+                "filter": root,
+                "cursor": cursor,
+                "limit": 1000,
+            }
+            page = api("POST", "/btql", {"query": query, "use_columnstore": False, "brainstore_realtime": True, "query_source": "py_sdk_span_fetcher"})
+            rows.extend(page.get("data") or [])
+            cursor = page.get("cursor")
+            if not cursor:
+                return rows
+
+
 class EvalHooks(dict):
     """Passed to a task that takes a second argument: the case's ``metadata`` and ``tags`` (both
     editable, and logged), ``expected``, ``trial_index``, and ``span`` (the task span)."""
@@ -324,8 +390,12 @@ def _origin(datum: EvalCase, dataset: Optional[Dataset]) -> Optional[dict]:
     return None
 
 
+def _logged(kwargs: dict) -> dict:
+    return {k: v for k, v in kwargs.items() if k != "trace"}
+
+
 async def _run_scorer(root: Any, scorer: Any, name: str, kwargs: dict) -> list:
-    with root.start_span(name=name, span_attributes={"type": "score", "purpose": "scorer"}, input=dict(kwargs)) as span:
+    with root.start_span(name=name, span_attributes={"type": "score", "purpose": "scorer"}, input=_logged(kwargs)) as span:
         fn = scorer.eval_async if hasattr(scorer, "eval_async") else scorer
         result = await _await_or_run(fn, **_call_args(fn, kwargs))
         if isinstance(result, dict):
@@ -348,7 +418,7 @@ async def _run_scorer(root: Any, scorer: Any, name: str, kwargs: dict) -> list:
 
 
 async def _run_classifier(root: Any, classifier: Any, name: str, kwargs: dict) -> Optional[list]:
-    with root.start_span(name=name, span_attributes={"type": "classifier", "purpose": "scorer"}, input=dict(kwargs)) as span:
+    with root.start_span(name=name, span_attributes={"type": "classifier", "purpose": "scorer"}, input=_logged(kwargs)) as span:
         result = await _await_or_run(classifier, **_call_args(classifier, kwargs))
         if result is None:
             return None
@@ -428,7 +498,10 @@ async def _run_case(
                 task_span.log(input=args[0], output=output)
             tags = hooks.tags if hooks.tags else None
             root.log(output=output, metadata=metadata, tags=tags)
-            kwargs = {"input": datum.input, "expected": datum.expected, "metadata": metadata, "output": output, "id": datum.id, "tags": tags}
+            trace = None
+            if experiment is not None:
+                trace = Trace("experiment", experiment.id, root.root_span_id, experiment.flush)
+            kwargs = {"input": datum.input, "expected": datum.expected, "metadata": metadata, "output": output, "trace": trace, "id": datum.id, "tags": tags}
             score_tasks = [asyncio.ensure_future(_run_scorer(root, s, n, kwargs)) for s, n in zip(scorers, scorer_names)]
             class_tasks = [asyncio.ensure_future(_run_classifier(root, c, n, kwargs)) for c, n in zip(classifiers, classifier_names)]
             failing: list = []
