@@ -42,7 +42,9 @@ class Server:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "SPANLOOM_LOG": os.environ.get("SPANLOOM_LOG", "info"), **self.env}
         grpc = [] if "--otlp-grpc-bind" in self.args else ["--otlp-grpc-bind", "127.0.0.1:0"]
-        cmd = [str(binary()), "serve", "--data-dir", str(self.data_dir), "--bind", "127.0.0.1:0", *grpc, *self.args]
+        # A test that restarts a server on the same address passes its own `--bind`.
+        bind = [] if "--bind" in self.args else ["--bind", "127.0.0.1:0"]
+        cmd = [str(binary()), "serve", "--data-dir", str(self.data_dir), *bind, *grpc, *self.args]
         self._stderr = open(self.stderr_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr, env=env, text=True)
         deadline = time.time() + timeout

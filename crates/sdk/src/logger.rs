@@ -128,6 +128,8 @@ struct State {
     stopping: bool,
     /// Spool files of this key may be waiting (re-checked on a timer).
     spool_pending: bool,
+    /// The spool was tried at least once since the start (a flush waits for that).
+    spool_tried: bool,
 }
 
 struct Shared {
@@ -159,6 +161,7 @@ impl BackgroundLogger {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 spool_pending: config.spool_dir.is_some(),
+                spool_tried: config.spool_dir.is_none(),
                 ..State::default()
             }),
             changed: Condvar::new(),
@@ -235,7 +238,7 @@ impl BackgroundLogger {
         let target = state.queued;
         state.flush_wanted = state.flush_wanted.max(target);
         self.shared.changed.notify_all();
-        while state.done < target && self.worker.is_some() {
+        while (state.done < target || !state.spool_tried) && self.worker.is_some() {
             state = self
                 .shared
                 .changed
@@ -325,6 +328,7 @@ fn run(shared: &Shared, config: &LoggerConfig) {
         state.report.failed_rows += report.failed_rows;
         state.report.spooled_rows += report.spooled_rows;
         state.done = state.done.max(upto);
+        state.spool_tried = true;
         if !state.stopping {
             state.spool_pending = still_pending;
         }

@@ -252,6 +252,7 @@ class _Resolver:
         self.dropped = 0
         self.wake = False
         self.replayed_spool = False
+        self.kicked = False
 
     def add(self, logger: Logger, row: dict) -> None:
         with self.cond:
@@ -268,7 +269,11 @@ class _Resolver:
     def kick(self) -> None:
         """Starts the thread even with nothing queued (to replay the spool early)."""
         with self.cond:
+            self.kicked = True
             self._start()
+
+    def _busy(self) -> bool:
+        return bool(self.pending) or (self.kicked and not self.replayed_spool)
 
     def _start(self) -> None:
         if self.thread is None or not self.thread.is_alive():
@@ -280,13 +285,13 @@ class _Resolver:
         nothing waits any more."""
         deadline = time.monotonic() + timeout
         with self.cond:
-            if not self.pending:
+            if not self._busy():
                 return True
             self._start()
             start = self.attempts
             self.wake = True
             self.cond.notify_all()
-            while self.pending and self.attempts == start:
+            while self._busy() and self.attempts == start:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -345,11 +350,11 @@ class _Resolver:
         if not batch:
             login()
         if not self.replayed_spool:
-            self.replayed_spool = True
             from . import _spool
 
             _spool.replay_unresolved()
         _ = _state.core  # starts the core, which replays the spooled batches
+        self.replayed_spool = True
 
     def spool_pending(self) -> int:
         """Writes the rows still waiting (the server was never reached) to the spool."""
