@@ -15,7 +15,6 @@ import sys
 import textwrap
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from spanloom_server import Client
