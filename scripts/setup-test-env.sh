@@ -13,6 +13,9 @@ fi
 # braintrust 0.48.1 pins a certifi newer than the registry serves; its other dependencies are
 # in requirements.txt, so install the SDK itself without dependency resolution.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "braintrust==0.48.1"
+# llama-index-llms-openai 0.8.3 (the newest) declares openai<3; it works with the openai 3.x
+# that requirements.txt pins (test_spanloom_frameworks.py drives it), so it goes in without resolution.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "llama-index-llms-openai==0.8.3"
 .venv/bin/python -c "import braintrust, pytest, requests; print('test env ready: braintrust', braintrust.__version__ if hasattr(braintrust, '__version__') else '0.48.1')"
 # Spanloom's own Python SDK (a maturin build of sdk/python over the Rust SDK core).
 .venv/bin/python -m pip install --quiet --disable-pip-version-check ./sdk/python

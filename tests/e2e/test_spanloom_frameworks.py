@@ -31,6 +31,14 @@ def children(rows: list[dict], parent: dict) -> list[dict]:
     return sorted(kids, key=lambda r: (r["metrics"]["start"], r["span_attributes"].get("exec_counter", 0)))
 
 
+def descendants(rows: list[dict], parent: dict) -> list[dict]:
+    """Every span under the parent, depth first."""
+    out = []
+    for child in children(rows, parent):
+        out += [child, *descendants(rows, child)]
+    return out
+
+
 def names(rows: list[dict]) -> list[str]:
     return [r["span_attributes"]["name"] for r in rows]
 
@@ -38,6 +46,20 @@ def names(rows: list[dict]) -> list[str]:
 def one(rows: list[dict], name: str) -> dict:
     [row] = [r for r in rows if r["span_attributes"]["name"] == name]
     return row
+
+
+def tree(rows: list[dict]) -> str:
+    """The span tree as indented names and types (for assertion messages)."""
+    lines: list[str] = []
+
+    def walk(row: dict, depth: int) -> None:
+        lines.append(f"{'  ' * depth}{row['span_attributes']['name']} ({row['span_attributes'].get('type')})")
+        for child in children(rows, row):
+            walk(child, depth + 1)
+
+    for root in sorted((r for r in rows if not r.get("span_parents")), key=lambda r: r["metrics"]["start"]):
+        walk(root, 0)
+    return "\n".join(lines)
 
 
 def check_closed(rows: list[dict]) -> None:
@@ -188,3 +210,98 @@ def test_langchain_chain_stream_tools_and_errors(server, client, fake_provider):
 
     # The global handler's run is a root of its own.
     assert global_llm["span_attributes"]["type"] == "llm" and global_llm["output"]["content"] == "Echo: global hello"
+
+
+LANGGRAPH_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, warnings
+    from typing import TypedDict
+    import spanloom
+    from spanloom.langchain import set_global_handler
+    from langchain_core.tools import tool
+    from langchain_openai import ChatOpenAI
+    from langgraph.graph import END, START, StateGraph
+
+    warnings.simplefilter("ignore")  # create_react_agent's deprecation notice
+    from langgraph.prebuilt import create_react_agent
+
+    spanloom.init_logger(project="spanloom-langgraph-e2e")
+    set_global_handler()
+    llm = ChatOpenAI(model="gpt-4o-mini", base_url=sys.argv[1] + "/v1", api_key="sk-fake", max_retries=0)
+
+    class State(TypedDict, total=False):
+        question: str
+        words: int
+        answer: str
+
+    def plan(state):
+        return {"words": len(state["question"].split())}
+
+    def answer(state):
+        return {"answer": llm.invoke(state["question"]).content}
+
+    graph = StateGraph(State)
+    graph.add_node("plan", plan)
+    graph.add_node("answer", answer)
+    graph.add_edge(START, "plan")
+    graph.add_edge("plan", "answer")
+    graph.add_edge("answer", END)
+    app = graph.compile()
+
+    @tool
+    def get_weather(city: str) -> str:
+        \"\"\"The weather in a city.\"\"\"
+        return f"sunny in {city}"
+
+    agent = create_react_agent(llm, [get_weather])
+
+    @spanloom.traced
+    def workflow(question):
+        state = app.invoke({"question": question})
+        result = agent.invoke({"messages": [("user", "What is the weather in Paris?")]})
+        return {"state": state, "agent": result["messages"][-1].content}
+
+    print(json.dumps(workflow("how are you graph")))
+    spanloom.flush()
+    """
+)
+
+
+def test_langgraph_graph_nodes_and_react_agent(server, client, fake_provider):
+    out = run(server, LANGGRAPH_SCRIPT, fake_provider.url)
+    assert out == {
+        "state": {"question": "how are you graph", "words": 4, "answer": "Echo: how are you graph"},
+        "agent": "Echo: What is the weather in Paris?",
+    }
+    rows = project_rows(client, "spanloom-langgraph-e2e")
+    check_closed(rows)
+    [root] = [r for r in rows if not r["span_parents"]]
+    assert root["span_attributes"]["name"] == "workflow"
+    graph, agent = children(rows, root)
+
+    # The two-node graph: one span for the graph, one per node, the model call under its node.
+    assert names([graph, agent]) == ["LangGraph", "LangGraph"]
+    assert graph["input"] == {"question": "how are you graph"} and graph["output"] == out["state"]
+    plan, answer = children(rows, graph)
+    assert names([plan, answer]) == ["plan", "answer"], tree(rows)
+    assert plan["span_attributes"]["type"] == "task" and plan["output"] == {"words": 4}
+    assert plan["metadata"]["langgraph_node"] == "plan" and plan["metadata"]["langgraph_step"] == 1
+    assert answer["input"] == {"question": "how are you graph", "words": 4} and answer["output"] == {"answer": "Echo: how are you graph"}
+    [chat] = children(rows, answer)
+    assert chat["span_attributes"]["type"] == "llm" and chat["input"] == [{"role": "user", "content": "how are you graph"}]
+    assert chat["output"]["content"] == "Echo: how are you graph" and chat["metrics"]["completion_tokens"] == 5
+
+    # The prebuilt ReAct agent: model → tools → model, each node with its run under it.
+    steps = children(rows, agent)
+    assert names(steps) == ["agent", "tools", "agent"], tree(rows)
+    [first_model] = [r for r in descendants(rows, steps[0]) if r["span_attributes"]["type"] == "llm"]
+    assert first_model["output"]["tool_calls"][0]["function"]["name"] == "get_weather"
+    assert first_model["metadata"]["tools"][0]["function"]["name"] == "get_weather"
+    [tool] = children(rows, steps[1])
+    assert tool["span_attributes"] == {**tool["span_attributes"], "name": "get_weather", "type": "tool"}
+    assert tool["input"] == {"city": "Paris"} and tool["output"] == "sunny in Paris"
+    [last_model] = [r for r in descendants(rows, steps[2]) if r["span_attributes"]["type"] == "llm"]
+    assert last_model["output"]["content"] == "Echo: What is the weather in Paris?"
+    assert [m["role"] for m in last_model["input"]] == ["user", "assistant", "tool"]
+    # Plumbing LangGraph hides (channel writes, routing) is not traced.
+    assert not [r for r in rows if r["span_attributes"]["name"].startswith(("ChannelWrite", "Branch", "__start__"))]
