@@ -420,8 +420,18 @@ def flush(timeout: float = 30.0) -> None:
         print(f"spanloom: could not flush: {e}", file=sys.stderr)
 
 
+# Called first by `flush` (e.g. `spanloom.otel` flushes its span processors).
+_flush_hooks: list = []
+
+
 def _flush(timeout: float, at_exit: bool) -> None:
     from ._attachment import drain
+
+    for hook in list(_flush_hooks):
+        try:
+            hook()
+        except Exception:  # noqa: BLE001
+            pass
 
     resolved = _resolver.settle(timeout)
     drain()  # rows waiting for their attachment uploads reach the core first
