@@ -2,8 +2,12 @@
 
 OpenAI: `POST /v1/chat/completions` (JSON, or SSE when `stream` is set, with a usage chunk
 when `stream_options.include_usage` is set; tool calls when tools are offered and the last
-user message asks for one), `POST /v1/embeddings`, `POST /v1/responses`. Anthropic:
-`POST /v1/messages` (JSON or SSE events). A model named `error-500` answers 500, `missing`
+user message asks for one), `POST /v1/embeddings`, `POST /v1/responses` (JSON, or the SSE
+events `response.created` ... `response.completed` when `stream` is set). Anthropic:
+`POST /v1/messages` (JSON or SSE events; a `tool_use` block when tools are offered and the last
+user message asks about the weather; content blocks marked `cache_control` are reported as
+`cache_creation_input_tokens` the first time their text is seen and `cache_read_input_tokens`
+after that). A model named `error-500` answers 500, `missing`
 answers 404, the way the real APIs do. Every request is recorded in `requests`.
 
 Answers are deterministic: the reply text is `Echo: <last user text>`, and usage counts words.
@@ -33,6 +37,15 @@ def _count(text: str) -> int:
     return max(1, len(text.split()))
 
 
+def _system_tokens(system) -> int:
+    """Anthropic's `system`: a string or a list of text blocks."""
+    if not system:
+        return 0
+    if isinstance(system, str):
+        return _count(system)
+    return sum(_count(b.get("text", "")) for b in system if isinstance(b, dict))
+
+
 def _prompt_tokens(messages) -> int:
     return sum(_count(json.dumps(m.get("content", ""))) for m in messages or []) + 3
 
@@ -42,6 +55,7 @@ class FakeProvider:
 
     def __init__(self):
         self.requests: list[dict] = []
+        self.cached_texts: set[str] = set()
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -170,54 +184,98 @@ class FakeProvider:
                     "output_tokens_details": {"reasoning_tokens": 0},
                 }
                 usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
-                return self._json(
-                    200,
-                    {
-                        "id": "resp_fake",
-                        "object": "response",
-                        "created_at": int(time.time()),
-                        "status": "completed",
-                        "model": body.get("model"),
-                        "output": [
-                            {
-                                "type": "message",
-                                "id": "msg_fake",
-                                "status": "completed",
-                                "role": "assistant",
-                                "content": [{"type": "output_text", "text": reply, "annotations": []}],
-                            }
-                        ],
-                        "usage": usage,
-                        "parallel_tool_calls": True,
-                        "tool_choice": "auto",
-                        "tools": [],
-                        "error": None,
-                        "incomplete_details": None,
-                        "instructions": None,
-                        "metadata": {},
-                        "temperature": 1.0,
-                        "top_p": 1.0,
-                        "text": {"format": {"type": "text"}},
-                    },
-                )
+                response = {
+                    "id": "resp_fake",
+                    "object": "response",
+                    "created_at": int(time.time()),
+                    "status": "completed",
+                    "model": body.get("model"),
+                    "output": [
+                        {
+                            "type": "message",
+                            "id": "msg_fake",
+                            "status": "completed",
+                            "role": "assistant",
+                            "content": [{"type": "output_text", "text": reply, "annotations": []}],
+                        }
+                    ],
+                    "usage": usage,
+                    "parallel_tool_calls": True,
+                    "tool_choice": "auto",
+                    "tools": [],
+                    "error": None,
+                    "incomplete_details": None,
+                    "instructions": None,
+                    "metadata": {},
+                    "temperature": 1.0,
+                    "top_p": 1.0,
+                    "text": {"format": {"type": "text"}},
+                }
+                if not body.get("stream"):
+                    return self._json(200, response)
+                self._responses_stream(response, reply)
+
+            def _responses_stream(self, response, reply) -> None:
+                seq = iter(range(1000))
+                self._sse_start()
+
+                def event(kind, **fields):
+                    self._sse(json.dumps({"type": kind, "sequence_number": next(seq), **fields}), kind)
+
+                pending = {**response, "status": "in_progress", "output": [], "usage": None}
+                event("response.created", response=pending)
+                event("response.in_progress", response=pending)
+                item = response["output"][0]
+                event("response.output_item.added", output_index=0, item={**item, "status": "in_progress", "content": []})
+                part = {"type": "output_text", "text": "", "annotations": []}
+                event("response.content_part.added", item_id=item["id"], output_index=0, content_index=0, part=part)
+                for i, w in enumerate(reply.split(" ")):
+                    time.sleep(0.005)
+                    event("response.output_text.delta", item_id=item["id"], output_index=0, content_index=0, delta=w if i == 0 else " " + w, logprobs=[])
+                event("response.output_text.done", item_id=item["id"], output_index=0, content_index=0, text=reply, logprobs=[])
+                event("response.content_part.done", item_id=item["id"], output_index=0, content_index=0, part={**part, "text": reply})
+                event("response.output_item.done", output_index=0, item=item)
+                event("response.completed", response=response)
+                self._sse_end()
 
             # ---- Anthropic ----
+            def _cache_blocks(self, body) -> list:
+                """The text of the content blocks marked `cache_control` (system and messages)."""
+                blocks = list(body.get("system") or []) if isinstance(body.get("system"), list) else []
+                for m in body.get("messages") or []:
+                    if isinstance(m.get("content"), list):
+                        blocks.extend(m["content"])
+                return [b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("cache_control")]
+
             def _anthropic(self, body) -> None:
-                question = _last_user_text(body.get("messages"))
-                reply = f"Echo: {question}"
+                messages = body.get("messages")
+                question = _last_user_text(messages)
+                wants_tool = bool(body.get("tools")) and "weather" in question.lower() and messages[-1].get("role") == "user"
+                reply = "Let me check the weather." if wants_tool else f"Echo: {question}"
+                cache_read = cache_creation = 0
+                for text in self._cache_blocks(body):
+                    if text in provider.cached_texts:
+                        cache_read += _count(text)
+                    else:
+                        cache_creation += _count(text)
+                        provider.cached_texts.add(text)
+                content = [{"type": "text", "text": reply}]
+                tool_input = {"city": "Paris", "unit": "celsius"}
+                if wants_tool:
+                    content.append({"type": "tool_use", "id": "toolu_fake_1", "name": "get_weather", "input": tool_input})
                 usage = {
-                    "input_tokens": _prompt_tokens(body.get("messages")),
-                    "output_tokens": _count(reply),
-                    "cache_read_input_tokens": 0,
-                    "cache_creation_input_tokens": 0,
+                    "input_tokens": _prompt_tokens(messages) + _system_tokens(body.get("system")) - cache_read - cache_creation,
+                    "output_tokens": _count(reply) + (5 if wants_tool else 0),
+                    "cache_read_input_tokens": cache_read,
+                    "cache_creation_input_tokens": cache_creation,
                 }
                 msg = {
                     "id": "msg_fake",
                     "type": "message",
                     "role": "assistant",
                     "model": body.get("model"),
-                    "content": [{"type": "text", "text": reply}],
-                    "stop_reason": "end_turn",
+                    "content": content,
+                    "stop_reason": "tool_use" if wants_tool else "end_turn",
                     "stop_sequence": None,
                     "usage": usage,
                 }
@@ -233,11 +291,21 @@ class FakeProvider:
                         "content_block_delta",
                     )
                 self._sse(json.dumps({"type": "content_block_stop", "index": 0}), "content_block_stop")
+                if wants_tool:
+                    block = {"type": "tool_use", "id": "toolu_fake_1", "name": "get_weather", "input": {}}
+                    self._sse(json.dumps({"type": "content_block_start", "index": 1, "content_block": block}), "content_block_start")
+                    text = json.dumps(tool_input)
+                    for piece in (text[:10], text[10:]):
+                        self._sse(
+                            json.dumps({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": piece}}),
+                            "content_block_delta",
+                        )
+                    self._sse(json.dumps({"type": "content_block_stop", "index": 1}), "content_block_stop")
                 self._sse(
                     json.dumps(
                         {
                             "type": "message_delta",
-                            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                            "delta": {"stop_reason": msg["stop_reason"], "stop_sequence": None},
                             "usage": {"output_tokens": usage["output_tokens"]},
                         }
                     ),

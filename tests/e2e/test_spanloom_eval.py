@@ -253,6 +253,17 @@ EXPERIMENT_SCRIPT = textwrap.dedent(
     print(s)
     print("SUMMARY " + json.dumps({"comparison": s.comparison_experiment_name, "scores": {k: v.score for k, v in s.scores.items()},
                                    "exported": exported, "base": other.data.get("base_exp_id")}))
+
+    # Reading an experiment back, and evaluating on its cases (BaseExperiment).
+    opened = braintrust.init(project, experiment="manual", open=True)
+    cases = sorted(opened.as_dataset(), key=lambda c: c["input"]["q"])
+    rerun = braintrust.Eval(project, data=braintrust.BaseExperiment(name="manual"), task=lambda input: {1: "one", 2: "two"}[input["q"]],
+                            scores=[lambda output, expected: float(output == expected)], experiment_name="from-base")
+    local = braintrust.Eval(project, data=[{"input": 2, "expected": 4}], task=lambda input: input * 2, scores=[lambda output, expected: float(output == expected)],
+                            no_send_logs=True)
+    print("REREAD " + json.dumps({"rows": len(list(opened)), "cases": [[c["input"], c["expected"]] for c in cases],
+                                  "rerun": rerun.summary.scores["scorer_0"].score, "rerun_comparison": rerun.summary.comparison_experiment_name,
+                                  "local": [local.summary.experiment_id, local.summary.scores["scorer_0"].score, local.results[0].output]}))
     """
 )
 
@@ -269,7 +280,10 @@ UPDATE_SCRIPT = textwrap.dedent(
 def test_experiments_log_spans_feedback_and_update(server, client):
     project = "sl-experiments"
     out = run_sdk(server, EXPERIMENT_SCRIPT, project, prefix="SPANLOOM")
-    logged, summary = result(out, "LOGGED"), result(out, "SUMMARY")
+    logged, summary, reread = result(out, "LOGGED"), result(out, "SUMMARY"), result(out, "REREAD")
+    assert reread["rows"] == 2 and reread["cases"] == [[{"q": 1}, "one"], [{"q": 2}, "deux"]]
+    assert reread["rerun"] == 0.5 and reread["rerun_comparison"] == "manual"  # the base experiment is the data's
+    assert reread["local"] == [None, 1.0, 4]  # no_send_logs: a local summary, nothing logged
     assert summary["comparison"] == "manual" and summary["base"]
     assert summary["scores"] == {"correct": pytest.approx(0.75)}
     assert re.search(r"spans compared to manual:\n.*'correct' score", out)
@@ -290,4 +304,5 @@ def test_experiments_log_spans_feedback_and_update(server, client):
     assert case["metadata"] == {"reviewed": True}  # update_span from another process
     assert spans["step"]["span_parents"] == [case["span_id"]] and spans["step"]["metrics"]["tokens"] == 5
     assert spans["implicit"]["span_parents"] == [case["span_id"]]
-    assert spans["current-experiment-root"]["span_parents"] is None and spans["current-experiment-root"]["output"] == "yes"
+    loose = spans["current-experiment-root"]
+    assert loose["span_parents"] is None and loose["output"] == "yes" and loose["span_attributes"]["type"] == "eval"

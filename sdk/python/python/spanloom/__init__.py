@@ -18,7 +18,9 @@ application. Without ``init_logger`` every annotation is a no-op.
 
 from __future__ import annotations
 
+from ._anthropic import wrap_anthropic
 from ._attachment import Attachment, BaseAttachment, ExternalAttachment, JSONAttachment, ReadonlyAttachment
+from ._auto import auto_instrument
 from ._dataset import Dataset, DatasetSummary, DataSummary, init_dataset
 from ._eval import BaseExperiment, Eval, EvalAsync, EvalCase, EvalHooks, EvalResult, EvalResultWithSummary, default_error_score_handler
 from ._experiment import (
@@ -40,6 +42,8 @@ from ._span import NOOP_SPAN, Span, current_span, start_span, traced, update_spa
 from ._threads import TracedThreadPoolExecutor
 
 __all__ = [
+    "auto_instrument",
+    "wrap_anthropic",
     "Attachment",
     "BaseAttachment",
     "BaseExperiment",

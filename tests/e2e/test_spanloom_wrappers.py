@@ -1,0 +1,338 @@
+"""The LLM client wrappers of Spanloom's Python SDK (`wrap_openai`, `wrap_anthropic`,
+`auto_instrument`, the custom-LLM span convention), driven through the real `openai`,
+`anthropic` and `litellm` clients against tests/e2e/fake_provider.py, with the spans read back
+from a running server and checked field by field."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+import time
+
+import pytest
+from test_braintrust_sdk import run_sdk
+
+pytest.importorskip("spanloom", reason="installed by scripts/setup-test-env.sh")
+pytest.importorskip("openai")
+pytest.importorskip("anthropic")
+
+
+def run(server, script: str, *args: str) -> dict:
+    """Runs a script with the SPANLOOM_* variables set; returns the JSON on its last line."""
+    out = run_sdk(server, textwrap.dedent(script), *args, prefix="SPANLOOM")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def spans(client, project: str, expect: int) -> list[dict]:
+    """The project's spans in start order, once `expect` of them have ended (rows are polled
+    briefly: the SDK's flush returns when the server has the rows)."""
+    deadline = time.time() + 10
+    while True:
+        found = client.get("/v1/project", params={"project_name": project}).json()["objects"]
+        rows = client.fetch_all("project_logs", found[0]["id"]) if found else []
+        if sum(1 for r in rows if "end" in r.get("metrics", {})) >= expect or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    if os.environ.get("DUMP_ROWS"):
+        with open(f"/tmp/rows-{project}.json", "w") as f:
+            json.dump(rows, f, indent=1)
+    return sorted(rows, key=lambda r: r["metrics"]["start"])
+
+
+def by_name(rows: list[dict], name: str) -> list[dict]:
+    return [r for r in rows if r["span_attributes"]["name"] == name]
+
+
+def assert_timed(row: dict) -> None:
+    m = row["metrics"]
+    assert m["start"] <= m["end"], row
+    assert 0 < m["time_to_first_token"] <= m["end"] - m["start"] + 0.001, row
+
+
+OPENAI_SCRIPT = """
+import asyncio, json, sys, openai, spanloom
+
+logger = spanloom.init_logger(project="wrappers-openai")
+base = sys.argv[1] + "/v1"
+sync = spanloom.wrap_openai(openai.OpenAI(base_url=base, api_key="sk-fake", max_retries=0))
+aclient = spanloom.wrap_openai(openai.AsyncOpenAI(base_url=base, api_key="sk-fake", max_retries=0))
+assert spanloom.wrap_openai(sync) is sync  # wrapping twice changes nothing
+tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+out = {}
+
+async def main():
+    with spanloom.start_span(name="async-root") as root:
+        r = await aclient.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hello async"}], max_tokens=20)
+        out["async_type"] = type(r).__name__
+        stream = await aclient.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "stream async please"}], stream=True, stream_options={"include_usage": True}
+        )
+        out["async_stream_type"] = type(stream).__name__
+        out["async_streamed"] = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        e = await aclient.embeddings.create(model="text-embedding-3-small", input=["one two", "three"])
+        out["embedding_dims"] = len(e.data[0].embedding)
+        out["root"] = root.span_id
+
+asyncio.run(main())
+
+# tool calls: JSON, then streamed deltas
+r = sync.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "What is the weather in Paris?"}], tools=tools)
+out["tool_args"] = r.choices[0].message.tool_calls[0].function.arguments
+stream = sync.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "weather in Paris, streamed"}], tools=tools, stream=True)
+out["stream_is_openai_stream"] = isinstance(stream, openai.Stream)
+out["streamed_tool_chunks"] = sum(1 for c in stream for _ in (c.choices[0].delta.tool_calls or []))
+# with_raw_response still works and returns the raw response
+raw = sync.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "raw please"}])
+out["raw_status"] = raw.status_code
+out["raw_content"] = raw.parse().choices[0].message.content
+# the library's stream helper is built on create
+with sync.chat.completions.stream(model="gpt-4o-mini", messages=[{"role": "user", "content": "helper stream"}]) as s:
+    out["helper_final"] = s.get_final_completion().choices[0].message.content
+# a copy made with with_options is traced too; a stream closed early still ends its span
+early = sync.with_options(timeout=30).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "one two three four five"}], stream=True)
+with early:
+    next(iter(early))
+spanloom.flush()
+print(json.dumps(out))
+"""
+
+
+def test_wrap_openai_async_streams_tools_and_raw_responses(server, client, fake_provider):
+    out = run(server, OPENAI_SCRIPT, fake_provider.url)
+    assert out["async_type"] == "ChatCompletion" and out["async_stream_type"] == "AsyncStream"
+    assert out["async_streamed"] == "Echo: stream async please" and out["embedding_dims"] == 3
+    assert out["tool_args"] == '{"city": "Paris"}' and out["stream_is_openai_stream"] and out["streamed_tool_chunks"] == 2
+    assert out["raw_status"] == 200 and out["raw_content"] == "Echo: raw please" and out["helper_final"] == "Echo: helper stream"
+
+    rows = spans(client, "wrappers-openai", 9)
+    chats = by_name(rows, "Chat Completion")
+    assert len(chats) == 7 and all(r["span_attributes"]["type"] == "llm" for r in chats), [(r["span_attributes"], r.get("output")) for r in rows]
+    a_json, a_stream, tool_json, tool_stream, raw, helper, early = chats
+    [emb] = by_name(rows, "Embedding")
+    [root] = by_name(rows, "async-root")
+
+    # async: children of the span they ran in
+    for row in (a_json, a_stream, emb):
+        assert row["span_parents"] == [root["span_id"]] and row["root_span_id"] == root["root_span_id"]
+    assert a_json["input"] == [{"role": "user", "content": "hello async"}]
+    assert a_json["metadata"]["model"] == "gpt-4o-mini" and a_json["metadata"]["provider"] == "openai" and a_json["metadata"]["max_tokens"] == 20
+    assert a_json["output"] == [
+        {"index": 0, "message": {"role": "assistant", "content": "Echo: hello async", "refusal": None}, "logprobs": None, "finish_reason": "stop"}
+    ]
+    assert a_json["metrics"]["completion_tokens"] == 3 and a_json["metrics"]["tokens"] == a_json["metrics"]["prompt_tokens"] + 3
+    assert_timed(a_json)
+    assert a_stream["metadata"]["stream"] is True and a_stream["metadata"]["stream_options"] == {"include_usage": True}
+    assert a_stream["output"] == [
+        {"index": 0, "message": {"role": "assistant", "content": "Echo: stream async please"}, "logprobs": None, "finish_reason": "stop"}
+    ]
+    # include_usage: the usage chunk's tokens
+    assert a_stream["metrics"]["completion_tokens"] == 4 and a_stream["metrics"]["prompt_tokens"] > 0
+    assert a_stream["metrics"]["tokens"] == a_stream["metrics"]["prompt_tokens"] + 4
+    assert_timed(a_stream)
+    assert emb["input"] == ["one two", "three"] and emb["output"] == {"embeddings": 2, "embedding_length": 3}
+    assert emb["metadata"] == {**emb["metadata"], "model": "text-embedding-3-small", "provider": "openai"}
+    assert emb["metrics"]["prompt_tokens"] == 3 and emb["metrics"]["tokens"] == 3
+
+    # tool calls, JSON and streamed (deltas joined into the assistant message)
+    call = {"id": "call_fake_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    assert tool_json["metadata"]["tools"][0]["function"]["name"] == "get_weather"
+    assert tool_json["output"][0]["message"]["tool_calls"] == [call] and tool_json["output"][0]["finish_reason"] == "tool_calls"
+    assert tool_stream["output"] == [
+        {"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": [call]}, "logprobs": None, "finish_reason": "tool_calls"}
+    ]
+    assert "prompt_tokens" not in tool_stream["metrics"]  # no usage chunk without include_usage
+    assert_timed(tool_stream)
+
+    assert raw["output"][0]["message"]["content"] == "Echo: raw please" and raw["metrics"]["completion_tokens"] == 3
+    assert helper["input"] == [{"role": "user", "content": "helper stream"}] and helper["output"][0]["message"]["content"] == "Echo: helper stream"
+    # closed after the first chunk: ended, with what had arrived
+    assert early["output"][0]["message"]["role"] == "assistant" and early["metrics"]["end"] >= early["metrics"]["start"]
+    assert early["output"][0]["message"]["content"] in (None, "", "Echo:") and early["output"][0]["finish_reason"] is None
+
+
+RESPONSES_SCRIPT = """
+import asyncio, json, sys, openai, spanloom
+
+spanloom.init_logger(project="wrappers-responses")
+base = sys.argv[1] + "/v1"
+sync = spanloom.wrap_openai(openai.OpenAI(base_url=base, api_key="sk-fake", max_retries=0))
+aclient = spanloom.wrap_openai(openai.AsyncOpenAI(base_url=base, api_key="sk-fake", max_retries=0))
+out = {}
+r = sync.responses.create(model="gpt-4o-mini", input="plain responses call", instructions="be brief", max_output_tokens=50)
+out["text"] = r.output_text
+stream = sync.responses.create(model="gpt-4o-mini", input=[{"role": "user", "content": "streamed responses call"}], stream=True)
+out["events"] = [e.type for e in stream]
+with sync.responses.stream(model="gpt-4o-mini", input="responses helper") as s:
+    out["helper"] = s.get_final_response().output_text
+
+async def main():
+    r = await aclient.responses.create(model="gpt-4o-mini", input="async responses call")
+    out["async_text"] = r.output_text
+    stream = await aclient.responses.create(model="gpt-4o-mini", input="async streamed responses", stream=True)
+    out["async_deltas"] = "".join([e.delta async for e in stream if e.type == "response.output_text.delta"])
+
+asyncio.run(main())
+spanloom.flush()
+print(json.dumps(out))
+"""
+
+
+def test_wrap_openai_responses_api(server, client, fake_provider):
+    out = run(server, RESPONSES_SCRIPT, fake_provider.url)
+    assert out["text"] == "Echo: plain responses call" and out["helper"] == "Echo: responses helper"
+    assert out["events"][0] == "response.created" and out["events"][-1] == "response.completed"
+    assert out["async_text"] == "Echo: async responses call" and out["async_deltas"] == "Echo: async streamed responses"
+
+    rows = spans(client, "wrappers-responses", 5)
+    assert [r["span_attributes"] for r in rows] == [{"name": "openai.responses.create", "type": "llm"}] * 5
+    plain, streamed, helper, async_plain, async_streamed = rows
+    assert plain["input"] == "plain responses call"
+    assert plain["metadata"] == {
+        "model": "gpt-4o-mini",
+        "instructions": "be brief",
+        "max_output_tokens": 50,
+        "provider": "openai",
+        "id": "resp_fake",
+        "status": "completed",
+        **({"pricing": plain["metadata"]["pricing"]} if "pricing" in plain["metadata"] else {}),
+    }
+    message = {
+        "type": "message",
+        "id": "msg_fake",
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": "Echo: plain responses call", "annotations": []}],
+    }
+    assert plain["output"] == [message]
+    # input_tokens/output_tokens/total_tokens and the *_details map to the metric names
+    m = plain["metrics"]
+    assert (m["prompt_tokens"], m["completion_tokens"], m["tokens"]) == (6, 4, 10)
+    assert m["prompt_cached_tokens"] == 0 and m["completion_reasoning_tokens"] == 0
+    assert_timed(plain)
+
+    # streams: one span per call, the output and usage of the whole stream
+    assert streamed["input"] == [{"role": "user", "content": "streamed responses call"}] and streamed["metadata"]["stream"] is True
+    assert streamed["output"][0]["content"][0]["text"] == "Echo: streamed responses call"
+    assert (streamed["metrics"]["prompt_tokens"], streamed["metrics"]["completion_tokens"]) == (6, 4)
+    assert_timed(streamed)
+    assert helper["input"] == "responses helper" and helper["output"][0]["content"][0]["text"] == "Echo: responses helper"
+    assert async_plain["output"][0]["content"][0]["text"] == "Echo: async responses call" and async_plain["metrics"]["tokens"] == 10
+    assert async_streamed["output"][0]["content"][0]["text"] == "Echo: async streamed responses"
+    assert async_streamed["metrics"]["completion_tokens"] == 4
+    assert_timed(async_streamed)
+
+
+ANTHROPIC_SCRIPT = """
+import asyncio, json, sys, anthropic, spanloom
+
+spanloom.init_logger(project="wrappers-anthropic")
+sync = spanloom.wrap_anthropic(anthropic.Anthropic(base_url=sys.argv[1], api_key="sk-ant-fake", max_retries=0))
+aclient = spanloom.wrap_anthropic(anthropic.AsyncAnthropic(base_url=sys.argv[1], api_key="sk-ant-fake", max_retries=0))
+system = [{"type": "text", "text": "You are a terse weather assistant for the e2e suite", "cache_control": {"type": "ephemeral"}}]
+tools = [{"name": "get_weather", "description": "Weather by city", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+out = {}
+with spanloom.start_span(name="agent") as root:
+    m = sync.messages.create(model="claude-sonnet-4-5", max_tokens=100, system=system, messages=[{"role": "user", "content": "hello claude"}], stop_sequences=["END"])
+    out["type"] = type(m).__name__
+    out["text"] = m.content[0].text
+    # the same cached system block again: now a cache read
+    stream = sync.messages.create(model="claude-sonnet-4-5", max_tokens=100, system=system, tools=tools, stream=True,
+                                  messages=[{"role": "user", "content": "What is the weather in Paris?"}])
+    out["stream_type"] = type(stream).__name__
+    out["events"] = [e.type for e in stream]
+    with sync.messages.stream(model="claude-sonnet-4-5", max_tokens=100, system="Plain system prompt", messages=[{"role": "user", "content": "stream helper"}]) as s:
+        out["helper_text"] = "".join(s.text_stream)
+        out["helper_final"] = s.get_final_message().content[0].text
+
+async def main():
+    m = await aclient.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "async hello"}])
+    out["async_text"] = m.content[0].text
+    stream = await aclient.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "async stream"}], stream=True)
+    out["async_deltas"] = "".join([e.delta.text async for e in stream if e.type == "content_block_delta"])
+    async with aclient.messages.stream(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "async helper"}]) as s:
+        out["async_helper"] = (await s.get_final_message()).content[0].text
+
+asyncio.run(main())
+raw = sync.messages.with_raw_response.create(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "raw hello"}])
+out["raw"] = raw.parse().content[0].text
+spanloom.flush()
+print(json.dumps(out))
+"""
+
+
+def test_wrap_anthropic_messages_streams_and_cache_tokens(server, client, fake_provider):
+    out = run(server, ANTHROPIC_SCRIPT, fake_provider.url)
+    assert out["type"] == "Message" and out["text"] == "Echo: hello claude" and out["stream_type"] == "Stream"
+    assert out["events"][0] == "message_start" and out["events"][-1] == "message_stop"
+    assert out["helper_text"] == out["helper_final"] == "Echo: stream helper"
+    assert out["async_text"] == "Echo: async hello" and out["async_deltas"] == "Echo: async stream" and out["async_helper"] == "Echo: async helper"
+    assert out["raw"] == "Echo: raw hello"
+
+    rows = spans(client, "wrappers-anthropic", 8)
+    [root] = by_name(rows, "agent")
+    llm = [r for r in rows if r["span_attributes"].get("type") == "llm"]
+    assert [r["span_attributes"]["name"] for r in llm] == [
+        "anthropic.messages.create",
+        "anthropic.messages.stream",
+        "anthropic.messages.stream",
+        "anthropic.messages.create",
+        "anthropic.messages.stream",
+        "anthropic.messages.stream",
+        "anthropic.messages.create",
+    ]
+    first, tool_stream, helper, async_plain, async_stream, async_helper, raw = llm
+    assert all(r["span_parents"] == [root["span_id"]] for r in (first, tool_stream, helper))
+
+    # input: the messages, then the system prompt as a system message
+    assert first["input"] == [{"role": "user", "content": "hello claude"}, {"role": "system", "content": ANTHROPIC_SYSTEM}]
+    assert {k: first["metadata"][k] for k in ("model", "max_tokens", "stop_sequences", "provider")} == {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 100,
+        "stop_sequences": ["END"],
+        "provider": "anthropic",
+    }
+    assert first["output"] == {
+        "role": "assistant",
+        "content": [{"type": "text", "text": "Echo: hello claude"}],
+        "model": "claude-sonnet-4-5",
+        "stop_reason": "end_turn",
+    }
+    # cache-aware tokens: the 10-word cached system block is written on the first call and read on the second
+    m = first["metrics"]
+    assert m["prompt_cache_creation_tokens"] == 10 and m["prompt_cached_tokens"] == 0
+    assert m["prompt_tokens"] == 5 + 0 + 10 and m["completion_tokens"] == 3 and m["tokens"] == 18
+    assert_timed(first)
+
+    # streamed tool use: text and tool_use blocks joined, the JSON input parsed
+    assert tool_stream["metadata"]["stream"] is True and tool_stream["metadata"]["tools"][0]["name"] == "get_weather"
+    assert tool_stream["output"] == {
+        "role": "assistant",
+        "content": [
+            {"type": "text", "text": "Let me check the weather."},
+            {"type": "tool_use", "id": "toolu_fake_1", "name": "get_weather", "input": {"city": "Paris", "unit": "celsius"}},
+        ],
+        "model": "claude-sonnet-4-5",
+        "stop_reason": "tool_use",
+    }
+    m = tool_stream["metrics"]
+    assert m["prompt_cached_tokens"] == 10 and m["prompt_cache_creation_tokens"] == 0 and m["completion_tokens"] == 10
+    assert m["prompt_tokens"] == 9 + 10 and m["tokens"] == 29
+    assert_timed(tool_stream)
+
+    assert helper["input"] == [{"role": "user", "content": "stream helper"}, {"role": "system", "content": "Plain system prompt"}]
+    assert helper["output"]["content"] == [{"type": "text", "text": "Echo: stream helper"}] and helper["output"]["stop_reason"] == "end_turn"
+    assert helper["metrics"]["completion_tokens"] == 3 and helper["metrics"]["prompt_tokens"] > 0
+    assert_timed(helper)
+
+    assert async_plain["input"] == [{"role": "user", "content": "async hello"}] and async_plain["output"]["content"][0]["text"] == "Echo: async hello"
+    assert async_plain["metrics"]["tokens"] == async_plain["metrics"]["prompt_tokens"] + 3
+    assert async_stream["output"]["content"] == [{"type": "text", "text": "Echo: async stream"}]
+    assert async_helper["output"]["content"] == [{"type": "text", "text": "Echo: async helper"}]
+    for row in (async_stream, async_helper):
+        assert row["metrics"]["completion_tokens"] == 3
+        assert_timed(row)
+    assert raw["output"]["content"][0]["text"] == "Echo: raw hello"
+
+
+ANTHROPIC_SYSTEM = [{"type": "text", "text": "You are a terse weather assistant for the e2e suite", "cache_control": {"type": "ephemeral"}}]
