@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import textwrap
 import time
 
@@ -336,3 +338,184 @@ def test_wrap_anthropic_messages_streams_and_cache_tokens(server, client, fake_p
 
 
 ANTHROPIC_SYSTEM = [{"type": "text", "text": "You are a terse weather assistant for the e2e suite", "cache_control": {"type": "ephemeral"}}]
+
+
+AUTO_SCRIPT = """
+import json, os, sys
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # litellm: no fetch of its price map
+import openai, anthropic  # imported before auto_instrument
+try:
+    import litellm
+except ImportError:
+    litellm = None
+import spanloom
+
+base = sys.argv[1]
+early = openai.OpenAI(base_url=base + "/v1", api_key="sk-fake", max_retries=0)  # made before the call
+spanloom.init_logger(project="wrappers-auto")
+out = {"first": spanloom.auto_instrument(), "second": spanloom.auto_instrument()}
+late = openai.OpenAI(base_url=base + "/v1", api_key="sk-fake", max_retries=0)
+both = spanloom.wrap_openai(openai.OpenAI(base_url=base + "/v1", api_key="sk-fake", max_retries=0))
+claude = anthropic.Anthropic(base_url=base, api_key="sk-ant-fake", max_retries=0)
+ask = lambda c, text: c.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": text}])
+out["types"] = [type(ask(early, "early client")).__name__, type(ask(late, "late client")).__name__]
+ask(both, "wrapped and patched")
+ask(late.with_options(timeout=20), "copied client")
+stream = late.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "auto stream"}], stream=True)
+out["stream_type"] = type(stream).__name__
+out["streamed"] = "".join(c.choices[0].delta.content or "" for c in stream)
+out["claude"] = claude.messages.create(model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": "auto claude"}]).content[0].text
+if litellm is not None:
+    kw = dict(model="openai/gpt-4o-mini", api_base=base + "/v1", api_key="sk-fake")
+    r = litellm.completion(messages=[{"role": "user", "content": "litellm call"}], **kw)
+    out["litellm"] = r.choices[0].message.content
+    s = litellm.completion(messages=[{"role": "user", "content": "litellm stream"}], stream=True, stream_options={"include_usage": True}, **kw)
+    out["litellm_stream_type"] = type(s).__name__
+    out["litellm_streamed"] = "".join(c.choices[0].delta.content or "" for c in s if c.choices)
+spanloom.flush()
+print(json.dumps(out))
+"""
+
+OPT_OUT_SCRIPT = """
+import json, sys, openai, anthropic, spanloom
+
+spanloom.init_logger(project="wrappers-opt-out")
+out = {"patched": spanloom.auto_instrument(openai=False, litellm=False)}
+oa = openai.OpenAI(base_url=sys.argv[1] + "/v1", api_key="sk-fake", max_retries=0)
+oa.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "not traced"}])
+claude = anthropic.Anthropic(base_url=sys.argv[1], api_key="sk-ant-fake", max_retries=0)
+claude.messages.create(model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": "traced"}])
+spanloom.flush()
+print(json.dumps(out))
+"""
+
+
+def test_auto_instrument_patches_classes_once(server, client, fake_provider):
+    out = run(server, AUTO_SCRIPT, fake_provider.url)
+    has_litellm = "litellm" in out
+    assert out["first"] == out["second"] == {"openai": True, "anthropic": True, "litellm": has_litellm}
+    assert out["types"] == ["ChatCompletion", "ChatCompletion"] and out["stream_type"] == "Stream" and out["streamed"] == "Echo: auto stream"
+    assert out["claude"] == "Echo: auto claude"
+
+    rows = spans(client, "wrappers-auto", 6 + (2 if has_litellm else 0))
+    chats = by_name(rows, "Chat Completion")
+    # one span per call: a client made before the call, after it, wrapped as well, and a copy
+    assert [r["input"][0]["content"] for r in chats] == ["early client", "late client", "wrapped and patched", "copied client", "auto stream"]
+    assert all(r["output"][0]["message"]["content"] == "Echo: " + r["input"][0]["content"] for r in chats)
+    assert chats[-1]["metadata"]["stream"] is True
+    assert_timed(chats[-1])
+    [claude] = by_name(rows, "anthropic.messages.create")
+    assert claude["input"] == [{"role": "user", "content": "auto claude"}] and claude["metrics"]["completion_tokens"] == 3
+    if has_litellm:
+        # litellm's spans, and not a second span for the openai client litellm calls
+        assert out["litellm"] == "Echo: litellm call" and out["litellm_streamed"] == "Echo: litellm stream"
+        assert out["litellm_stream_type"] == "CustomStreamWrapper"
+        plain, streamed = by_name(rows, "Completion")
+        assert plain["span_attributes"]["type"] == "llm" and plain["input"] == [{"role": "user", "content": "litellm call"}]
+        assert plain["metadata"]["model"] == "openai/gpt-4o-mini" or plain["metadata"]["model"] == "gpt-4o-mini"
+        assert plain["metadata"]["provider"] == "litellm"
+        assert plain["output"][0]["message"]["content"] == "Echo: litellm call" and plain["metrics"]["completion_tokens"] == 3
+        assert streamed["output"][0]["message"]["content"] == "Echo: litellm stream" and streamed["metrics"]["completion_tokens"] == 3
+        assert_timed(streamed)
+        assert len(rows) == 8
+
+
+def test_auto_instrument_opt_out(server, client, fake_provider):
+    out = run(server, OPT_OUT_SCRIPT, fake_provider.url)
+    assert out["patched"] == {"openai": False, "anthropic": True, "litellm": False}
+    rows = spans(client, "wrappers-opt-out", 1)
+    assert [r["span_attributes"]["name"] for r in rows] == ["anthropic.messages.create"] and rows[0]["input"][0]["content"] == "traced"
+
+
+ERRORS_SCRIPT = """
+import asyncio, json, sys, openai, anthropic, spanloom
+from spanloom import _llm
+
+base = sys.argv[1]
+oa = spanloom.wrap_openai(openai.OpenAI(base_url=base + "/v1", api_key="sk-fake", max_retries=0))
+aoa = spanloom.wrap_openai(openai.AsyncOpenAI(base_url=base + "/v1", api_key="sk-fake", max_retries=0))
+claude = spanloom.wrap_anthropic(anthropic.Anthropic(base_url=base, api_key="sk-ant-fake", max_retries=0))
+msgs = lambda text: [{"role": "user", "content": text}]
+out = {}
+
+# Without a logger the wrappers call straight through: the stream is not even hooked.
+r = oa.chat.completions.create(model="gpt-4o-mini", messages=msgs("no logger"))
+s = oa.chat.completions.create(model="gpt-4o-mini", messages=msgs("no logger stream"), stream=True)
+out["noop"] = [type(r).__name__, type(s).__name__, s._iterator.__qualname__, "".join(c.choices[0].delta.content or "" for c in s)]
+m = claude.messages.create(model="claude-haiku-4-5", max_tokens=20, messages=msgs("no logger claude"))
+out["noop_claude"] = [type(m).__name__, m.content[0].text]
+
+spanloom.init_logger(project="wrappers-errors")
+# The provider's exceptions are recorded on the span and re-raised unchanged.
+errors = []
+for call in (
+    lambda: oa.chat.completions.create(model="error-500", messages=msgs("fails")),
+    lambda: claude.messages.create(model="missing", max_tokens=20, messages=msgs("missing model")),
+    lambda: asyncio.run(aoa.chat.completions.create(model="error-500", messages=msgs("fails async"), stream=True)),
+):
+    try:
+        call()
+    except (openai.APIStatusError, anthropic.APIStatusError) as e:
+        errors.append([type(e).__module__.split(".")[0], type(e).__name__, e.status_code])
+out["errors"] = errors
+
+# A failure inside tracing is logged and swallowed (injected into the SDK's span finishing).
+original = _llm.LLMCall.finish
+def broken(self, *args, **kwargs):
+    raise RuntimeError("injected tracing failure")
+_llm.LLMCall.finish = broken
+r = oa.chat.completions.create(model="gpt-4o-mini", messages=msgs("tracing breaks"))
+s = oa.chat.completions.create(model="gpt-4o-mini", messages=msgs("tracing breaks stream"), stream=True)
+out["survived"] = [r.choices[0].message.content, "".join(c.choices[0].delta.content or "" for c in s)]
+_llm.LLMCall.finish = original
+
+# The convention for a custom LLM client: an "llm" span, messages in, the message out, tokens.
+@spanloom.traced(name="house-llm", type="llm", notrace_io=True)
+def house_llm(messages, temperature=0.0):
+    reply = {"role": "assistant", "content": "house says hi"}
+    spanloom.current_span().log(
+        input=messages,
+        output=reply,
+        metadata={"model": "house-model-1", "provider": "house", "temperature": temperature},
+        metrics={"prompt_tokens": 7, "completion_tokens": 3, "tokens": 10},
+    )
+    return reply
+
+house_llm(msgs("hello house"), temperature=0.5)
+with spanloom.start_span(name="house-llm-stream", type="llm", input=msgs("hello span"), metadata={"model": "house-model-1"}) as span:
+    span.log(output={"role": "assistant", "content": "streamed hi"}, metrics={"prompt_tokens": 4, "completion_tokens": 2, "tokens": 6, "time_to_first_token": 0.01})
+spanloom.flush()
+print(json.dumps(out))
+"""
+
+
+def test_errors_noop_tracing_failures_and_custom_llm_spans(server, client, fake_provider):
+    env = {**os.environ, "SPANLOOM_APP_URL": server.url, "SPANLOOM_API_KEY": server.admin_key}
+    proc = subprocess.run([sys.executable, "-c", ERRORS_SCRIPT, fake_provider.url], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["noop"] == ["ChatCompletion", "Stream", "Stream.__stream__", "Echo: no logger stream"]
+    assert out["noop_claude"] == ["Message", "Echo: no logger claude"]
+    assert out["errors"] == [["openai", "InternalServerError", 500], ["anthropic", "NotFoundError", 404], ["openai", "InternalServerError", 500]]
+    assert out["survived"] == ["Echo: tracing breaks", "Echo: tracing breaks stream"]
+    # the injected failures were reported on stderr, once per traced call
+    assert proc.stderr.count("spanloom: could not trace") == 2 and "injected tracing failure" in proc.stderr, proc.stderr
+
+    rows = spans(client, "wrappers-errors", 5)
+    assert not [r for r in rows if "no logger" in json.dumps(r.get("input"))]
+    failed = [r for r in rows if r.get("error")]
+    assert [r["span_attributes"]["name"] for r in failed] == ["Chat Completion", "anthropic.messages.create", "Chat Completion"]
+    assert "InternalServerError" in failed[0]["error"] and "the fake provider failed" in failed[0]["error"] and "Traceback" in failed[0]["error"]
+    assert "NotFoundError" in failed[1]["error"] and failed[1]["input"] == [{"role": "user", "content": "missing model"}]
+    assert failed[2]["metadata"]["stream"] is True and failed[2].get("output") is None
+    assert all(r["metrics"]["end"] >= r["metrics"]["start"] for r in failed)
+
+    # custom LLM spans: the documented convention round-trips
+    [house] = by_name(rows, "house-llm")
+    assert house["span_attributes"]["type"] == "llm" and house["input"] == [{"role": "user", "content": "hello house"}]
+    assert house["output"] == {"role": "assistant", "content": "house says hi"}
+    assert {k: house["metadata"][k] for k in ("model", "provider", "temperature")} == {"model": "house-model-1", "provider": "house", "temperature": 0.5}
+    assert {k: house["metrics"][k] for k in ("prompt_tokens", "completion_tokens", "tokens")} == {"prompt_tokens": 7, "completion_tokens": 3, "tokens": 10}
+    [span] = by_name(rows, "house-llm-stream")
+    assert span["span_attributes"]["type"] == "llm" and span["input"] == [{"role": "user", "content": "hello span"}]
+    assert span["metrics"]["tokens"] == 6 and span["metrics"]["time_to_first_token"] == 0.01
