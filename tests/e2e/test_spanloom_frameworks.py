@@ -305,3 +305,136 @@ def test_langgraph_graph_nodes_and_react_agent(server, client, fake_provider):
     assert [m["role"] for m in last_model["input"]] == ["user", "assistant", "tool"]
     # Plumbing LangGraph hides (channel writes, routing) is not traced.
     assert not [r for r in rows if r["span_attributes"]["name"].startswith(("ChannelWrite", "Branch", "__start__"))]
+
+
+LLAMA_INDEX_SCRIPT = textwrap.dedent(
+    """
+    import asyncio, json, sys
+    import spanloom
+    from spanloom.llama_index import BraintrustSpanHandler, SpanloomSpanHandler, instrument_llama_index
+    from llama_index.core import Document, VectorStoreIndex
+    from llama_index.core.llms import ChatMessage
+    from llama_index.core.tools import FunctionTool
+    from llama_index.embeddings.openai import OpenAIEmbedding
+    from llama_index.llms.openai import OpenAI
+
+    spanloom.init_logger(project="spanloom-llamaindex-e2e")
+    handler = instrument_llama_index()
+    assert instrument_llama_index() is handler and BraintrustSpanHandler is SpanloomSpanHandler
+    base = sys.argv[1] + "/v1"
+    llm = OpenAI(model="gpt-4o-mini", api_base=base, api_key="sk-fake", temperature=0.2, max_retries=0,
+                 additional_kwargs={"stream_options": {"include_usage": True}})
+    embed = OpenAIEmbedding(model="text-embedding-3-small", api_base=base, api_key="sk-fake", max_retries=0)
+
+    @spanloom.traced
+    def forecast(city):
+        return f"sunny in {city}"
+
+    @spanloom.traced
+    def rag(question):
+        chat = llm.chat([ChatMessage(role="system", content="Be brief."), ChatMessage(role="user", content="hello llama")])
+        streamed = "".join(r.delta or "" for r in llm.stream_chat([ChatMessage(role="user", content="stream llama")]))
+        docs = [Document(text="Paris is the capital of France.", metadata={"source": "kb-1"}),
+                Document(text="Berlin is the capital of Germany.", metadata={"source": "kb-2"})]
+        index = VectorStoreIndex.from_documents(docs, embed_model=embed)
+        answer = index.as_query_engine(llm=llm, similarity_top_k=2).query(question)
+        tool = FunctionTool.from_defaults(fn=forecast, name="forecast", description="The weather in a city.")
+        weather = tool.call(city="Paris").content
+        try:
+            OpenAI(model="gpt-4o-mini", api_base=base, api_key="sk-fake", max_retries=0, additional_kwargs={"user": "x"}).chat(
+                [ChatMessage(role="user", content="fail")], model="error-500")
+        except Exception as e:
+            failed = type(e).__name__
+        return {"chat": chat.message.content, "streamed": streamed, "answer": str(answer)[:5],
+                "sources": sorted(n.node.metadata["source"] for n in answer.source_nodes), "weather": weather, "failed": failed}
+
+    @spanloom.traced
+    async def async_chat():
+        return (await llm.achat([ChatMessage(role="user", content="async llama")])).message.content
+
+    out = rag("What is the capital of France?")
+    out["async"] = asyncio.run(async_chat())
+    spanloom.flush()
+    print(json.dumps(out))
+    """
+)
+
+
+def test_llama_index_chat_stream_query_engine_and_tool(server, client, fake_provider):
+    out = run(server, LLAMA_INDEX_SCRIPT, fake_provider.url)
+    assert out == {
+        "chat": "Echo: hello llama",
+        "streamed": "Echo: stream llama",
+        "answer": "Echo:",
+        "sources": ["kb-1", "kb-2"],
+        "weather": "sunny in Paris",
+        "failed": "InternalServerError",
+        "async": "Echo: async llama",
+    }
+    rows = project_rows(client, "spanloom-llamaindex-e2e")
+    check_closed(rows)
+    roots = sorted((r for r in rows if not r["span_parents"]), key=lambda r: r["metrics"]["start"])
+    assert names(roots) == ["rag", "async_chat"], tree(rows)
+    rag, async_chat = roots
+    steps = children(rows, rag)
+    assert names(steps) == [
+        "OpenAI.chat",
+        "OpenAI.stream_chat",
+        "SentenceSplitter.__call__",  # building the index: split, then embed
+        "OpenAIEmbedding.get_text_embedding_batch",
+        "RetrieverQueryEngine.query",
+        "FunctionTool.call",
+        "OpenAI.chat",
+    ], tree(rows)
+    chat, streamed, split, embed_docs, query, tool, failed = steps
+
+    # LLM spans follow the conventions: messages in, assistant message out, model, provider and
+    # parameters in metadata, the provider's token usage in metrics.
+    assert chat["span_attributes"]["type"] == "llm"
+    assert chat["input"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hello llama"}]
+    assert chat["output"] == {"role": "assistant", "content": "Echo: hello llama"}
+    assert chat["metadata"]["model"] == "gpt-4o-mini" and chat["metadata"]["provider"] == "openai" and chat["metadata"]["temperature"] == 0.2
+    assert chat["metrics"]["prompt_tokens"] > 0 and chat["metrics"]["completion_tokens"] == 3
+    assert chat["metrics"]["tokens"] == chat["metrics"]["prompt_tokens"] + 3 and "time_to_first_token" not in chat["metrics"]
+    # A stream's span lasts until the stream is read to the end, with the usage of its last chunk.
+    assert streamed["input"] == [{"role": "user", "content": "stream llama"}]
+    assert streamed["output"] == {"role": "assistant", "content": "Echo: stream llama"} and streamed["metadata"]["stream"] is True
+    assert streamed["metadata"]["stream_options"] == {"include_usage": True} and streamed["metrics"]["completion_tokens"] == 3
+    assert 0 < streamed["metrics"]["time_to_first_token"] <= streamed["metrics"]["end"] - streamed["metrics"]["start"]
+    assert not children(rows, chat) and not children(rows, streamed)
+
+    # Index building: the documents split into nodes, the nodes embedded (no vectors logged).
+    assert [n["text"] for n in split["output"]] == ["Paris is the capital of France.", "Berlin is the capital of Germany."]
+    assert embed_docs["span_attributes"]["type"] == "llm" and embed_docs["output"] == {"embeddings": 2, "dimensions": 3}
+    assert embed_docs["metadata"]["model"] == "text-embedding-3-small" and len(embed_docs["input"]["texts"]) == 2
+
+    # The query: retrieve (embedding the question; the nodes as output), then synthesize with an LLM call.
+    assert query["span_attributes"]["type"] == "task" and query["input"] == "What is the capital of France?"
+    assert query["output"].startswith("Echo: Context information is below.")
+    retrieve, synthesize = children(rows, query)
+    assert names([retrieve, synthesize]) == ["VectorIndexRetriever.retrieve", "CompactAndRefine.synthesize"], tree(rows)
+    assert retrieve["input"] == "What is the capital of France?"
+    assert sorted((n["metadata"]["source"], n["text"]) for n in retrieve["output"]) == [
+        ("kb-1", "Paris is the capital of France."),
+        ("kb-2", "Berlin is the capital of Germany."),
+    ]
+    assert all(isinstance(n["score"], float) and n["id"] for n in retrieve["output"])
+    [embed_query] = children(rows, retrieve)
+    assert embed_query["span_attributes"]["name"] == "OpenAIEmbedding.get_query_embedding" and embed_query["output"] == {"embeddings": 1, "dimensions": 3}
+    [answer_llm] = [r for r in descendants(rows, synthesize) if r["span_attributes"]["type"] == "llm"]
+    assert answer_llm["span_attributes"]["name"] == "OpenAI.chat"
+    assert [m["role"] for m in answer_llm["input"]] == ["system", "user"] and "Paris is the capital of France." in answer_llm["input"][1]["content"]
+    assert answer_llm["output"]["content"] == query["output"] and answer_llm["metrics"]["prompt_tokens"] > 20
+
+    # A tool: its function's own span nests under the tool's.
+    assert tool["span_attributes"]["type"] == "tool" and tool["input"] == {"city": "Paris"} and tool["output"] == "sunny in Paris"
+    assert names(children(rows, tool)) == ["forecast"]
+
+    # A failed call: the traceback, no output.
+    assert failed["metadata"]["model"] == "error-500" and "InternalServerError" in failed["error"] and "Traceback" in failed["error"]
+    assert failed.get("output") is None
+
+    # Async calls nest the same way.
+    [achat] = children(rows, async_chat)
+    assert achat["span_attributes"] == {**achat["span_attributes"], "name": "OpenAI.achat", "type": "llm"}
+    assert achat["output"] == {"role": "assistant", "content": "Echo: async llama"} and achat["metrics"]["completion_tokens"] == 3
