@@ -79,15 +79,21 @@ LANGCHAIN_SCRIPT = textwrap.dedent(
     from langchain_core.messages import HumanMessage
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.prompts import ChatPromptTemplate
-    from langchain_core.runnables import RunnableLambda
+    from langchain_core.runnables import RunnableLambda, RunnablePassthrough
     from langchain_core.tools import tool
-    from langchain_openai import ChatOpenAI
+    from langchain_core.vectorstores import InMemoryVectorStore
+    from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 
     assert BraintrustCallbackHandler is SpanloomCallbackHandler
     spanloom.init_logger(project="spanloom-langchain-e2e")
     handler = SpanloomCallbackHandler()
     config = {"callbacks": [handler]}
     llm = ChatOpenAI(model="gpt-4o-mini", base_url=sys.argv[1] + "/v1", api_key="sk-fake", temperature=0.1, max_retries=0, stream_usage=True)
+    # (check_embedding_ctx_length=False: no tiktoken, whose encodings would be downloaded)
+    embeddings = OpenAIEmbeddings(model="text-embedding-3-small", base_url=sys.argv[1] + "/v1", api_key="sk-fake",
+                                  check_embedding_ctx_length=False, max_retries=0)
+    store = InMemoryVectorStore.from_texts(["Paris is the capital of France.", "Berlin is the capital of Germany."],
+                                           embedding=embeddings, metadatas=[{"source": "kb-1"}, {"source": "kb-2"}])
 
     @spanloom.traced
     def lookup(city):
@@ -117,7 +123,11 @@ LANGCHAIN_SCRIPT = textwrap.dedent(
             RunnableLambda(explode, name="explode").invoke(1, config=config)
         except ValueError:
             pass
-        return {"answer": answer, "streamed": streamed, "final": final.content}
+        join = RunnableLambda(lambda docs: " ".join(sorted(d.page_content for d in docs)), name="join_docs")
+        retriever = store.as_retriever(search_kwargs={"k": 2})
+        rag = {"context": retriever | join, "q": RunnablePassthrough()} | ChatPromptTemplate.from_messages([("user", "{context} {q}")]) | llm
+        rag_answer = rag.invoke("capital?", config=config).content
+        return {"answer": answer, "streamed": streamed, "final": final.content, "rag": rag_answer}
 
     @spanloom.traced
     async def async_agent():
@@ -143,6 +153,7 @@ def test_langchain_chain_stream_tools_and_errors(server, client, fake_provider):
         "answer": "Echo: hello chain",
         "streamed": "Echo: stream please",
         "final": "Echo: What is the weather in Paris?",
+        "rag": "Echo: Berlin is the capital of Germany. Paris is the capital of France. capital?",
         "async": "Echo: async hello",
         "global": "Echo: global hello",
         "untraced": "Echo: not traced",
@@ -155,8 +166,8 @@ def test_langchain_chain_stream_tools_and_errors(server, client, fake_provider):
 
     # agent → the chain, the streamed call, the two tool-calling model calls, the tool, the failing lambda.
     steps = children(rows, agent)
-    assert names(steps) == ["RunnableSequence", "ChatOpenAI", "ChatOpenAI", "get_weather", "ChatOpenAI", "explode"]
-    sequence, streamed, tool_call, tool, final, explode = steps
+    assert names(steps) == ["RunnableSequence", "ChatOpenAI", "ChatOpenAI", "get_weather", "ChatOpenAI", "explode", "RunnableSequence"], tree(rows)
+    sequence, streamed, tool_call, tool, final, explode, rag = steps
     assert all(r["root_span_id"] == agent["root_span_id"] for r in steps)
 
     # The chain: prompt → model → parser, with inputs and outputs.
@@ -202,6 +213,19 @@ def test_langchain_chain_stream_tools_and_errors(server, client, fake_provider):
     # Errors: the traceback is the span's error.
     assert "ValueError: the lambda failed" in explode["error"] and "Traceback" in explode["error"]
     assert "output" not in explode or explode["output"] is None
+
+    # A retriever in a RAG chain: the query in, the documents out.
+    [retriever] = [r for r in descendants(rows, rag) if r["span_attributes"]["name"] == "VectorStoreRetriever"]
+    assert retriever["span_attributes"]["type"] == "function" and retriever["input"] == "capital?"
+    docs = sorted(retriever["output"], key=lambda d: d["metadata"]["source"])
+    assert [(d["page_content"], d["metadata"]) for d in docs] == [
+        ("Paris is the capital of France.", {"source": "kb-1"}),
+        ("Berlin is the capital of Germany.", {"source": "kb-2"}),
+    ]
+    assert all(d["id"] for d in docs)
+    assert one(descendants(rows, rag), "join_docs")["output"] == "Berlin is the capital of Germany. Paris is the capital of France."
+    [rag_llm] = [r for r in descendants(rows, rag) if r["span_attributes"]["type"] == "llm"]
+    assert rag_llm["input"] == [{"role": "user", "content": "Berlin is the capital of Germany. Paris is the capital of France. capital?"}]
 
     # Async runs nest the same way.
     [async_chain] = children(rows, async_agent)
