@@ -346,6 +346,19 @@ def emit_row(row: dict) -> None:
         print(f"spanloom: could not log a row: {e}", file=sys.stderr)
 
 
+_flush_hooks: list = []
+
+
+def add_flush_hook(hook: Any) -> None:
+    """Registers a function `drain` runs first (rows held elsewhere join the pipeline)."""
+    _flush_hooks.append(hook)
+
+
 def drain() -> None:
     """Waits for queued rows (and their uploads) to reach the core logger."""
+    for hook in list(_flush_hooks):
+        try:
+            hook()
+        except Exception as e:  # noqa: BLE001
+            print(f"spanloom: flush hook failed: {e}", file=sys.stderr)
     _pipeline.drain()

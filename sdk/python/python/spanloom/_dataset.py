@@ -5,18 +5,20 @@ is first needed."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime
 import sys
 import textwrap
 import threading
+import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any, Callable, Optional
 
 from . import _logger
-from ._attachment import emit_row, enrich
+from ._attachment import add_flush_hook, emit_row, enrich
 
 DEFAULT_FETCH_BATCH_SIZE = 1000
 _MAX_FETCH_PAGES = 10000
@@ -91,18 +93,115 @@ def validate_metadata(metadata: Any) -> dict:
 
 
 class _LazyObject:
-    """Resolves an object's metadata once, on first use, under a lock."""
+    """An object's metadata (project and object records), resolved once: on first read in the
+    caller's thread, or for writes on the background resolver while the rows wait, in order, so
+    a write never waits for (or fails on) the network."""
 
-    def __init__(self, compute: Callable[[], tuple]):
+    def __init__(self, compute: Callable[[], tuple], describe: str = "object"):
         self._compute = compute
+        self.describe = describe
         self._value: Optional[tuple] = None
-        self._lock = threading.Lock()
+        self._compute_lock = threading.Lock()
+        self.pending: list = []
 
     def get(self) -> tuple:
-        with self._lock:
+        """The metadata, resolving it now if needed (raises if the server cannot be reached)."""
+        value = self._value
+        if value is not None:
+            return value
+        _resolver.wait_turn(self)
+        with self._compute_lock:
             if self._value is None:
                 self._value = self._compute()
             return self._value
+
+    def emit(self, row: dict, with_ids: Callable[[tuple, dict], dict]) -> None:
+        """Queues a row; ``with_ids(metadata, row)`` adds the object ids once they are known."""
+        with _resolver.cond:
+            if self._value is not None and not self.pending:
+                emit_row(with_ids(self._value, row))
+                return
+            if not self.pending:
+                _resolver.queue.append(self)
+            self.pending.append((row, with_ids))
+            _resolver.start()
+
+
+class _Resolver:
+    """One background thread that registers datasets and experiments in the order their first
+    rows were written (an experiment that names another as its base finds it registered),
+    retrying with backoff while the server cannot be reached, then queues the waiting rows."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition(threading.RLock())
+        self.queue: collections.deque = collections.deque()
+        self.thread: Optional[threading.Thread] = None
+        self.failures = 0
+        self.warned = False
+
+    def start(self) -> None:
+        if self.thread is None or not self.thread.is_alive():
+            self.thread = threading.Thread(target=self._run, name="spanloom-objects", daemon=True)
+            self.thread.start()
+
+    def _run(self) -> None:
+        delay = 0.25
+        while True:
+            with self.cond:
+                if not self.queue:
+                    self.thread = None
+                    return
+                lazy = self.queue[0]
+            try:
+                value = lazy.get()
+            except Exception as e:  # noqa: BLE001 - keep the rows and retry
+                with self.cond:
+                    self.failures += 1
+                    self.cond.notify_all()
+                    if not self.warned:
+                        self.warned = True
+                        waiting = sum(len(x.pending) for x in self.queue)
+                        print(
+                            f"spanloom: cannot reach the server to register the {lazy.describe} ({e}); "
+                            f"{waiting} rows are kept in memory and retried in the background",
+                            file=sys.stderr,
+                        )
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            delay = 0.25
+            with self.cond:
+                for row, with_ids in lazy.pending:
+                    emit_row(with_ids(value, row))
+                lazy.pending.clear()
+                self.queue.popleft()
+                self.cond.notify_all()
+
+    def wait_turn(self, lazy: _LazyObject, timeout: float = 30.0) -> None:
+        """Before ``lazy`` is resolved out of turn (a read needs its id), the objects whose rows
+        were written earlier are registered first, so registration order follows write order."""
+        if threading.current_thread() is self.thread:
+            return
+        with self.cond:
+            start = self.failures
+
+            def ready() -> bool:
+                queue = list(self.queue)
+                ahead = queue[: queue.index(lazy)] if lazy in queue else queue
+                return not ahead or self.failures > start
+
+            self.cond.wait_for(ready, timeout=timeout)
+
+    def settle(self, timeout: float = 60.0) -> None:
+        """Waits until the waiting rows are queued, or one more attempt failed (server down)."""
+        with self.cond:
+            start = self.failures
+            self.cond.wait_for(lambda: not self.queue or self.failures > start, timeout=timeout)
+
+
+_resolver = _Resolver()
+# Before a flush, rows of datasets and experiments waiting for their ids are queued first.
+add_flush_hook(_resolver.settle)
 
 
 def fetch_pages(object_type: str, object_id: str, limit: int, version: Optional[str] = None) -> list:
@@ -200,8 +299,9 @@ class Dataset:
         return self._lazy.get()[1].full_info
 
     def _emit(self, row: dict) -> None:
+        """Queues a row of this dataset; never raises, never waits for the network."""
         try:
-            emit_row({**row, "dataset_id": self.id})
+            self._lazy.emit(row, lambda meta, r: {**r, "dataset_id": meta[1].id})
         except Exception as e:  # noqa: BLE001 - logging never raises into user code
             print(f"spanloom: could not log a dataset row: {e}", file=sys.stderr)
 
@@ -347,4 +447,4 @@ def init_dataset(
             ds = api("POST", "/v1/dataset", body)
         return ObjectMetadata(proj["id"], proj["name"], dict(proj)), ObjectMetadata(ds["id"], ds["name"], dict(ds))
 
-    return Dataset(_LazyObject(compute), version=version, legacy=use_output)
+    return Dataset(_LazyObject(compute, f"dataset {name or 'logs'!r}"), version=version, legacy=use_output)

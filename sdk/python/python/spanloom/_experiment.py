@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Optional, Union
 
 from . import _core, _logger, _span
-from ._attachment import emit_row, enrich
+from ._attachment import enrich
 from ._dataset import (
     DEFAULT_FETCH_BATCH_SIZE,
     Dataset,
@@ -228,7 +228,7 @@ class Experiment(_ExperimentFetcher):
     def _emit(self, row: dict) -> None:
         """Queues a row of this experiment; never raises."""
         try:
-            emit_row({**row, "experiment_id": self.id})
+            self._lazy.emit(row, lambda meta, r: {**r, "experiment_id": meta[1].id})
         except Exception as e:  # noqa: BLE001 - logging never raises into user code
             print(f"spanloom: could not log an experiment row: {e}", file=sys.stderr)
 
@@ -541,7 +541,9 @@ def init(
         response = api("POST", "/v1/experiment", args)
         return ObjectMetadata(proj["id"], proj["name"], dict(proj)), ObjectMetadata(response["id"], response["name"], dict(response))
 
-    exp = Experiment(_LazyObject(compute), dataset=dataset if isinstance(dataset, Dataset) else None)
+    exp = Experiment(
+        _LazyObject(compute, f"experiment {experiment!r}" if experiment else "experiment"), dataset=dataset if isinstance(dataset, Dataset) else None
+    )
     if set_current:
         global _current_experiment
         with _current_lock:
