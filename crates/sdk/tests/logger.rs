@@ -7,8 +7,8 @@ use spanloom_sdk::transport::{HttpTransport, PostResult, Transport};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 struct Server {
@@ -292,4 +292,98 @@ fn a_full_queue_drops_the_oldest_rows_and_counts_them() {
         .collect();
     assert_eq!(ids.len(), 11, "the first row and the newest 10");
     assert!(ids.contains("r0") && ids.contains("r30") && !ids.contains("r1"));
+}
+
+/// A transport to an address nothing listens on (the server is down).
+fn dead() -> Arc<dyn Transport> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    Arc::new(HttpTransport::new(
+        &format!("http://127.0.0.1:{port}"),
+        "key",
+        Duration::from_secs(5),
+    ))
+}
+
+fn spool_files(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("k-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn undeliverable_batches_are_spooled_in_order_and_replayed_by_a_later_logger() {
+    let server = start();
+    let pid = project(&server, "spool");
+    let spool = tempfile::tempdir().expect("dir");
+    let warnings = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = Arc::clone(&warnings);
+    let mut config = LoggerConfig::new(dead());
+    config.backoff = Duration::from_millis(10);
+    config.num_retries = 1;
+    config.spool_dir = Some(spool.path().to_owned());
+    config.spool_key = "k".into();
+    config.on_warning = Some(Arc::new(move |m: &str| {
+        seen.lock().expect("lock").push(m.to_owned())
+    }));
+    let logger = BackgroundLogger::start(config);
+    for i in 0..3 {
+        for row in span_rows(&pid, i) {
+            logger.log(row);
+        }
+        let report = logger.flush();
+        assert_eq!((report.sent_rows, report.failed_rows), (0, 0));
+        assert_eq!(report.spooled_rows, 1);
+    }
+    drop(logger);
+    assert_eq!(spool_files(spool.path()).len(), 3);
+    let warned = warnings.lock().expect("lock").clone();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0].contains("cannot reach the server"), "{warned:?}");
+
+    // The server is reachable: a new logger sends the spool first, then its own rows.
+    let mut config = LoggerConfig::new(http(&server));
+    config.spool_dir = Some(spool.path().to_owned());
+    config.spool_key = "k".into();
+    let logger = BackgroundLogger::start(config);
+    for row in span_rows(&pid, 3) {
+        logger.log(row);
+    }
+    assert_eq!(logger.flush().sent_rows, 1);
+    assert!(spool_files(spool.path()).is_empty());
+    let mut got: Vec<Value> = rows(&server, &pid);
+    got.sort_by_key(|r| r["id"].as_str().unwrap_or_default().to_owned());
+    assert_eq!(got.len(), 4);
+    for (i, row) in got.iter().enumerate() {
+        assert_eq!(row["output"], json!(i));
+        assert_eq!(row["metrics"]["end"], json!(2.0));
+    }
+}
+
+#[test]
+fn an_abandoned_logger_sends_nothing_and_drops_without_waiting() {
+    let server = start();
+    let pid = project(&server, "abandoned");
+    let mut config = LoggerConfig::new(http(&server));
+    config.sync_flush = true; // rows stay queued until a flush that never comes
+    let logger = BackgroundLogger::start(config);
+    for row in span_rows(&pid, 1) {
+        logger.log(row);
+    }
+    logger.abandon();
+    logger.log(span_rows(&pid, 2)[0].clone());
+    assert_eq!(logger.flush(), Default::default());
+    let started = std::time::Instant::now();
+    drop(logger);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(rows(&server, &pid).is_empty());
 }
