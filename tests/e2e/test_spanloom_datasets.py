@@ -40,7 +40,7 @@ WRITE_SCRIPT = textwrap.dedent(
     ds.delete(generated)
     summary = ds.summarize()
     print(summary)
-    print("WRITE " + json.dumps({"ids": ids, "generated": generated, "v1": v1, "id": ds.id, "name": ds.name,
+    print("WRITE " + json.dumps({"ids": ids, "generated": generated, "v1": v1, "id": ds.id, "name": ds.name, "description": ds.description,
                                  "total": summary.data_summary.total_records, "new": summary.data_summary.new_records}))
     """
 )
@@ -72,7 +72,7 @@ def test_dataset_lifecycle_versions_and_exact_round_trip(server, client):
     project = "sl-datasets-e2e"
     out = run_sdk(server, WRITE_SCRIPT, project, json.dumps(RECORDS), prefix="SPANLOOM")
     written = result(out, "WRITE")
-    assert written["ids"] == list(RECORDS) and written["name"] == "countries"
+    assert written["ids"] == list(RECORDS) and written["name"] == "countries" and written["description"] == "capitals"
     assert written["total"] == 3 and written["new"] == 5
     assert "Total records: 3 (5 new or updated records)" in out and f"/p/{project}/datasets/countries" in out
 

@@ -165,6 +165,7 @@ ASYNC_SCRIPT = textwrap.dedent(
         return await braintrust.EvalAsync(
             project, data=data, task=task, scores=[Levenshtein, async_exact, as_dict, many, broken, lambda output: 1, traced_spans],
             experiment_name="async-run", trial_count=2, max_concurrency=1, metadata={"model": "upper-v1"},
+            error_score_handler=braintrust.default_error_score_handler,
         )
 
     r = asyncio.run(main())
@@ -190,9 +191,11 @@ def test_eval_async_trials_concurrency_hooks_and_errors(server, client):
     assert sorted(r[3] for r in hello) == [0, 1]
     for r in hello:
         assert r[1] == "HELLO" and r[4] == ["greeting", "seen"] and r[5] is None
-        assert r[2] == {"Levenshtein": 1.0, "async_exact": 1.0, "as_dict": 0.5, "len_ok": 1.0, "upper": 1.0, "scorer_5": 1, "trace_ok": 1.0}
+        assert r[2] == {"Levenshtein": 1.0, "async_exact": 1.0, "as_dict": 0.5, "len_ok": 1.0, "upper": 1.0, "scorer_5": 1, "trace_ok": 1.0, "broken": 0}
     boom = next(r for r in results if r[0] == "boom")
-    assert boom[1] is None and boom[2] == {} and boom[5] == "ValueError"
+    # error_score_handler: zeros for the scorers that did not run (all of them when the task failed).
+    names = ["Levenshtein", "async_exact", "as_dict", "many", "broken", "scorer_5", "traced_spans"]
+    assert boom[1] is None and boom[2] == {n: 0 for n in names} and boom[5] == "ValueError"
     # As in the official SDK, a run with failed cases reports the failures (on stderr) instead of the summary.
     assert "=====SUMMARY=====" not in proc_out
 
@@ -223,6 +226,7 @@ def test_eval_async_trials_concurrency_hooks_and_errors(server, client):
     assert "scorer failed on purpose" in children["broken"]["error"] and "scores" not in children["broken"]
     boom_root = next(r for r in roots if r["input"] == "boom")
     assert "ValueError: task failed on purpose" in boom_root["error"] and "output" not in boom_root
+    assert boom_root["scores"] == {n: 0 for n in names} and hello_root["scores"] == {"broken": 0}
     [boom_task] = by_parent[boom_root["span_id"]]  # scorers do not run when the task fails
     assert "task failed on purpose" in boom_task["error"]
 
@@ -261,7 +265,11 @@ EXPERIMENT_SCRIPT = textwrap.dedent(
                             scores=[lambda output, expected: float(output == expected)], experiment_name="from-base")
     local = braintrust.Eval(project, data=[{"input": 2, "expected": 4}], task=lambda input: input * 2, scores=[lambda output, expected: float(output == expected)],
                             no_send_logs=True)
-    print("REREAD " + json.dumps({"rows": len(list(opened)), "cases": [[c["input"], c["expected"]] for c in cases],
+    logger = braintrust.init_logger(project=project)
+    with logger.start_span(name="nightly-run") as run:
+        slug = run.export()
+    braintrust.Eval(project, data=[{"input": "x"}], task=lambda input: input + "!", scores=[lambda output: 1.0], parent=slug)
+    print("REREAD " + json.dumps({"run_span": run.span_id, "rows": len(list(opened)), "cases": [[c["input"], c["expected"]] for c in cases],
                                   "rerun": rerun.summary.scores["scorer_0"].score, "rerun_comparison": rerun.summary.comparison_experiment_name,
                                   "local": [local.summary.experiment_id, local.summary.scores["scorer_0"].score, local.results[0].output]}))
     """
@@ -304,5 +312,10 @@ def test_experiments_log_spans_feedback_and_update(server, client):
     assert case["metadata"] == {"reviewed": True}  # update_span from another process
     assert spans["step"]["span_parents"] == [case["span_id"]] and spans["step"]["metrics"]["tokens"] == 5
     assert spans["implicit"]["span_parents"] == [case["span_id"]]
+    # Eval(parent=...): the cases are written under that span (project logs), no experiment.
+    logs = client.fetch_all("project_logs", client.get("/v1/project", params={"project_name": project}).json()["objects"][0]["id"])
+    [case_root] = [r for r in logs if r["span_attributes"]["name"] == "eval"]
+    assert case_root["span_parents"] == [reread["run_span"]] and case_root["output"] == "x!"
+    assert {r["span_attributes"]["name"] for r in logs if r["span_parents"] == [case_root["span_id"]]} == {"task", "scorer_0"}
     loose = spans["current-experiment-root"]
     assert loose["span_parents"] is None and loose["output"] == "yes" and loose["span_attributes"]["type"] == "eval"

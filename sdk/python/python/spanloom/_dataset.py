@@ -298,6 +298,15 @@ class Dataset:
         """The dataset record as the server returned it."""
         return self._lazy.get()[1].full_info
 
+    def __getattr__(self, name: str) -> Any:
+        """Other fields of the dataset record (``description``, ``metadata``, ``created``, ...)."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        info = self._lazy.get()[1].full_info
+        if name not in info:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return info[name]
+
     def _emit(self, row: dict) -> None:
         """Queues a row of this dataset; never raises, never waits for the network."""
         try:

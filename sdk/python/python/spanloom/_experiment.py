@@ -220,6 +220,15 @@ class Experiment(_ExperimentFetcher):
         """The experiment record as the server returned it."""
         return self._lazy.get()[1].full_info
 
+    def __getattr__(self, name: str) -> Any:
+        """Other fields of the experiment record (``description``, ``metadata``, ``created``, ...)."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        info = self._lazy.get()[1].full_info
+        if name not in info:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return info[name]
+
     @property
     def _project_id(self) -> str:
         # Spans resumed from a slug compare the slug's object id with this.
