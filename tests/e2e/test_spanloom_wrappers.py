@@ -9,21 +9,54 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
-from test_braintrust_sdk import run_sdk
 
 pytest.importorskip("spanloom", reason="installed by scripts/setup-test-env.sh")
 pytest.importorskip("openai")
 pytest.importorskip("anthropic")
 
 
-def run(server, script: str, *args: str) -> dict:
-    """Runs a script with the SPANLOOM_* variables set; returns the JSON on its last line."""
-    out = run_sdk(server, textwrap.dedent(script), *args, prefix="SPANLOOM")
-    return json.loads(out.strip().splitlines()[-1])
+RUNNER = """
+import json, sys
+results = {}
+for name, code in json.loads(sys.argv[2]).items():
+    namespace = {"__name__": "__main__"}
+    exec(compile(code, name, "exec"), namespace)
+    results[name] = namespace["out"]
+print(json.dumps(results))
+"""
+
+
+def run_scripts(server, provider_url: str, **scripts: str) -> tuple[dict, str]:
+    """Runs scripts one after the other in one SDK process (each leaves its results in `out`),
+    pointed at the server through the SPANLOOM_* variables; returns the results by name and
+    the process's stderr."""
+    env = {**os.environ, "SPANLOOM_APP_URL": server.url, "SPANLOOM_API_KEY": server.admin_key, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env.pop("BRAINTRUST_API_URL", None)
+    proc = subprocess.run([sys.executable, "-c", RUNNER, provider_url, json.dumps(scripts)], env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+def assert_clean(stderr: str) -> None:
+    for sign in ("Dropping batch", "log request failed", "spanloom: could not"):
+        assert sign not in stderr, stderr
+
+
+@pytest.fixture(scope="module")
+def wrapped(server, fake_provider) -> dict:
+    """One process for the wrap_openai / wrap_anthropic scripts."""
+    out, stderr = run_scripts(server, fake_provider.url, openai=OPENAI_SCRIPT, responses=RESPONSES_SCRIPT, anthropic=ANTHROPIC_SCRIPT)
+    assert_clean(stderr)
+    return out
+
+
+@pytest.fixture(scope="module")
+def guarded(server, fake_provider) -> tuple[dict, str]:
+    """One process for the no-logger, error, tracing-failure, custom-LLM and opt-out scripts."""
+    return run_scripts(server, fake_provider.url, errors=ERRORS_SCRIPT, opt_out=OPT_OUT_SCRIPT)
 
 
 def spans(client, project: str, expect: int) -> list[dict]:
@@ -100,8 +133,8 @@ print(json.dumps(out))
 """
 
 
-def test_wrap_openai_async_streams_tools_and_raw_responses(server, client, fake_provider):
-    out = run(server, OPENAI_SCRIPT, fake_provider.url)
+def test_wrap_openai_async_streams_tools_and_raw_responses(client, wrapped):
+    out = wrapped["openai"]
     assert out["async_type"] == "ChatCompletion" and out["async_stream_type"] == "AsyncStream"
     assert out["async_streamed"] == "Echo: stream async please" and out["embedding_dims"] == 3
     assert out["tool_args"] == '{"city": "Paris"}' and out["stream_is_openai_stream"] and out["streamed_tool_chunks"] == 2
@@ -180,8 +213,8 @@ print(json.dumps(out))
 """
 
 
-def test_wrap_openai_responses_api(server, client, fake_provider):
-    out = run(server, RESPONSES_SCRIPT, fake_provider.url)
+def test_wrap_openai_responses_api(client, wrapped):
+    out = wrapped["responses"]
     assert out["text"] == "Echo: plain responses call" and out["helper"] == "Echo: responses helper"
     assert out["events"][0] == "response.created" and out["events"][-1] == "response.completed"
     assert out["async_text"] == "Echo: async responses call" and out["async_deltas"] == "Echo: async streamed responses"
@@ -263,8 +296,8 @@ print(json.dumps(out))
 """
 
 
-def test_wrap_anthropic_messages_streams_and_cache_tokens(server, client, fake_provider):
-    out = run(server, ANTHROPIC_SCRIPT, fake_provider.url)
+def test_wrap_anthropic_messages_streams_and_cache_tokens(client, wrapped):
+    out = wrapped["anthropic"]
     assert out["type"] == "Message" and out["text"] == "Echo: hello claude" and out["stream_type"] == "Stream"
     assert out["events"][0] == "message_start" and out["events"][-1] == "message_stop"
     assert out["helper_text"] == out["helper_final"] == "Echo: stream helper"
@@ -391,7 +424,9 @@ print(json.dumps(out))
 
 
 def test_auto_instrument_patches_classes_once(server, client, fake_provider):
-    out = run(server, AUTO_SCRIPT, fake_provider.url)
+    results, stderr = run_scripts(server, fake_provider.url, auto=AUTO_SCRIPT)
+    assert_clean(stderr)
+    out = results["auto"]
     has_litellm = "litellm" in out
     assert out["first"] == out["second"] == {"openai": True, "anthropic": True, "litellm": has_litellm}
     assert out["types"] == ["ChatCompletion", "ChatCompletion"] and out["stream_type"] == "Stream" and out["streamed"] == "Echo: auto stream"
@@ -420,8 +455,8 @@ def test_auto_instrument_patches_classes_once(server, client, fake_provider):
         assert len(rows) == 8
 
 
-def test_auto_instrument_opt_out(server, client, fake_provider):
-    out = run(server, OPT_OUT_SCRIPT, fake_provider.url)
+def test_auto_instrument_opt_out(client, guarded):
+    out = guarded[0]["opt_out"]
     assert out["patched"] == {"openai": False, "anthropic": True, "litellm": False}
     rows = spans(client, "wrappers-opt-out", 1)
     assert [r["span_attributes"]["name"] for r in rows] == ["anthropic.messages.create"] and rows[0]["input"][0]["content"] == "traced"
@@ -489,17 +524,15 @@ print(json.dumps(out))
 """
 
 
-def test_errors_noop_tracing_failures_and_custom_llm_spans(server, client, fake_provider):
-    env = {**os.environ, "SPANLOOM_APP_URL": server.url, "SPANLOOM_API_KEY": server.admin_key}
-    proc = subprocess.run([sys.executable, "-c", ERRORS_SCRIPT, fake_provider.url], env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+def test_errors_noop_tracing_failures_and_custom_llm_spans(client, guarded):
+    results, stderr = guarded
+    out = results["errors"]
     assert out["noop"] == ["ChatCompletion", "Stream", "Stream.__stream__", "Echo: no logger stream"]
     assert out["noop_claude"] == ["Message", "Echo: no logger claude"]
     assert out["errors"] == [["openai", "InternalServerError", 500], ["anthropic", "NotFoundError", 404], ["openai", "InternalServerError", 500]]
     assert out["survived"] == ["Echo: tracing breaks", "Echo: tracing breaks stream"]
     # the injected failures were reported on stderr, once per traced call
-    assert proc.stderr.count("spanloom: could not trace") == 2 and "injected tracing failure" in proc.stderr, proc.stderr
+    assert stderr.count("spanloom: could not trace") == 2 and "injected tracing failure" in stderr, stderr
 
     rows = spans(client, "wrappers-errors", 5)
     assert not [r for r in rows if "no logger" in json.dumps(r.get("input"))]
