@@ -350,6 +350,13 @@ OUTAGE_SCRIPT = textwrap.dedent(
         timings["flush"] = time.perf_counter() - t
     else:
         timings[sys.argv[1]] = burst(sys.argv[1], 3)
+        with spanloom.start_span(name=f"{sys.argv[1]}-exported") as s:
+            s.log(output=sys.argv[1], metadata={"phase": sys.argv[1]})
+            t = time.perf_counter()
+            timings["slug"] = s.export()  # names the project: no id without the server
+            timings["export_seconds"] = time.perf_counter() - t
+        if len(sys.argv) > 2:
+            spanloom.update_span(sys.argv[2], tags=["updated-after-restart"])
         spanloom.flush()
     print(json.dumps(timings), flush=True)
     """
@@ -398,7 +405,8 @@ def test_server_down_never_blocks_and_the_spool_delivers_after_a_restart(fresh_s
     cold = subprocess.run([sys.executable, "-c", OUTAGE_SCRIPT, "cold-outage"], env=env, capture_output=True, text=True, timeout=60)
     assert cold.returncode == 0, cold.stderr
     assert time.perf_counter() - t < 20
-    assert json.loads(cold.stdout.strip().splitlines()[-1])["cold-outage"] < 0.5
+    cold_out = json.loads(cold.stdout.strip().splitlines()[-1])
+    assert cold_out["cold-outage"] < 0.5 and cold_out["export_seconds"] < 0.1 and cold_out["slug"]
     assert cold.stderr.count("cannot reach the server") == 1, cold.stderr
     assert any(p.name.startswith("unresolved-") for p in spool.iterdir())
 
@@ -406,7 +414,7 @@ def test_server_down_never_blocks_and_the_spool_delivers_after_a_restart(fresh_s
     # before its own rows.
     second = fresh_server("--bind", f"127.0.0.1:{port}", data_dir=data)
     assert second.url == first.url
-    later = subprocess.run([sys.executable, "-c", OUTAGE_SCRIPT, "after-restart"], env=env, capture_output=True, text=True, timeout=60)
+    later = subprocess.run([sys.executable, "-c", OUTAGE_SCRIPT, "after-restart", cold_out["slug"]], env=env, capture_output=True, text=True, timeout=60)
     assert later.returncode == 0, later.stderr
     assert "cannot reach" not in later.stderr, later.stderr
     assert [p.name for p in spool.iterdir() if not p.name.startswith(".")] == []
@@ -414,11 +422,14 @@ def test_server_down_never_blocks_and_the_spool_delivers_after_a_restart(fresh_s
     spans = by_name(project_rows(Client(second.url, second.admin_key), "lifecycle-outage"))
     expected = {f"before-outage-{i}" for i in range(2)} | {f"during-outage-{i}" for i in range(5)}
     expected |= {f"cold-outage-{i}" for i in range(3)} | {f"after-restart-{i}" for i in range(3)}
+    expected |= {"cold-outage-exported", "after-restart-exported"}
     assert set(spans) == expected
     for name, row in spans.items():
         tag = name.rsplit("-", 1)[0]
         assert row["output"] == tag and row["metadata"]["phase"] == tag, row
         assert row["metrics"]["start"] <= row["metrics"]["end"]
+    # A slug exported while the server was down resumes the span after the restart.
+    assert spans["cold-outage-exported"]["tags"] == ["updated-after-restart"]
 
 
 REPLAY_SCRIPT = textwrap.dedent(

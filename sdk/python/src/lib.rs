@@ -104,15 +104,19 @@ impl Logger {
     }
 }
 
-/// Encodes a V4 export slug of a project-logs span.
+/// Encodes a V4 export slug of a project-logs (or experiment) span. With an empty
+/// `object_id` and a `project_name`, the slug names the project by name (the official SDK's
+/// `compute_object_metadata_args`, for a logger whose project is not registered yet), so
+/// exporting never waits for the network.
 #[pyfunction]
-#[pyo3(signature = (object_id, row_id=None, span_id=None, root_span_id=None, experiment=false))]
+#[pyo3(signature = (object_id, row_id=None, span_id=None, root_span_id=None, experiment=false, project_name=None))]
 fn export_slug(
     object_id: &str,
     row_id: Option<String>,
     span_id: Option<String>,
     root_span_id: Option<String>,
     experiment: bool,
+    project_name: Option<String>,
 ) -> String {
     let mut c = SpanComponents::object(
         if experiment {
@@ -122,6 +126,11 @@ fn export_slug(
         },
         object_id,
     );
+    if let (true, Some(name), false) = (object_id.is_empty(), project_name, experiment) {
+        c.object_id = None;
+        c.compute_object_metadata_args =
+            Some(serde_json::json!({"project_name": name, "project_id": null}));
+    }
     c.row_id = row_id;
     c.span_id = span_id;
     c.root_span_id = root_span_id;
@@ -150,10 +159,22 @@ fn parse_slug(slug: &str) -> PyResult<SlugParts> {
     ))
 }
 
+/// The project name a slug resolves its object by (`compute_object_metadata_args`), if any.
+#[pyfunction]
+fn slug_project_name(slug: &str) -> PyResult<Option<String>> {
+    let c = SpanComponents::parse(slug).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(c.compute_object_metadata_args
+        .as_ref()
+        .and_then(|a| a.get("project_name"))
+        .and_then(|n| n.as_str())
+        .map(str::to_owned))
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Logger>()?;
     m.add_function(wrap_pyfunction!(export_slug, m)?)?;
     m.add_function(wrap_pyfunction!(parse_slug, m)?)?;
+    m.add_function(wrap_pyfunction!(slug_project_name, m)?)?;
     Ok(())
 }

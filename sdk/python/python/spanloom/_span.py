@@ -135,15 +135,27 @@ class Span:
         return t
 
     def export(self) -> str:
-        """A slug other processes resume this span from (`start_span(parent=...)`, `update_span`)."""
-        experiment = getattr(self._logger, "_is_experiment", False)
-        return _core.export_slug(self._logger.id, self.id, self.span_id, self.root_span_id, experiment=experiment)
+        """A slug other processes resume this span from (`start_span(parent=...)`, `update_span`).
+        Never waits for the network: a project not registered yet is named by its name, as the
+        official SDK does (an experiment is resolved first)."""
+        try:
+            experiment = getattr(self._logger, "_is_experiment", False)
+            if not experiment and getattr(self._logger, "_project_id", None) is None:
+                return _core.export_slug("", self.id, self.span_id, self.root_span_id, project_name=self._logger._project)
+            return _core.export_slug(self._logger.id, self.id, self.span_id, self.root_span_id, experiment=experiment)
+        except Exception as e:  # noqa: BLE001 - tracing never raises into user code
+            print(f"spanloom: could not export the span: {e}", file=sys.stderr)
+            return ""
 
     def permalink(self) -> str:
-        base = _logger._state.app_url or ""
-        org = _logger._state.org_name or ""
-        object_type = "experiment" if getattr(self._logger, "_is_experiment", False) else "project_logs"
-        return f"{base}/app/{org}/object?object_type={object_type}&object_id={self._logger.id}&id={self.id}"
+        """A link to the span in the UI ("" when the object cannot be resolved now)."""
+        try:
+            base = _logger._state.app_url or ""
+            org = _logger._state.org_name or ""
+            object_type = "experiment" if getattr(self._logger, "_is_experiment", False) else "project_logs"
+            return f"{base}/app/{org}/object?object_type={object_type}&object_id={self._logger.id}&id={self.id}"
+        except Exception:  # noqa: BLE001 - tracing never raises into user code
+            return ""
 
     def flush(self) -> None:
         _logger.flush()
@@ -245,8 +257,9 @@ def start_span(name: Optional[str] = None, type: Optional[str] = None, parent: O
         target = logger or _default_target()
         if parent:
             _type, object_id, _row, span_id, root_span_id = _core.parse_slug(parent)
-            if target is None or (object_id and target._project_id != object_id):
-                target = _slug_target(_type, object_id)
+            by_name = None if object_id else _core.slug_project_name(parent)
+            if target is None or (object_id and target._project_id != object_id) or (by_name and getattr(target, "_project", None) != by_name):
+                target = _slug_target(_type, object_id, parent)
             return Span(target, name, type, None, root_span_id=root_span_id, parent_span_id=span_id, event=event)
         if target is None:
             return NOOP_SPAN
@@ -265,20 +278,22 @@ def _default_target():
     return current_experiment() or _logger.current_logger()
 
 
-def _slug_target(object_type: int, object_id: Optional[str]):
-    """The experiment (object type 1) or project logs an export slug names."""
+def _slug_target(object_type: int, object_id: Optional[str], slug: Optional[str] = None):
+    """The experiment (object type 1) or project logs an export slug names (by id, or by
+    project name for a slug exported before its project was registered)."""
     if object_type == 1 and object_id:
         from ._experiment import _experiment_by_id
 
         return _experiment_by_id(object_id)
-    return _logger.Logger(None, object_id, {})
+    name = _core.slug_project_name(slug) if slug and not object_id else None
+    return _logger.Logger(name, object_id, {})
 
 
 def update_span(exported: str, **event: Any) -> None:
     """Merges fields into a span exported elsewhere (`span.export()`)."""
     try:
         _type, object_id, row_id, span_id, root_span_id = _core.parse_slug(exported)
-        logger = _slug_target(_type, object_id)
+        logger = _slug_target(_type, object_id, exported)
         row = {"id": row_id, "_is_merge": True, **{k: v for k, v in event.items() if v is not None}}
         if span_id:
             row.update(span_id=span_id, root_span_id=root_span_id)
