@@ -112,6 +112,15 @@ def test_eval_summary_rows_and_comparison_match_the_official_sdk(server, client)
     for r in rows:
         assert r["metrics"]["start"] <= r["metrics"]["end"]
 
+    # What the web UI reads: one trace per case, rooted at the eval span, compared with run-v1.
+    exp_id = rows[0]["experiment_id"]
+    traces = client.get(f"/api/v1/experiment/{exp_id}/traces").json()["traces"]
+    assert sorted(t["input_preview"] for t in traces) == ["apple", "banana", "cherry"]
+    assert all(t["root_name"] == "eval" and t["root_type"] == "eval" and t["span_count"] == 4 for t in traces)
+    compare = client.get(f"/api/v1/experiment/{exp_id}/compare").json()
+    assert compare["base"]["name"] == "run-v1"
+    assert {r["input"]: r["base_output"] for r in compare["rows"]} == {"apple": "appl", "banana": "banan", "cherry": "cherr"}
+
 
 ASYNC_SCRIPT = textwrap.dedent(
     """

@@ -323,6 +323,12 @@ def _send(text: str) -> None:
     core = _logger._state.core
     if core is not None:
         core.log(text)
+    elif not _DROPPED:
+        _DROPPED.append(True)
+        print("spanloom: a row was dropped: not logged in (call spanloom.login() or init_logger first)", file=sys.stderr)
+
+
+_DROPPED: list = []
 
 
 def _upload(attachment: BaseAttachment) -> None:
