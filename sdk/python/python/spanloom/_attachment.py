@@ -310,12 +310,18 @@ class _Pipeline:
             concurrent.futures.wait(futures)
             with self._lock:
                 self._pending.popleft()
-                _send(text)
+                try:
+                    _send(text)
+                except Exception as e:  # noqa: BLE001 - one bad row must not stop the others
+                    print(f"spanloom: could not queue a row: {e}", file=sys.stderr)
                 self._lock.notify_all()
 
     def drain(self, timeout: Optional[float] = None) -> None:
         """Waits until every queued row has reached the core logger."""
         with self._lock:
+            if self._pending and (self._worker is None or not self._worker.is_alive()):
+                self._worker = threading.Thread(target=self._run, name="spanloom-rows", daemon=True)
+                self._worker.start()
             self._lock.wait_for(lambda: not self._pending, timeout=timeout)
 
 
