@@ -376,17 +376,18 @@ ANTHROPIC_SYSTEM = [{"type": "text", "text": "You are a terse weather assistant 
 AUTO_SCRIPT = """
 import json, os, sys
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"  # litellm: no fetch of its price map
-import openai, anthropic  # imported before auto_instrument
-try:
-    import litellm
-except ImportError:
-    litellm = None
+import openai  # imported before auto_instrument; anthropic and litellm after it
 import spanloom
 
 base = sys.argv[1]
 early = openai.OpenAI(base_url=base + "/v1", api_key="sk-fake", max_retries=0)  # made before the call
 spanloom.init_logger(project="wrappers-auto")
 out = {"first": spanloom.auto_instrument(), "second": spanloom.auto_instrument()}
+import anthropic
+try:
+    import litellm
+except ImportError:
+    litellm = None
 late = openai.OpenAI(base_url=base + "/v1", api_key="sk-fake", max_retries=0)
 both = spanloom.wrap_openai(openai.OpenAI(base_url=base + "/v1", api_key="sk-fake", max_retries=0))
 claude = anthropic.Anthropic(base_url=base, api_key="sk-ant-fake", max_retries=0)
