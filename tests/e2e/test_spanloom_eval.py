@@ -272,6 +272,8 @@ EXPERIMENT_SCRIPT = textwrap.dedent(
     cases = sorted(opened.as_dataset(), key=lambda c: c["input"]["q"])
     rerun = braintrust.Eval(project, data=braintrust.BaseExperiment(name="manual"), task=lambda input: {1: "one", 2: "two"}[input["q"]],
                             scores=[lambda output, expected: float(output == expected)], experiment_name="from-base")
+    pinned = braintrust.Eval(project, data=[{"input": 1}], task=lambda input: input, scores=[lambda output: 1.0], experiment_name="vs-manual",
+                             base_experiment="manual")
     local = braintrust.Eval(project, data=[{"input": 2, "expected": 4}], task=lambda input: input * 2, scores=[lambda output, expected: float(output == expected)],
                             no_send_logs=True)
     logger = braintrust.init_logger(project=project)
@@ -280,6 +282,7 @@ EXPERIMENT_SCRIPT = textwrap.dedent(
     braintrust.Eval(project, data=[{"input": "x"}], task=lambda input: input + "!", scores=[lambda output: 1.0], parent=slug)
     print("REREAD " + json.dumps({"run_span": run.span_id, "rows": len(list(opened)), "cases": [[c["input"], c["expected"]] for c in cases],
                                   "rerun": rerun.summary.scores["scorer_0"].score, "rerun_comparison": rerun.summary.comparison_experiment_name,
+                                  "pinned_comparison": pinned.summary.comparison_experiment_name,
                                   "local": [local.summary.experiment_id, local.summary.scores["scorer_0"].score, local.results[0].output]}))
     """
 )
@@ -300,6 +303,7 @@ def test_experiments_log_spans_feedback_and_update(server, client):
     logged, summary, reread = result(out, "LOGGED"), result(out, "SUMMARY"), result(out, "REREAD")
     assert reread["rows"] == 2 and reread["cases"] == [[{"q": 1}, "one"], [{"q": 2}, "deux"]]
     assert reread["rerun"] == 0.5 and reread["rerun_comparison"] == "manual"  # the base experiment is the data's
+    assert reread["pinned_comparison"] == "manual"  # not the most recent experiment (from-base)
     assert reread["local"] == [None, 1.0, 4]  # no_send_logs: a local summary, nothing logged
     assert summary["comparison"] == "manual" and summary["base"]
     assert summary["scores"] == {"correct": pytest.approx(0.75)}
