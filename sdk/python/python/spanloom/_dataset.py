@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import datetime
+import os
 import sys
 import textwrap
 import threading
@@ -200,8 +201,28 @@ class _Resolver:
 
 
 _resolver = _Resolver()
-# Before a flush, rows of datasets and experiments waiting for their ids are queued first.
-add_flush_hook(_resolver.settle)
+
+
+def _settle() -> None:
+    """Before a flush, rows of datasets and experiments waiting for their ids are queued first."""
+    _resolver.settle()
+
+
+add_flush_hook(_settle)
+
+
+def _after_fork_in_child() -> None:
+    """The resolver thread is gone in a forked child and the rows it held are the parent's:
+    start afresh (with fresh locks, which the thread may have held)."""
+    global _resolver
+    for lazy in list(_resolver.queue):
+        lazy.pending = []
+        lazy._compute_lock = threading.Lock()
+    _resolver = _Resolver()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def fetch_pages(object_type: str, object_id: str, limit: int, version: Optional[str] = None) -> list:
