@@ -8,7 +8,8 @@ events `response.created` ... `response.completed` when `stream` is set). Anthro
 user message asks about the weather; content blocks marked `cache_control` are reported as
 `cache_creation_input_tokens` the first time their text is seen and `cache_read_input_tokens`
 after that). A model named `error-500` answers 500, `missing`
-answers 404, the way the real APIs do. Every request is recorded in `requests`.
+answers 404, the way the real APIs do. A request header `x-fake-cached: <v>` is echoed as the
+caching-proxy header `x-bt-cached: <v>` on JSON answers. Every request is recorded in `requests`.
 
 Answers are deterministic: the reply text is `Echo: <last user text>`, and usage counts words.
 """
@@ -92,6 +93,9 @@ class FakeProvider:
                 self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(data)))
+                if self.headers.get("x-fake-cached"):
+                    # What a caching proxy in front of the provider answers (read as metrics.cached).
+                    self.send_header("x-bt-cached", self.headers["x-fake-cached"])
                 self.end_headers()
                 self.wfile.write(data)
 

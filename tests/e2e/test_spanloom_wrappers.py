@@ -118,7 +118,9 @@ stream = sync.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "u
 out["stream_is_openai_stream"] = isinstance(stream, openai.Stream)
 out["streamed_tool_chunks"] = sum(1 for c in stream for _ in (c.choices[0].delta.tool_calls or []))
 # with_raw_response still works and returns the raw response
-raw = sync.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "raw please"}])
+raw = sync.chat.completions.with_raw_response.create(
+    model="gpt-4o-mini", messages=[{"role": "user", "content": "raw please"}], extra_headers={"x-fake-cached": "HIT"}
+)
 out["raw_status"] = raw.status_code
 out["raw_content"] = raw.parse().choices[0].message.content
 # the library's stream helper is built on create
@@ -180,6 +182,7 @@ def test_wrap_openai_async_streams_tools_and_raw_responses(client, wrapped):
     assert_timed(tool_stream)
 
     assert raw["output"][0]["message"]["content"] == "Echo: raw please" and raw["metrics"]["completion_tokens"] == 3
+    assert raw["metrics"]["cached"] == 1 and "cached" not in a_json["metrics"]  # from the x-bt-cached header
     assert helper["input"] == [{"role": "user", "content": "helper stream"}] and helper["output"][0]["message"]["content"] == "Echo: helper stream"
     # closed after the first chunk: ended, with what had arrived
     assert early["output"][0]["message"]["role"] == "assistant" and early["metrics"]["end"] >= early["metrics"]["start"]
