@@ -337,6 +337,7 @@ LLAMA_INDEX_SCRIPT = textwrap.dedent(
     import spanloom
     from spanloom.llama_index import BraintrustSpanHandler, SpanloomSpanHandler, instrument_llama_index
     from llama_index.core import Document, VectorStoreIndex
+    from llama_index.core.agent.workflow import FunctionAgent
     from llama_index.core.llms import ChatMessage
     from llama_index.core.tools import FunctionTool
     from llama_index.embeddings.openai import OpenAIEmbedding
@@ -374,7 +375,12 @@ LLAMA_INDEX_SCRIPT = textwrap.dedent(
 
     @spanloom.traced
     async def async_chat():
-        return (await llm.achat([ChatMessage(role="user", content="async llama")])).message.content
+        chat = await llm.achat([ChatMessage(role="user", content="async llama")])
+        # A workflow agent: streamed tool-calling LLM calls and the tool, in asyncio tasks.
+        weather_tool = FunctionTool.from_defaults(fn=forecast, name="get_weather", description="The weather in a city.")
+        agent = FunctionAgent(tools=[weather_tool], llm=llm)
+        result = await agent.run("What is the weather in Paris?")
+        return [chat.message.content, str(result)]
 
     out = rag("What is the capital of France?")
     out["async"] = asyncio.run(async_chat())
@@ -393,7 +399,7 @@ def test_llama_index_chat_stream_query_engine_and_tool(server, client, fake_prov
         "sources": ["kb-1", "kb-2"],
         "weather": "sunny in Paris",
         "failed": "InternalServerError",
-        "async": "Echo: async llama",
+        "async": ["Echo: async llama", "Echo: What is the weather in Paris?"],
     }
     rows = project_rows(client, "spanloom-llamaindex-e2e")
     check_closed(rows)
@@ -459,6 +465,20 @@ def test_llama_index_chat_stream_query_engine_and_tool(server, client, fake_prov
     assert failed.get("output") is None
 
     # Async calls nest the same way.
-    [achat] = children(rows, async_chat)
+    achat, agent = children(rows, async_chat)
     assert achat["span_attributes"] == {**achat["span_attributes"], "name": "OpenAI.achat", "type": "llm"}
     assert achat["output"] == {"role": "assistant", "content": "Echo: async llama"} and achat["metrics"]["completion_tokens"] == 3
+    # The workflow agent: one span for the run, one per step, the streamed LLM calls (the first
+    # asks for the tool, the second answers with its result) and the tool under their steps.
+    assert agent["span_attributes"] == {**agent["span_attributes"], "name": "FunctionAgent.run", "type": "task"}
+    model_calls = [r for r in descendants(rows, agent) if r["span_attributes"]["type"] == "llm"]
+    assert names(model_calls) == ["OpenAI.astream_chat", "OpenAI.astream_chat"], tree(rows)
+    ask, reply = model_calls
+    assert ask["output"]["tool_calls"][0]["function"]["name"] == "get_weather" and ask["metadata"]["stream"] is True
+    assert ask["metadata"]["tools"][0]["function"]["name"] == "get_weather"
+    assert ask["metrics"]["time_to_first_token"] > 0 and ask["metrics"]["end"] > ask["metrics"]["start"]
+    assert [m["role"] for m in reply["input"]] == ["user", "assistant", "tool"] and reply["input"][2]["content"] == "sunny in Paris"
+    assert reply["output"]["content"] == "Echo: What is the weather in Paris?"
+    [agent_tool] = [r for r in descendants(rows, agent) if r["span_attributes"]["type"] == "tool"]
+    assert agent_tool["span_attributes"]["name"] == "FunctionTool.acall" and agent_tool["output"] == "sunny in Paris"
+    assert names(children(rows, agent_tool)) == ["forecast"]

@@ -15,6 +15,8 @@ from ._span import NOOP_SPAN, _current, start_span
 # of nodes through one call); the cut is marked with a trailing string.
 MAX_ITEMS = 200
 _MAX_DEPTH = 12
+# Objects logged by their `str()` (no JSON form) are cut to this many characters.
+MAX_REPR = 2000
 
 
 def to_json(value: Any, convert: Optional[Callable[[Any], Any]] = None, _depth: int = 0) -> Any:
@@ -53,7 +55,8 @@ def to_json(value: Any, convert: Optional[Callable[[Any], Any]] = None, _depth: 
             pass
     if isinstance(value, enum.Enum):
         return to_json(value.value, convert, _depth + 1)
-    return str(value)
+    text = str(value)
+    return text if len(text) <= MAX_REPR else text[:MAX_REPR] + "..."
 
 
 def error_text(error: BaseException) -> str:
