@@ -42,16 +42,19 @@ def _leave(tokens: tuple) -> None:
     """Undoes `_enter`. A token from another context (a `with` block spanning a generator's
     yields, consumed elsewhere) cannot be reset: the value it replaced is restored instead."""
     token, otel_token = tokens
-    if otel_token is not None and _bridge is not None:
-        try:
-            _bridge.detach(otel_token)
-        except Exception:  # noqa: BLE001
-            pass
     try:
         _current.reset(token)
     except ValueError:
         old = token.old_value
         _current.set(None if old is contextvars.Token.MISSING else old)
+        # The OTel token is from that other context too: detaching it here would only make
+        # OpenTelemetry log an error.
+        return
+    if otel_token is not None and _bridge is not None:
+        try:
+            _bridge.detach(otel_token)
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def _now_iso() -> str:
