@@ -409,6 +409,14 @@ if litellm is not None:
     s = litellm.completion(messages=[{"role": "user", "content": "litellm stream"}], stream=True, stream_options={"include_usage": True}, **kw)
     out["litellm_stream_type"] = type(s).__name__
     out["litellm_streamed"] = "".join(c.choices[0].delta.content or "" for c in s if c.choices)
+
+    async def alite():
+        r = await litellm.acompletion(messages=[{"role": "user", "content": "litellm async"}], **kw)
+        s = await litellm.acompletion(messages=[{"role": "user", "content": "litellm async stream"}], stream=True, **kw)
+        return [r.choices[0].message.content, "".join([c.choices[0].delta.content or "" async for c in s if c.choices])]
+
+    import asyncio
+    out["litellm_async"] = asyncio.run(alite())
 spanloom.flush()
 print(json.dumps(out))
 """
@@ -436,7 +444,7 @@ def test_auto_instrument_patches_classes_once(server, client, fake_provider):
     assert out["types"] == ["ChatCompletion", "ChatCompletion"] and out["stream_type"] == "Stream" and out["streamed"] == "Echo: auto stream"
     assert out["claude"] == "Echo: auto claude"
 
-    rows = spans(client, "wrappers-auto", 6 + (2 if has_litellm else 0))
+    rows = spans(client, "wrappers-auto", 6 + (4 if has_litellm else 0))
     chats = by_name(rows, "Chat Completion")
     # one span per call: a client made before the call, after it, wrapped as well, and a copy
     assert [r["input"][0]["content"] for r in chats] == ["early client", "late client", "wrapped and patched", "copied client", "auto stream"]
@@ -449,14 +457,18 @@ def test_auto_instrument_patches_classes_once(server, client, fake_provider):
         # litellm's spans, and not a second span for the openai client litellm calls
         assert out["litellm"] == "Echo: litellm call" and out["litellm_streamed"] == "Echo: litellm stream"
         assert out["litellm_stream_type"] == "CustomStreamWrapper"
-        plain, streamed = by_name(rows, "Completion")
+        assert out["litellm_async"] == ["Echo: litellm async", "Echo: litellm async stream"]
+        plain, streamed, async_plain, async_streamed = by_name(rows, "Completion")
+        assert async_plain["output"][0]["message"]["content"] == "Echo: litellm async" and async_plain["metrics"]["completion_tokens"] == 3
+        assert async_streamed["output"][0]["message"]["content"] == "Echo: litellm async stream"
+        assert_timed(async_streamed)
         assert plain["span_attributes"]["type"] == "llm" and plain["input"] == [{"role": "user", "content": "litellm call"}]
         assert plain["metadata"]["model"] == "openai/gpt-4o-mini" or plain["metadata"]["model"] == "gpt-4o-mini"
         assert plain["metadata"]["provider"] == "litellm"
         assert plain["output"][0]["message"]["content"] == "Echo: litellm call" and plain["metrics"]["completion_tokens"] == 3
         assert streamed["output"][0]["message"]["content"] == "Echo: litellm stream" and streamed["metrics"]["completion_tokens"] == 3
         assert_timed(streamed)
-        assert len(rows) == 8
+        assert len(rows) == 10
 
 
 def test_auto_instrument_opt_out(client, guarded):
