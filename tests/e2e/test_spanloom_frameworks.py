@@ -112,6 +112,8 @@ LANGCHAIN_SCRIPT = textwrap.dedent(
         chain = ChatPromptTemplate.from_messages([("system", "Be brief."), ("user", "{q}")]) | llm | StrOutputParser()
         answer = chain.invoke({"q": question}, config=config)
         streamed = "".join(chunk.content for chunk in llm.stream("stream please", config=config))
+        for _ in llm.stream("stop reading early", config=config):
+            break
         model = llm.bind_tools([get_weather])
         messages = [HumanMessage("What is the weather in Paris?")]
         reply = model.invoke(messages, config=config)
@@ -166,8 +168,10 @@ def test_langchain_chain_stream_tools_and_errors(server, client, fake_provider):
 
     # agent → the chain, the streamed call, the two tool-calling model calls, the tool, the failing lambda.
     steps = children(rows, agent)
-    assert names(steps) == ["RunnableSequence", "ChatOpenAI", "ChatOpenAI", "get_weather", "ChatOpenAI", "explode", "RunnableSequence"], tree(rows)
-    sequence, streamed, tool_call, tool, final, explode, rag = steps
+    assert names(steps) == ["RunnableSequence", "ChatOpenAI", "ChatOpenAI", "ChatOpenAI", "get_weather", "ChatOpenAI", "explode", "RunnableSequence"], tree(
+        rows
+    )
+    sequence, streamed, closed, tool_call, tool, final, explode, rag = steps
     assert all(r["root_span_id"] == agent["root_span_id"] for r in steps)
 
     # The chain: prompt → model → parser, with inputs and outputs.
@@ -195,6 +199,10 @@ def test_langchain_chain_stream_tools_and_errors(server, client, fake_provider):
     assert streamed["output"]["content"] == "Echo: stream please" and streamed["metadata"]["stream"] is True
     assert streamed["metrics"]["completion_tokens"] == 3
     assert 0 < streamed["metrics"]["time_to_first_token"] <= streamed["metrics"]["end"] - streamed["metrics"]["start"]
+
+    # A stream the caller stopped reading: ended then, not an error.
+    assert closed["metadata"]["stream_closed_early"] is True and "error" not in closed
+    assert closed["output"]["role"] == "assistant" and closed["input"] == [{"role": "user", "content": "stop reading early"}]
 
     # Tool calling: the model asks for the tool (tools in metadata), the tool runs (and the
     # traced function it calls nests under it), the model answers with the tool result.
@@ -359,6 +367,8 @@ LLAMA_INDEX_SCRIPT = textwrap.dedent(
     def rag(question):
         chat = llm.chat([ChatMessage(role="system", content="Be brief."), ChatMessage(role="user", content="hello llama")])
         streamed = "".join(r.delta or "" for r in llm.stream_chat([ChatMessage(role="user", content="stream llama")]))
+        for _ in llm.stream_chat([ChatMessage(role="user", content="stop reading early")]):
+            break
         docs = [Document(text="Paris is the capital of France.", metadata={"source": "kb-1"}),
                 Document(text="Berlin is the capital of Germany.", metadata={"source": "kb-2"})]
         index = VectorStoreIndex.from_documents(docs, embed_model=embed)
@@ -410,13 +420,14 @@ def test_llama_index_chat_stream_query_engine_and_tool(server, client, fake_prov
     assert names(steps) == [
         "OpenAI.chat",
         "OpenAI.stream_chat",
+        "OpenAI.stream_chat",
         "SentenceSplitter.__call__",  # building the index: split, then embed
         "OpenAIEmbedding.get_text_embedding_batch",
         "RetrieverQueryEngine.query",
         "FunctionTool.call",
         "OpenAI.chat",
     ], tree(rows)
-    chat, streamed, split, embed_docs, query, tool, failed = steps
+    chat, streamed, closed, split, embed_docs, query, tool, failed = steps
 
     # LLM spans follow the conventions: messages in, assistant message out, model, provider and
     # parameters in metadata, the provider's token usage in metrics.
@@ -432,6 +443,9 @@ def test_llama_index_chat_stream_query_engine_and_tool(server, client, fake_prov
     assert streamed["metadata"]["stream_options"] == {"include_usage": True} and streamed["metrics"]["completion_tokens"] == 3
     assert 0 < streamed["metrics"]["time_to_first_token"] <= streamed["metrics"]["end"] - streamed["metrics"]["start"]
     assert not children(rows, chat) and not children(rows, streamed)
+    # A stream the caller stopped reading ends then, with what it had produced, and no error.
+    assert closed["metadata"]["stream_closed_early"] is True and "error" not in closed
+    assert closed["output"]["role"] == "assistant" and closed["metrics"]["end"] < split["metrics"]["start"]
 
     # Index building: the documents split into nodes, the nodes embedded (no vectors logged).
     assert [n["text"] for n in split["output"]] == ["Paris is the capital of France.", "Berlin is the capital of Germany."]

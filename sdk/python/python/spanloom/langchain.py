@@ -259,7 +259,14 @@ class SpanloomCallbackHandler(BaseCallbackHandler):
         except Exception as e:  # noqa: BLE001
             self._warn("end", e)
 
-    def _error(self, error: BaseException, run_id: UUID) -> None:
+    def _error(self, error: BaseException, run_id: UUID, response: Any = None) -> None:
+        if isinstance(error, GeneratorExit):
+            # The caller stopped reading a stream: not a failure. Keep what was generated.
+            generated = _generations(response)[:1] if isinstance(response, LLMResult) else []
+            message = getattr(generated[0], "message", None) if generated else None
+            output = _message(message) if isinstance(message, BaseMessage) else None
+            self._end(run_id, output=output, metadata={"stream_closed_early": True})
+            return
         self._end(run_id, error=error_text(error))
 
     def _warn(self, what: str, e: Exception) -> None:
@@ -301,7 +308,7 @@ class SpanloomCallbackHandler(BaseCallbackHandler):
 
     # ---- chat models and LLMs ----
 
-    def _llm_metadata(self, serialized: Optional[dict], metadata: Optional[dict], tags: Optional[list], invocation_params: Optional[dict]) -> dict:
+    def _llm_metadata(self, metadata: Optional[dict], tags: Optional[list], invocation_params: Optional[dict]) -> dict:
         run_meta = metadata or {}
         params = {k: _json(v) for k, v in (invocation_params or {}).items() if v is not None and k not in _SKIP_PARAMS}
         out = _run_metadata(metadata, tags)
@@ -333,7 +340,7 @@ class SpanloomCallbackHandler(BaseCallbackHandler):
         """A chat model call started: an `llm` span with the messages as input."""
         batches = [[_message(m) for m in batch] for batch in messages or []]
         span_input = batches[0] if len(batches) == 1 else batches
-        meta = self._llm_metadata(serialized, metadata, tags, invocation_params)
+        meta = self._llm_metadata(metadata, tags, invocation_params)
         self._start(run_id, parent_run_id, _run_name(name, serialized, "Chat Model"), "llm", {"input": span_input, "metadata": meta}, set_current=False)
 
     def on_llm_start(
@@ -351,7 +358,7 @@ class SpanloomCallbackHandler(BaseCallbackHandler):
     ) -> None:
         """A (completion) LLM call started: an `llm` span with the prompt(s) as input."""
         span_input = prompts[0] if len(prompts or []) == 1 else list(prompts or [])
-        meta = self._llm_metadata(serialized, metadata, tags, invocation_params)
+        meta = self._llm_metadata(metadata, tags, invocation_params)
         self._start(run_id, parent_run_id, _run_name(name, serialized, "LLM"), "llm", {"input": span_input, "metadata": meta}, set_current=False)
 
     def on_llm_new_token(self, token: str, *, run_id: UUID, parent_run_id: Optional[UUID] = None, **kwargs: Any) -> None:
@@ -383,8 +390,8 @@ class SpanloomCallbackHandler(BaseCallbackHandler):
         self._end(run_id, output=output, metrics=metrics or None, metadata=meta or None)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, parent_run_id: Optional[UUID] = None, **kwargs: Any) -> None:
-        """The model call failed."""
-        self._error(error, run_id)
+        """The model call failed (or its stream was closed early)."""
+        self._error(error, run_id, kwargs.get("response"))
 
     # ---- tools ----
 

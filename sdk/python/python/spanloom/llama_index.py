@@ -438,6 +438,15 @@ class SpanloomEventHandler(BaseEventHandler):
                 span.log(output=output, metrics=metrics or None, metadata=meta or None)
             if rec.stream_pending:
                 self.span_handler.finish(event.span_id)
+        elif kind == "ExceptionEvent" and rec.stream_pending:
+            # A stream failed, or its reader stopped early (GeneratorExit): end the span there.
+            error = event.exception
+            if isinstance(error, GeneratorExit):
+                partial = rec.last_response
+                span.log(output=_message(partial.message) if hasattr(partial, "message") else None, metadata={"stream_closed_early": True})
+            else:
+                span.log(error=error_text(error))
+            self.span_handler.finish(event.span_id)
         elif kind == "EmbeddingStartEvent":
             model = event.model_dict or {}
             meta = {"model": model.get("model_name")} if model.get("model_name") else {}
