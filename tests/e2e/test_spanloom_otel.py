@@ -111,6 +111,7 @@ def test_otel_and_native_spans_share_one_trace_tree(server, client):
 FILTER_SCRIPT = textwrap.dedent(
     """
     import spanloom
+    from opentelemetry import context as otel_context
     from opentelemetry.sdk.trace import TracerProvider
     from spanloom.otel import BraintrustSpanProcessor, SpanloomSpanProcessor
 
@@ -139,9 +140,16 @@ FILTER_SCRIPT = textwrap.dedent(
             pass
         with tracer.start_as_current_span("drop-me") as s:
             s.set_attribute("gen_ai.system", "openai")
-    with spanloom.start_span(name="native-parent"):
-        with tracer.start_as_current_span("plain-under-native"):  # a root on the OTel side
-            with tracer.start_as_current_span("plain-grandchild"):
+    with tracer.start_as_current_span("boring-root"):  # a trace without AI spans: dropped
+        with tracer.start_as_current_span("db-only"):
+            pass
+    with tracer.start_as_current_span("late-root"):  # the root ends before its AI span
+        ctx = otel_context.get_current()
+    with tracer.start_as_current_span("ai.generateText", context=ctx):
+        pass
+    with spanloom.start_span(name="native-parent"):  # the trace's root is native
+        with tracer.start_as_current_span("plain-under-native"):
+            with tracer.start_as_current_span("gen_ai.under-native"):
                 pass
     spanloom.flush()
     provider.shutdown()
@@ -149,10 +157,13 @@ FILTER_SCRIPT = textwrap.dedent(
 )
 
 
-def test_filter_ai_spans_keeps_ai_spans_and_roots(server, client):
+def test_filter_ai_spans_keeps_ai_spans_and_the_roots_of_their_traces(server, client):
     run_sdk(server, FILTER_SCRIPT, prefix="SPANLOOM")
     spans = named(rows_of(client, "otel-filter"))
-    assert set(spans) == {"plain-root", "gen_ai.chat", "has-llm-attribute", "keep-me", "native-parent", "plain-under-native"}
+    assert set(spans) == {"plain-root", "gen_ai.chat", "has-llm-attribute", "keep-me", "late-root", "ai.generateText", "native-parent", "gen_ai.under-native"}
     for name in ("gen_ai.chat", "has-llm-attribute", "keep-me"):
         assert child_of(spans[name], spans["plain-root"]), name
-    assert child_of(spans["plain-under-native"], spans["native-parent"])
+    assert child_of(spans["ai.generateText"], spans["late-root"])
+    # Dropped in between: the kept span still names its OTel parent, in the native root's trace.
+    kept = spans["gen_ai.under-native"]
+    assert kept["root_span_id"] == spans["native-parent"]["root_span_id"] and kept["span_parents"]

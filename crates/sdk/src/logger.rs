@@ -312,7 +312,13 @@ fn run(shared: &Shared, config: &LoggerConfig) {
                 // One last try at the spool, then stop (the files stay for a later start).
                 state.spool_pending = false;
             }
-            let rows: Vec<Value> = state.queue.drain(..).collect();
+            // Woken only to retry the spool: with `sync_flush` the queue waits for a flush.
+            let wanted = !config.sync_flush || state.flush_wanted > state.taken || state.stopping;
+            let rows: Vec<Value> = if wanted {
+                state.queue.drain(..).collect()
+            } else {
+                Vec::new()
+            };
             state.taken += rows.len() as u64;
             let upto = state.taken;
             drop(state);

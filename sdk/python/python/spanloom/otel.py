@@ -23,15 +23,17 @@ project that span's `braintrust.parent` names.
 
 `filter_ai_spans=True` keeps spans whose name or any attribute key starts with `gen_ai.`,
 `braintrust.`, `llm.`, `ai.` or `traceloop.` (the routing attributes `braintrust.parent`,
-`braintrust.org` and `braintrust.app_url` do not count), plus root spans (no parent, or a
-spanloom parent) so every kept span's trace has its root. `custom_filter(span)` decides first:
-True keeps, False drops, None defers to the rule.
+`braintrust.org` and `braintrust.app_url` do not count), plus the OTel root span (no parent,
+or a remote one) of every trace with a kept span, so the trace has its root; roots of traces
+without AI spans are dropped. `custom_filter(span)` decides first: True keeps, False drops,
+None defers to the rule.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
+from collections import OrderedDict
 from typing import Any, Callable, Optional
 
 from opentelemetry import baggage, trace
@@ -159,39 +161,64 @@ def _is_ai_span(span: ReadableSpan) -> bool:
 
 
 class AISpanProcessor(SpanProcessor):
-    """Forwards to `processor` only AI spans and root spans (see the module docs)."""
+    """Forwards to `processor` only AI spans and the roots of their traces (see the module
+    docs)."""
+
+    _MAX_TRACKED = 10000
+    _MAX_HELD = 256
 
     def __init__(self, processor: SpanProcessor, custom_filter: Optional[Callable[[Any], Optional[bool]]] = None):
         """`custom_filter(span)`: True keeps, False drops, None lets the prefix rule decide."""
         self._processor = processor
         self._custom_filter = custom_filter
-        self._native_children: set = set()
+        self._lock = threading.Lock()
+        # Traces with a kept AI span whose root has not ended yet, and roots that ended
+        # before any AI span of their trace did (forwarded if one comes).
+        self._ai_traces: OrderedDict = OrderedDict()
+        self._held_roots: OrderedDict = OrderedDict()
 
     def on_start(self, span: Any, parent_context: Any = None) -> None:
-        """Remembers spans whose parent is a spanloom span (roots on the OTel side)."""
-        try:
-            if isinstance(trace.get_current_span(parent_context), _NativeSpan):
-                self._native_children.add(span.get_span_context().span_id)
-        except Exception:  # noqa: BLE001 - tracing never raises into user code
-            pass
+        """Forwards span starts."""
         self._processor.on_start(span, parent_context)
 
-    def _keep(self, span: ReadableSpan) -> bool:
-        native_child = span.context is not None and span.context.span_id in self._native_children
-        self._native_children.discard(span.context.span_id if span.context else None)
+    @staticmethod
+    def _bounded_put(table: OrderedDict, key: Any, value: Any, limit: int) -> None:
+        table[key] = value
+        table.move_to_end(key)
+        while len(table) > limit:
+            table.popitem(last=False)
+
+    def _decide(self, span: ReadableSpan) -> list:
+        """The spans to forward now for a span that ended (it, a held root, or nothing)."""
+        decision = None
         if self._custom_filter is not None:
             try:
                 decision = self._custom_filter(span)
             except Exception:  # noqa: BLE001 - a broken filter must not break the app
                 decision = None
-            if decision is True or decision is False:
-                return decision
-        return span.parent is None or span.parent.is_remote or native_child or _is_ai_span(span)
+        trace_id = span.context.trace_id if span.context is not None else None
+        is_root = span.parent is None or span.parent.is_remote
+        with self._lock:
+            if decision is False:
+                return []
+            if decision is True or _is_ai_span(span):
+                if is_root:
+                    self._ai_traces.pop(trace_id, None)
+                    return [span]
+                held = self._held_roots.pop(trace_id, None)
+                if held is None:
+                    self._bounded_put(self._ai_traces, trace_id, True, self._MAX_TRACKED)
+                return [held, span] if held is not None else [span]
+            if is_root:
+                if self._ai_traces.pop(trace_id, None):
+                    return [span]
+                self._bounded_put(self._held_roots, trace_id, span, self._MAX_HELD)
+            return []
 
     def on_end(self, span: ReadableSpan) -> None:
-        """Forwards the span if it is kept."""
-        if self._keep(span):
-            self._processor.on_end(span)
+        """Forwards the span if it is kept (with its trace's root if that was held back)."""
+        for kept in self._decide(span):
+            self._processor.on_end(kept)
 
     def shutdown(self) -> None:
         """Shuts the wrapped processor down."""
