@@ -36,12 +36,15 @@ import weakref
 from collections import OrderedDict
 from typing import Any, Callable, Optional
 
-from opentelemetry import baggage, trace
-from opentelemetry import context as otel_context
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+try:
+    from opentelemetry import baggage, trace
+    from opentelemetry import context as otel_context
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError("spanloom.otel needs OpenTelemetry: pip install 'spanloom[otel]'") from e
 
 from . import _logger, _span
 
