@@ -249,7 +249,7 @@ LANGGRAPH_SCRIPT = textwrap.dedent(
     import json, sys, warnings
     from typing import TypedDict
     import spanloom
-    from spanloom.langchain import set_global_handler
+    from spanloom.integrations.langchain import setup_langchain  # the Braintrust SDK's module path
     from langchain_core.tools import tool
     from langchain_openai import ChatOpenAI
     from langgraph.graph import END, START, StateGraph
@@ -257,8 +257,7 @@ LANGGRAPH_SCRIPT = textwrap.dedent(
     warnings.simplefilter("ignore")  # create_react_agent's deprecation notice
     from langgraph.prebuilt import create_react_agent
 
-    spanloom.init_logger(project="spanloom-langgraph-e2e")
-    set_global_handler()
+    setup_langchain(project_name="spanloom-langgraph-e2e")  # a logger, and a global handler
     llm = ChatOpenAI(model="gpt-4o-mini", base_url=sys.argv[1] + "/v1", api_key="sk-fake", max_retries=0)
 
     class State(TypedDict, total=False):
@@ -354,6 +353,10 @@ LLAMA_INDEX_SCRIPT = textwrap.dedent(
     spanloom.init_logger(project="spanloom-llamaindex-e2e")
     handler = instrument_llama_index()
     assert instrument_llama_index() is handler and BraintrustSpanHandler is SpanloomSpanHandler
+    from llama_index.core.instrumentation import get_dispatcher
+    from spanloom.integrations.llamaindex import setup_llamaindex  # the Braintrust SDK's module path
+    assert setup_llamaindex() is True
+    assert [h for h in get_dispatcher().span_handlers if isinstance(h, SpanloomSpanHandler)] == [handler]
     base = sys.argv[1] + "/v1"
     llm = OpenAI(model="gpt-4o-mini", api_base=base, api_key="sk-fake", temperature=0.2, max_retries=0,
                  additional_kwargs={"stream_options": {"include_usage": True}})
