@@ -196,6 +196,8 @@ class SpanloomCallbackHandler(BaseCallbackHandler):
     Args:
         logger: where root runs go when no Spanloom span is current: a `Logger` (from
             `init_logger`) or a `Span`. By default the current experiment or logger.
+        debug: print to stderr why a span could not be logged (tracing errors are otherwise
+            swallowed: they never break the run).
     """
 
     # Called in the event loop for async runs too, in the caller's context, in order.
