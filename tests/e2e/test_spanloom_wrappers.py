@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+import requests
 
 pytest.importorskip("spanloom", reason="installed by scripts/setup-test-env.sh")
 pytest.importorskip("openai")
@@ -35,7 +36,7 @@ def run_scripts(server, provider_url: str, **scripts: str) -> tuple[dict, str]:
     the process's stderr."""
     env = {**os.environ, "SPANLOOM_APP_URL": server.url, "SPANLOOM_API_KEY": server.admin_key, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
     env.pop("BRAINTRUST_API_URL", None)
-    proc = subprocess.run([sys.executable, "-c", RUNNER, provider_url, json.dumps(scripts)], env=env, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run([sys.executable, "-c", RUNNER, provider_url, json.dumps(scripts), PNG.hex()], env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
 
@@ -57,6 +58,19 @@ def wrapped(server, fake_provider) -> dict:
 def guarded(server, fake_provider) -> tuple[dict, str]:
     """One process for the no-logger, error, tracing-failure, custom-LLM and opt-out scripts."""
     return run_scripts(server, fake_provider.url, errors=ERRORS_SCRIPT, opt_out=OPT_OUT_SCRIPT)
+
+
+# A 1x1 PNG, sent inline as a data URL.
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082")
+
+
+def attachment_bytes(client, ref: dict) -> bytes:
+    """Downloads an uploaded attachment through the server's attachment API."""
+    org_id = client.post("/api/apikey/login").json()["org_info"][0]["id"]
+    params = {"filename": ref["filename"], "content_type": ref["content_type"], "key": ref["key"], "org_id": org_id}
+    meta = client.get("/attachment", params=params).json()
+    assert meta["status"] == {"upload_status": "done"}, meta
+    return requests.get(meta["downloadUrl"], timeout=30).content
 
 
 def spans(client, project: str, expect: int) -> list[dict]:
@@ -83,8 +97,9 @@ def assert_timed(row: dict) -> None:
 
 
 OPENAI_SCRIPT = """
-import asyncio, json, sys, openai, spanloom
+import asyncio, base64, json, sys, openai, spanloom
 
+PNG = bytes.fromhex(sys.argv[3])
 logger = spanloom.init_logger(project="wrappers-openai")
 base = sys.argv[1] + "/v1"
 sync = spanloom.wrap_openai(openai.OpenAI(base_url=base, api_key="sk-fake", max_retries=0))
@@ -114,6 +129,10 @@ out["tool_args"] = r.choices[0].message.tool_calls[0].function.arguments
 stream = sync.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "weather in Paris, streamed"}], tools=tools, stream=True)
 out["stream_is_openai_stream"] = isinstance(stream, openai.Stream)
 out["streamed_tool_chunks"] = sum(1 for c in stream for _ in (c.choices[0].delta.tool_calls or []))
+# an inline image (a data URL) is uploaded as an attachment
+image = {"type": "image_url", "image_url": {"url": "data:image/png;base64," + base64.b64encode(PNG).decode()}}
+r = sync.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": [{"type": "text", "text": "describe"}, image]}])
+out["image_reply"] = r.choices[0].message.content
 # with_raw_response still works and returns the raw response
 raw = sync.chat.completions.with_raw_response.create(
     model="gpt-4o-mini", messages=[{"role": "user", "content": "raw please"}], extra_headers={"x-fake-cached": "HIT"}
@@ -139,10 +158,10 @@ def test_wrap_openai_async_streams_tools_and_raw_responses(client, wrapped):
     assert out["tool_args"] == '{"city": "Paris"}' and out["stream_is_openai_stream"] and out["streamed_tool_chunks"] == 2
     assert out["raw_status"] == 200 and out["raw_content"] == "Echo: raw please" and out["helper_final"] == "Echo: helper stream"
 
-    rows = spans(client, "wrappers-openai", 9)
+    rows = spans(client, "wrappers-openai", 10)
     chats = by_name(rows, "Chat Completion")
-    assert len(chats) == 7 and all(r["span_attributes"]["type"] == "llm" for r in chats), [(r["span_attributes"], r.get("output")) for r in rows]
-    a_json, a_stream, tool_json, tool_stream, raw, helper, early = chats
+    assert len(chats) == 8 and all(r["span_attributes"]["type"] == "llm" for r in chats), [(r["span_attributes"], r.get("output")) for r in rows]
+    a_json, a_stream, tool_json, tool_stream, with_image, raw, helper, early = chats
     [emb] = by_name(rows, "Embedding")
     [root] = by_name(rows, "async-root")
 
@@ -177,6 +196,13 @@ def test_wrap_openai_async_streams_tools_and_raw_responses(client, wrapped):
     ]
     assert "prompt_tokens" not in tool_stream["metrics"]  # no usage chunk without include_usage
     assert_timed(tool_stream)
+
+    # the data URL became an attachment reference; the bytes were uploaded
+    text, image = with_image["input"][0]["content"]
+    assert text == {"type": "text", "text": "describe"} and image["type"] == "image_url"
+    ref = image["image_url"]["url"]
+    assert ref == {"type": "braintrust_attachment", "filename": "image.png", "content_type": "image/png", "key": ref["key"]}
+    assert attachment_bytes(client, ref) == PNG and out["image_reply"].startswith("Echo: describe")
 
     assert raw["output"][0]["message"]["content"] == "Echo: raw please" and raw["metrics"]["completion_tokens"] == 3
     assert raw["metrics"]["cached"] == 1 and "cached" not in a_json["metrics"]  # from the x-bt-cached header
@@ -259,8 +285,9 @@ def test_wrap_openai_responses_api(client, wrapped):
 
 
 ANTHROPIC_SCRIPT = """
-import asyncio, json, sys, anthropic, spanloom
+import asyncio, base64, json, sys, anthropic, spanloom
 
+PDF = b"%PDF-1.4 a tiny document for the e2e suite"
 spanloom.init_logger(project="wrappers-anthropic")
 sync = spanloom.wrap_anthropic(anthropic.Anthropic(base_url=sys.argv[1], api_key="sk-ant-fake", max_retries=0))
 aclient = spanloom.wrap_anthropic(anthropic.AsyncAnthropic(base_url=sys.argv[1], api_key="sk-ant-fake", max_retries=0))
@@ -289,6 +316,9 @@ async def main():
         out["async_helper"] = (await s.get_final_message()).content[0].text
 
 asyncio.run(main())
+pdf = {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": base64.b64encode(PDF).decode()}}
+m = sync.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": [pdf, {"type": "text", "text": "summarize"}]}])
+out["pdf_reply"] = m.content[0].text
 raw = sync.messages.with_raw_response.create(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "raw hello"}])
 out["raw"] = raw.parse().content[0].text
 spanloom.flush()
@@ -304,7 +334,7 @@ def test_wrap_anthropic_messages_streams_and_cache_tokens(client, wrapped):
     assert out["async_text"] == "Echo: async hello" and out["async_deltas"] == "Echo: async stream" and out["async_helper"] == "Echo: async helper"
     assert out["raw"] == "Echo: raw hello"
 
-    rows = spans(client, "wrappers-anthropic", 8)
+    rows = spans(client, "wrappers-anthropic", 9)
     [root] = by_name(rows, "agent")
     llm = [r for r in rows if r["span_attributes"].get("type") == "llm"]
     assert [r["span_attributes"]["name"] for r in llm] == [
@@ -315,8 +345,9 @@ def test_wrap_anthropic_messages_streams_and_cache_tokens(client, wrapped):
         "anthropic.messages.stream",
         "anthropic.messages.stream",
         "anthropic.messages.create",
+        "anthropic.messages.create",
     ]
-    first, tool_stream, helper, async_plain, async_stream, async_helper, raw = llm
+    first, tool_stream, helper, async_plain, async_stream, async_helper, with_pdf, raw = llm
     assert all(r["span_parents"] == [root["span_id"]] for r in (first, tool_stream, helper))
 
     # input: the messages, then the system prompt as a system message
@@ -368,6 +399,13 @@ def test_wrap_anthropic_messages_streams_and_cache_tokens(client, wrapped):
         assert row["metrics"]["completion_tokens"] == 3
         assert_timed(row)
     assert raw["output"]["content"][0]["text"] == "Echo: raw hello"
+    # the base64 document source became an attachment reference; the bytes were uploaded
+    [[doc, text]] = [m["content"] for m in with_pdf["input"]]
+    ref = doc["source"]["data"]
+    assert doc == {"type": "document", "source": {"type": "base64", "media_type": "application/pdf", "data": ref}} and text["text"] == "summarize"
+    assert ref == {"type": "braintrust_attachment", "filename": "document.pdf", "content_type": "application/pdf", "key": ref["key"]}
+    assert attachment_bytes(client, ref) == b"%PDF-1.4 a tiny document for the e2e suite"
+    assert out["pdf_reply"].endswith("summarize")
 
 
 ANTHROPIC_SYSTEM = [{"type": "text", "text": "You are a terse weather assistant for the e2e suite", "cache_control": {"type": "ephemeral"}}]

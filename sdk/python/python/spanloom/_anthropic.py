@@ -86,7 +86,7 @@ def _input(kwargs: dict) -> list:
     system = kwargs.get("system")
     if _llm.given(system) and system:
         messages.append({"role": "system", "content": _llm.dump(system)})
-    return messages
+    return _llm.attach_media(messages)
 
 
 def _start(name: str) -> Callable[[dict], _llm.LLMCall]:

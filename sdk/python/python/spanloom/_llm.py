@@ -14,9 +14,13 @@ through.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextvars
 import inspect
 import logging
+import mimetypes
+import re
 import time
 import traceback
 import weakref
@@ -94,7 +98,7 @@ def dump(obj: Any) -> Any:
         except TypeError:
             return obj.model_dump()
     if isinstance(obj, dict):
-        return {k: dump(v) for k, v in obj.items() if given(v)}
+        return {k: dump(v) for k, v in obj.items() if v is None or given(v)}
     if isinstance(obj, (list, tuple)):
         return [dump(v) for v in obj]
     return obj
@@ -109,6 +113,51 @@ def materialize(kwargs: dict, key: str) -> Any:
     value = list(value)
     kwargs[key] = value
     return value
+
+
+_DATA_URL = re.compile(r"data:([\w.+-]+/[\w.+-]+)(?:;[\w.+-]+=[^;,]*)*;base64,", re.ASCII)
+
+
+def _attachment(content_type: str, b64: str, name: str) -> Any:
+    """An `Attachment` of base64 bytes, or None when they do not decode."""
+    from ._attachment import Attachment
+
+    try:
+        data = base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    ext = mimetypes.guess_extension(content_type) or ".bin"
+    return Attachment(data=data, filename=f"{name}{ext}", content_type=content_type)
+
+
+def attach_media(value: Any) -> Any:
+    """A copy of dumped messages with inline base64 media turned into `Attachment`s, so the bytes
+    are uploaded beside the row rather than stored in it (as the braintrust wrappers do): data
+    URLs (OpenAI `image_url`, `file_data`, Responses `input_image`), OpenAI `input_audio` data
+    and Anthropic `base64` image/document sources."""
+    if isinstance(value, str):
+        match = _DATA_URL.match(value)
+        if match is None:
+            return value
+        content_type = match.group(1)
+        kind = content_type.split("/")[0]
+        att = _attachment(content_type, value[match.end() :], kind if kind in ("image", "audio", "video") else "file")
+        return value if att is None else att
+    if isinstance(value, list):
+        return [attach_media(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    source = value.get("source")
+    if value.get("type") in ("image", "document") and isinstance(source, dict) and source.get("type") == "base64" and isinstance(source.get("data"), str):
+        att = _attachment(source.get("media_type") or "application/octet-stream", source["data"], value["type"])
+        if att is not None:
+            return {**{k: attach_media(v) for k, v in value.items() if k != "source"}, "source": {**source, "data": att}}
+    audio = value.get("input_audio")
+    if value.get("type") == "input_audio" and isinstance(audio, dict) and isinstance(audio.get("data"), str):
+        att = _attachment(f"audio/{audio.get('format') or 'wav'}", audio["data"], "audio")
+        if att is not None:
+            return {**value, "input_audio": {**audio, "data": att}}
+    return {k: attach_media(v) for k, v in value.items()}
 
 
 def pick(kwargs: dict, names: tuple) -> dict:

@@ -121,7 +121,7 @@ def usage_metrics(usage: Any) -> dict:
 
 def _start_chat(kwargs: dict) -> _llm.LLMCall:
     messages = _llm.materialize(kwargs, "messages")
-    return _llm.LLMCall("Chat Completion", _llm.dump(messages), {**_llm.pick(kwargs, _CHAT_PARAMS), "provider": "openai"})
+    return _llm.LLMCall("Chat Completion", _llm.attach_media(_llm.dump(messages)), {**_llm.pick(kwargs, _CHAT_PARAMS), "provider": "openai"})
 
 
 class _ChatAggregator(_llm.Aggregator):
@@ -190,7 +190,7 @@ def _chat_respond(is_async: bool) -> Callable:
 
 def _start_responses(kwargs: dict) -> _llm.LLMCall:
     inp = _llm.materialize(kwargs, "input")
-    return _llm.LLMCall("openai.responses.create", _llm.dump(inp), {**_llm.pick(kwargs, _RESPONSES_PARAMS), "provider": "openai"})
+    return _llm.LLMCall("openai.responses.create", _llm.attach_media(_llm.dump(inp)), {**_llm.pick(kwargs, _RESPONSES_PARAMS), "provider": "openai"})
 
 
 def _response_metadata(response: dict) -> dict:
