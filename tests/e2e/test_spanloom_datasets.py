@@ -33,6 +33,7 @@ WRITE_SCRIPT = textwrap.dedent(
     ds = braintrust.init_dataset(project=project, name="countries", description="capitals")
     ids = [ds.insert(id=rid, **fields) for rid, fields in records.items()]
     generated = ds.insert(input="no id given", expected=1)
+    records["france"]["metadata"]["pop"] = 0  # mutating after insert must not change the record
     ds.flush()
     v1 = ds.version
     ds.update(id="italy", expected="Roma", metadata={"checked": True})

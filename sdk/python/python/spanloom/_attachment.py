@@ -266,6 +266,16 @@ def _plain(value: Any, attachments: list) -> Any:
     return str(value)
 
 
+def snapshot(value: Any) -> Any:
+    """A copy of a row's containers (dicts, lists, tuples) with the leaves shared, so a row
+    held back for a while is not changed by the caller mutating what it logged."""
+    if isinstance(value, dict):
+        return {k: snapshot(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [snapshot(v) for v in value]
+    return value
+
+
 class _Pipeline:
     """Hands rows to the core logger in the order they were logged; a row with attachments waits
     for its uploads (run on a small thread pool), and rows after it wait behind it."""

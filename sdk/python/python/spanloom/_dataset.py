@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Callable, Optional
 
 from . import _logger
-from ._attachment import add_flush_hook, emit_row, enrich
+from ._attachment import add_flush_hook, emit_row, enrich, snapshot
 
 DEFAULT_FETCH_BATCH_SIZE = 1000
 _MAX_FETCH_PAGES = 10000
@@ -124,7 +124,7 @@ class _LazyObject:
                 return
             if not self.pending:
                 _resolver.queue.append(self)
-            self.pending.append((row, with_ids))
+            self.pending.append((snapshot(row), with_ids))
             _resolver.start()
 
 
