@@ -134,7 +134,7 @@ ASYNC_SCRIPT = textwrap.dedent(
     def data():
         yield {"input": "hello", "expected": "HELLO", "metadata": {"lang": "en"}, "tags": ["greeting"]}
         yield braintrust.EvalCase(input="boom", expected="BOOM")
-        yield {"input": "world", "expected": "WORLD!", "trial_count": 1}
+        yield {"input": "world", "expected": "WORLD!", "trial_count": 1, "upsert_id": "world-case"}
 
     @braintrust.traced
     def shout(text):
@@ -233,6 +233,7 @@ def test_eval_async_trials_concurrency_hooks_and_errors(server, client):
     assert children["many"]["scores"] == {"len_ok": 1.0, "upper": 1.0}
     assert children["many"]["output"] == {"len_ok": {"score": 1.0}, "upper": {"score": 1.0}}
     assert "scorer failed on purpose" in children["broken"]["error"] and "scores" not in children["broken"]
+    assert next(r for r in roots if r["input"] == "world")["id"] == "world-case"  # upsert_id names the row
     boom_root = next(r for r in roots if r["input"] == "boom")
     assert "ValueError: task failed on purpose" in boom_root["error"] and "output" not in boom_root
     assert boom_root["scores"] == {n: 0 for n in names} and hello_root["scores"] == {"broken": 0}
