@@ -285,7 +285,7 @@ class Dataset:
     iterating the dataset) reads the records, as of ``version`` when it was pinned.
     """
 
-    def __init__(self, lazy: _LazyObject, version: Optional[Any] = None, legacy: bool = False):
+    def __init__(self, lazy: _LazyObject, version: Optional[Any] = None, legacy: bool = False, environment: Optional[str] = None):
         if version is not None:
             try:
                 ok = int(version) >= 0
@@ -295,6 +295,7 @@ class Dataset:
                 raise ValueError(f"version ({version}) must be a positive integer")
         self._lazy = lazy
         self._pinned_version = str(version) if version is not None else None
+        self._environment = environment if version is None else None
         self._legacy = legacy
         self._fetched: Optional[list] = None
         self.new_records = 0
@@ -387,6 +388,7 @@ class Dataset:
 
     def _refetch(self, batch_size: Optional[int] = None) -> list:
         if self._fetched is None:
+            self._resolve_environment()
             events = fetch_pages("dataset", self.id, batch_size or DEFAULT_FETCH_BATCH_SIZE, self._pinned_version)
             for event in events:
                 enrich(event)
@@ -405,9 +407,16 @@ class Dataset:
     def __iter__(self) -> Iterator[dict]:
         return self.fetch()
 
+    def _resolve_environment(self) -> None:
+        # `init_dataset(environment=...)`: the version the environment pins, asked once.
+        if self._environment is not None and self._pinned_version is None:
+            path = f"/environment-object/dataset/{self.id}/{urllib.parse.quote(self._environment, safe='')}"
+            self._pinned_version = str(api("GET", path, params={"org_name": _logger._state.org_name})["object_version"])
+
     @property
     def version(self) -> str:
         """The pinned version, else the latest transaction id among the records ("0" if empty)."""
+        self._resolve_environment()
         if self._pinned_version is not None:
             return self._pinned_version
         return max([str(r.get("_xact_id", "0")) for r in self._refetch()] or ["0"])
@@ -454,11 +463,12 @@ def init_dataset(
     metadata: Optional[dict] = None,
     use_output: bool = False,
     dataset_id: Optional[str] = None,
+    environment: Optional[str] = None,
     **_: Any,
 ) -> Dataset:
     """Creates (or opens) the dataset ``name`` (default ``"logs"``) in a project, or opens
-    ``dataset_id``. ``version`` pins reads to that transaction id. No network call happens until
-    the dataset is used."""
+    ``dataset_id``. ``version`` pins reads to that transaction id (else ``environment`` to the
+    version that environment pins). No network call happens until the dataset is used."""
     if project is None and project_id is None and dataset_id is None:
         raise ValueError("Must specify at least one of project, project_id or dataset_id")
 
@@ -477,4 +487,4 @@ def init_dataset(
             ds = api("POST", "/v1/dataset", body)
         return ObjectMetadata(proj["id"], proj["name"], dict(proj)), ObjectMetadata(ds["id"], ds["name"], dict(ds))
 
-    return Dataset(_LazyObject(compute, f"dataset {name or 'logs'!r}"), version=version, legacy=use_output)
+    return Dataset(_LazyObject(compute, f"dataset {name or 'logs'!r}"), version=version, legacy=use_output, environment=environment)
