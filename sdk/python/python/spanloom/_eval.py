@@ -772,6 +772,10 @@ def _eval_common(
         finally:
             if experiment is not None:
                 experiment.flush()
+            elif parent is not None:
+                from ._logger import flush
+
+                flush()
 
     return run
 
