@@ -178,8 +178,22 @@ ASYNC_SCRIPT = textwrap.dedent(
         )
 
     r = asyncio.run(main())
+
+    async def slow(input, hooks):
+        await asyncio.sleep(10)
+
+    async def too_slow():
+        try:
+            await braintrust.EvalAsync(project, data=[{"input": 1}], task=slow, scores=[lambda output: 1.0], experiment_name="too-slow", timeout=0.3)
+        except asyncio.TimeoutError:
+            return True
+        return False
+
+    started = time.time()
+    timed_out = asyncio.run(too_slow())
+    timeout_took = time.time() - started
     print("RESULT " + json.dumps({
-        "peak": peak,
+        "peak": peak, "timed_out": timed_out, "timeout_took": timeout_took,
         "results": sorted([[x.input, x.output, x.scores, x.metadata.get("trial"), x.tags, type(x.error).__name__ if x.error else None] for x in r.results], key=json.dumps),
         "summary": {k: v.score for k, v in r.summary.scores.items()},
     }))
@@ -192,6 +206,7 @@ def test_eval_async_trials_concurrency_hooks_and_errors(server, client):
     proc_out = run_sdk(server, ASYNC_SCRIPT, project, prefix="SPANLOOM")
     out = result(proc_out, "RESULT")
     assert out["peak"] == 1  # max_concurrency=1
+    assert out["timed_out"] and out["timeout_took"] < 5  # timeout= stops the run with TimeoutError
     results = out["results"]
     # hello and boom twice (trial_count=2), world once (its own trial_count).
     assert [r[0] for r in results].count("hello") == 2 and [r[0] for r in results].count("boom") == 2
