@@ -281,3 +281,72 @@ def test_answers_carry_a_schema(client, project):
     assert props["id"] == {"type": "string"} and props["start"] == {"type": "number"}
     agg = btql(client, f"dimensions: metadata.model | measures: count(1) as n | from: project_logs('{project}')")
     assert agg["schema"]["items"]["properties"]["n"] == {"type": "number"}
+
+
+def _wait_text_index(client, timeout=30.0):
+    """Waits until /metrics reports the text index caught up (twice, so not a stale value)."""
+    deadline = time.time() + timeout
+    seen = 0
+    while time.time() < deadline:
+        text = client.get("/metrics").text
+        seen = seen + 1 if "spanloom_text_index_caught_up 1" in text.splitlines() else 0
+        if seen >= 2:
+            return text
+        time.sleep(0.4)
+    raise AssertionError("the text index did not catch up")
+
+
+def test_full_text_index_answers_stay_exact(client, project, server):
+    trace = uuid.uuid4().hex
+    rows = [
+        span_row(project, "fa", trace, "a" * 16, input={"q": "Quarterly Xylophonic numbers"}, output="ok"),
+        span_row(project, "fb", trace, "b" * 16, "a" * 16, input="東京の天気は晴れ", metadata={"note": "line\tbreak"}),
+        span_row(project, "fc", trace, "c" * 16, "a" * 16, error="upstream Timeout after 30s"),
+    ]
+    assert client.logs3(rows).status_code == 200
+    metrics = _wait_text_index(client)
+    assert "spanloom_text_index_rows_total" in metrics, server.stderr()[-3000:]
+
+    def ids(where):
+        return sorted(r["id"] for r in btql(client, f"SELECT id FROM project_logs('{project}') WHERE {where} LIMIT 100")["data"])
+
+    assert ids("MATCH 'lophon'") == ["fa"]
+    assert ids("MATCH 'xylophonic num'") == ["fa"]
+    assert ids("MATCH 'の天'") == ["fb"]
+    assert ids("metadata.note MATCH 'line\tbreak'") == ["fb"]
+    assert ids("MATCH 'timeout after'") == ["fc"]
+    assert ids("MATCH 'lophon' OR MATCH 'upstream'") == ["fa", "fc"]
+    # A merge changes the text: found right away (unindexed tail) and after indexing.
+    assert client.logs3([{"id": "fa", "project_id": project, "log_id": "g", "_is_merge": True, "input": {"q": "replaced marimba"}}]).status_code == 200
+    assert ids("MATCH 'marimba'") == ["fa"]
+    _wait_text_index(client)
+    assert ids("MATCH 'marimba'") == ["fa"]
+    assert ids("MATCH 'lophon'") == []
+
+
+def test_traces_shape_sorts_pages_and_aggregates(client, project):
+    load_traces(client, project)
+    src = f"project_logs('{project}') traces"
+    seen = []
+    cursor = None
+    while True:
+        text = f"select: root_id, prompt_tokens | from: {src} | sort: prompt_tokens desc | limit: 5"
+        if cursor:
+            text += f" | cursor: '{cursor}'"
+        body = btql(client, text)
+        seen += [t["root_id"] for t in body["data"]]
+        cursor = body.get("cursor")
+        if not cursor:
+            break
+    assert seen == [f"root{i}" for i in range(11, -1, -1)]
+    asc = btql(client, f"SELECT root_id FROM {src} ORDER BY span_count ASC, prompt_tokens ASC LIMIT 2")
+    assert [t["root_id"] for t in asc["data"]] == ["root0", "root1"]
+    whole = btql(client, f"dimensions: root_name | measures: count(1) as traces, sum(prompt_tokens) as prompt | from: {src}")
+    assert whole["data"] == [{"root_name": "agent", "traces": 12, "prompt": 660.0}]
+    # The filter picks traces by any span; each trace counts once.
+    gpt = btql(client, f"dimensions: root_name | measures: count(1) as traces, sum(prompt_tokens) as prompt | from: {src} | filter: metadata.model = 'gpt-4o'")
+    assert gpt["data"] == [{"root_name": "agent", "traces": 6, "prompt": 300.0}]
+    thunder = btql(client, f"measures: count(1) as traces, max(span_count) as spans | from: {src} | filter: MATCH 'thunderstorm'")
+    assert thunder["data"] == [{"traces": 1, "spans": 3}]
+    bad = client.post("/btql", {"query": f"select: * | from: {src} | sort: metadata.model"})
+    assert bad.status_code == 400 and "unknown trace field `metadata.model`" in bad.json()["error"]["message"]

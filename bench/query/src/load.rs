@@ -105,6 +105,31 @@ pub fn http_client(connections: usize) -> anyhow::Result<reqwest::Client> {
 }
 
 /// Creates (or gets) the project `name`; returns its id.
+/// Waits until the server reports its text index caught up (`spanloom_text_index_caught_up 1`
+/// in /metrics, seen twice in a row so a value from before the last write cannot count).
+pub async fn wait_text_index(http: &reqwest::Client, url: &str, key: &str) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    let mut seen = 0;
+    while t0.elapsed() < Duration::from_secs(3600) {
+        let text = http
+            .get(format!("{url}/metrics"))
+            .header(AUTHORIZATION, format!("Bearer {key}"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let up = text
+            .lines()
+            .any(|l| l.trim() == "spanloom_text_index_caught_up 1");
+        seen = if up { seen + 1 } else { 0 };
+        if seen >= 2 {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    bail!("the text index did not catch up within an hour")
+}
+
 pub async fn create_project(
     http: &reqwest::Client,
     url: &str,

@@ -188,6 +188,19 @@ fn bench(args: &Args) -> anyhow::Result<Report> {
         load.elapsed.as_secs_f64()
     );
 
+    // Full-text search is measured on a caught-up index: wait for it, and report how long
+    // the index took after the last acknowledged write (the time to searchable).
+    let index_started = std::time::Instant::now();
+    let caught_up = rt.block_on(load::wait_text_index(&http, &server.url, &server.key));
+    let text_index_catch_up = index_started.elapsed();
+    match &caught_up {
+        Ok(()) => eprintln!(
+            "text index: caught up {:.1} s after the load",
+            text_index_catch_up.as_secs_f64()
+        ),
+        Err(e) => eprintln!("warning: text index: {e:#}"),
+    }
+
     let cfg = ProbeConfig {
         url: server.url.clone(),
         key: server.key.clone(),
@@ -231,6 +244,7 @@ fn bench(args: &Args) -> anyhow::Result<Report> {
         load_client_cpu,
         rss_after_load,
         rss_after_queries,
+        text_index_catch_up: caught_up.ok().map(|()| text_index_catch_up),
         disk_bytes,
         disk_files,
         disk_bytes_stopped,

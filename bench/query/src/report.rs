@@ -54,6 +54,8 @@ pub struct Report {
     pub rss_after_load: Rss,
     /// Server memory after the queries.
     pub rss_after_queries: Rss,
+    /// How long after the load the text index caught up (`None`: it did not, or is off).
+    pub text_index_catch_up: Option<Duration>,
     /// Bytes of the data directory after the load (server running).
     pub disk_bytes: u64,
     /// Its files and their sizes, largest first.
@@ -276,6 +278,17 @@ impl Report {
             self.rss_after_queries.now_kib as f64 / 1024.0,
             self.rss_after_queries.peak_kib as f64 / 1024.0
         )?;
+        writeln!(
+            s,
+            "  text index          {}",
+            match self.text_index_catch_up {
+                Some(d) => format!(
+                    "caught up {:.1} s after the last acknowledged write",
+                    d.as_secs_f64()
+                ),
+                None => "did not catch up (or is off): full-text queries scanned the tail".into(),
+            }
+        )?;
         let per_span = |bytes: u64| bytes as f64 / 1024.0 / l.acked_spans.max(1) as f64;
         let json_ratio = |bytes: u64| bytes as f64 / (l.body_bytes.max(1) as f64);
         writeln!(
@@ -450,6 +463,7 @@ impl Report {
                 "client_cpu_s": self.load_client_cpu.as_secs_f64(),
                 "server_rss_kib": self.rss_after_load.now_kib,
                 "server_peak_rss_kib": self.rss_after_load.peak_kib,
+                "text_index_catch_up_s": self.text_index_catch_up.map(|d| d.as_secs_f64()),
                 "disk_bytes": self.disk_bytes,
                 "disk_files": files_json(&self.disk_files),
             },

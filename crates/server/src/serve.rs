@@ -10,7 +10,8 @@ use spanloom_store_sqlite::{SqliteConfig, SqliteStore, Synchronous};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Opens the embedded store in a data directory.
+/// Opens the embedded store in a data directory, for a one-shot subcommand: the text index
+/// is left to the server (such a command's `MATCH` scans).
 pub fn open_store(
     dir: &Path,
     readers: usize,
@@ -21,6 +22,7 @@ pub fn open_store(
         readers,
         queue_capacity: queue,
         synchronous: sync,
+        text_index: false,
         ..SqliteConfig::new(dir)
     })
 }

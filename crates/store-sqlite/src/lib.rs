@@ -106,9 +106,15 @@ impl SqliteStore {
             match text_index::TextIndex::open(&config.dir)
                 .map(Arc::new)
                 .and_then(|index| {
-                    text_index::Indexer::spawn(&path, Arc::clone(&index)).map(|i| (index, i))
+                    text_index::Indexer::spawn(&path, Arc::clone(&index))
+                        .map(|i| (index, i))
+                        .map_err(text_index::OpenError::from)
                 }) {
                 Ok((index, indexer)) => (Some(index), Some(indexer)),
+                Err(text_index::OpenError::InUse) => {
+                    tracing::info!("another process keeps the text index: MATCH scans here");
+                    (None, None)
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "the text index is off: MATCH will scan");
                     (None, None)

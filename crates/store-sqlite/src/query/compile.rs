@@ -27,7 +27,29 @@ pub(crate) struct Sql {
     pub(crate) text_index: Option<Arc<TextIndex>>,
     /// Index lookups already made for this query, by field and needle.
     looked_up: Vec<Lookup>,
+    /// Fields name trace summary columns (`traces t`) instead of span fields: the sort keys,
+    /// dimensions and measures of the traces shape.
+    pub(crate) trace_fields: bool,
 }
+
+/// Trace summary fields, as trace rows name them, and their columns.
+const TRACE_FIELDS: [(&str, &str); 15] = [
+    ("root_span_id", "t.root_span_id"),
+    ("project_id", "t.project_id"),
+    ("start", "t.start"),
+    ("end", "t.\"end\""),
+    ("duration", "t.duration"),
+    ("span_count", "t.span_count"),
+    ("error_count", "t.error_count"),
+    ("prompt_tokens", "t.prompt_tokens"),
+    ("completion_tokens", "t.completion_tokens"),
+    ("tokens", "t.tokens"),
+    ("estimated_cost", "t.cost"),
+    ("root_id", "t.root_id"),
+    ("root_name", "t.root_name"),
+    ("root_type", "t.root_type"),
+    ("xact_id", "CAST(t.xact_id AS TEXT)"),
+];
 
 /// One text-index lookup of a query: the field (`None`: all), the needle, what it found.
 type Lookup = (Option<Vec<String>>, String, Option<Arc<Candidates>>);
@@ -77,6 +99,7 @@ impl Sql {
             return Ok((self.bind(Value::Real(t)), Kind::TimeConstant(t)));
         }
         Ok(match expr {
+            Expr::Field(path) if self.trace_fields => trace_field(path)?,
             Expr::Field(path) => self.field(path),
             Expr::Literal(lit) => {
                 let kind = if matches!(lit, Literal::String(_)) {
@@ -345,6 +368,28 @@ impl Sql {
             Function::Percentile => format!("sl_percentile({}, {})", arg(self, 0)?, arg(self, 1)?),
         })
     }
+}
+
+/// A trace summary field's column; the error lists the fields there are.
+fn trace_field(path: &[String]) -> Result<(String, Kind), StoreError> {
+    let name = path.join(".");
+    let column = TRACE_FIELDS
+        .iter()
+        .find(|(field, _)| *field == name)
+        .map(|(_, column)| *column)
+        .ok_or_else(|| {
+            let known: Vec<&str> = TRACE_FIELDS.iter().map(|(f, _)| *f).collect();
+            invalid(format!(
+                "unknown trace field `{name}`: sorts and aggregations of the traces shape use {}",
+                known.join(", ")
+            ))
+        })?;
+    let kind = if matches!(name.as_str(), "start" | "end") {
+        Kind::UnixTime
+    } else {
+        Kind::Other
+    };
+    Ok((column.to_owned(), kind))
 }
 
 /// The JSON path text of field segments: `$."metadata"."user_id"`, `$."input"[0]`.

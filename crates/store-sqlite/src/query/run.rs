@@ -45,9 +45,7 @@ pub(crate) fn run(
         (Shape::Spans, false) => spans(c, sql, org_id, &object, q, limit),
         (Shape::Spans, true) => groups(c, sql, org_id, q, limit),
         (Shape::Traces, false) => traces(c, sql, org_id, q, limit),
-        (Shape::Traces, true) => Err(invalid(
-            "aggregations over the traces shape are not supported yet; aggregate spans",
-        )),
+        (Shape::Traces, true) => groups(c, sql, org_id, q, limit),
     }
 }
 
@@ -285,12 +283,23 @@ fn groups(
     q: &Query,
     limit: usize,
 ) -> StoreResult<QueryOutput> {
-    let mut clauses = vec![scope(&mut sql, "s", org_id, q)];
-    let candidates = driving_candidates(c, &mut sql, q.filter.as_ref())?;
-    let source = span_source(&mut sql, candidates.as_deref(), &mut clauses);
-    if let Some(filter) = &q.filter {
-        clauses.push(sql.expr(filter)?);
-    }
+    let (source, clauses) = match q.shape {
+        Shape::Spans => {
+            let mut clauses = vec![scope(&mut sql, "s", org_id, q)];
+            let candidates = driving_candidates(c, &mut sql, q.filter.as_ref())?;
+            let source = span_source(&mut sql, candidates.as_deref(), &mut clauses);
+            if let Some(filter) = &q.filter {
+                clauses.push(sql.expr(filter)?);
+            }
+            (format!("{source}{}", blob_joins()), clauses)
+        }
+        Shape::Traces => {
+            let TraceSource { from, clauses } = trace_source(c, &mut sql, org_id, q, true)?;
+            // Dimensions and measures read the trace summaries.
+            sql.trace_fields = true;
+            (from, clauses)
+        }
+    };
     let outputs: Vec<&SelectItem> = q.dimensions.iter().chain(&q.measures).collect();
     let mut columns = Vec::new();
     for (i, item) in outputs.iter().enumerate() {
@@ -327,9 +336,8 @@ fn groups(
         format!(" ORDER BY {}", order.join(", "))
     };
     let text = format!(
-        "SELECT {} FROM {source}{} WHERE {}{group_by}{order} LIMIT {limit}",
+        "SELECT {} FROM {source} WHERE {}{group_by}{order} LIMIT {limit}",
         columns.join(", "),
-        blob_joins(),
         clauses.join(" AND ")
     );
     let mut stmt = c.prepare(&text).map_err(query_err)?;
@@ -353,6 +361,56 @@ fn groups(
     })
 }
 
+/// Where the traces of a query come from: `FROM` text and `WHERE` clauses over `traces t`.
+/// A trace matches when any of its spans matches the filter. `distinct_source` says the
+/// source may repeat a trace (the caller deduplicates).
+struct TraceSource {
+    from: String,
+    clauses: Vec<String>,
+}
+
+fn trace_source(
+    c: &Connection,
+    sql: &mut Sql,
+    org_id: &str,
+    q: &Query,
+    for_groups: bool,
+) -> StoreResult<TraceSource> {
+    let mut clauses = vec![scope(sql, "t", org_id, q)];
+    let mut from = String::from("traces t");
+    if let Some(filter) = &q.filter {
+        // A filter narrowed by the text index or a field index finds its spans first; any
+        // other filter walks traces (newest first for a listing, stopping at the page's end).
+        let candidates = driving_candidates(c, sql, Some(filter))?;
+        let driven = candidates.is_some() || uses_index(filter, &sql.indexed);
+        let mut span_clauses = vec![scope(sql, "s", org_id, q)];
+        let source = span_source(sql, candidates.as_deref(), &mut span_clauses);
+        span_clauses.push(sql.expr(filter)?);
+        let matching = format!(
+            "SELECT s.root_span_id AS rid FROM {source}{} WHERE {}",
+            blob_joins(),
+            span_clauses.join(" AND ")
+        );
+        if driven && !for_groups {
+            // CROSS JOIN keeps the few matching spans as the outer loop, so their traces are
+            // looked up by key. (No DISTINCT in the subquery: it would make SQLite prefer an
+            // index ordered by trace over the field's index; the listing deduplicates.)
+            from = format!("({matching}) m CROSS JOIN traces t");
+            clauses.push("t.root_span_id = m.rid".into());
+        } else if driven {
+            clauses.push(format!("t.root_span_id IN ({matching})"));
+        } else {
+            clauses.push(format!(
+                "EXISTS (SELECT 1 FROM spans s{} WHERE s.kind = t.kind AND s.object_id = t.object_id
+                    AND s.root_span_id = t.root_span_id AND s.org_id = t.org_id AND {})",
+                blob_joins(),
+                span_clauses[1..].join(" AND ")
+            ));
+        }
+    }
+    Ok(TraceSource { from, clauses })
+}
+
 fn traces(
     c: &Connection,
     mut sql: Sql,
@@ -360,88 +418,71 @@ fn traces(
     q: &Query,
     limit: usize,
 ) -> StoreResult<QueryOutput> {
-    if !q.sort.is_empty() {
-        return Err(invalid(
-            "the traces shape is always sorted newest first; remove the sort clause",
-        ));
-    }
-    let mut clauses = vec![scope(&mut sql, "t", org_id, q)];
-    let mut from = String::from("traces t");
-    if let Some(filter) = &q.filter {
-        // A trace matches when any of its spans matches. A filter on an indexed field finds
-        // its spans through the index first; any other filter walks traces newest first and
-        // stops at the page's end.
-        let candidates = driving_candidates(c, &mut sql, Some(filter))?;
-        if let Some(candidates) = candidates {
-            let mut span_clauses = vec![scope(&mut sql, "s", org_id, q)];
-            let source = span_source(&mut sql, Some(&candidates), &mut span_clauses);
-            span_clauses.push(sql.expr(filter)?);
-            from = format!(
-                "(SELECT s.root_span_id AS rid FROM {source}{} WHERE {}) m CROSS JOIN traces t",
-                blob_joins(),
-                span_clauses.join(" AND ")
-            );
-            clauses.push("t.root_span_id = m.rid".into());
-        } else if uses_index(filter, &sql.indexed) {
-            let span_scope = scope(&mut sql, "s", org_id, q);
-            let filter = sql.expr(filter)?;
-            // Drive from the few matching spans (CROSS JOIN keeps that order): their traces
-            // are looked up by key instead of found by walking every trace. (No DISTINCT in
-            // the subquery: it would make SQLite prefer an index ordered by trace over the
-            // field's index; duplicates go with the outer DISTINCT.)
-            from = format!(
-                "(SELECT s.root_span_id AS rid FROM spans s{} WHERE {span_scope} AND {filter}) m CROSS JOIN traces t",
-                blob_joins()
-            );
-            clauses.push("t.root_span_id = m.rid".into());
-        } else {
-            let filter = sql.expr(filter)?;
-            clauses.push(format!(
-                "EXISTS (SELECT 1 FROM spans s{} WHERE s.kind = t.kind AND s.object_id = t.object_id
-                    AND s.root_span_id = t.root_span_id AND s.org_id = t.org_id AND {filter})",
-                blob_joins()
-            ));
-        }
-    }
-    if let Some(text) = q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        let key = cursor::decode(text, 2)?;
-        let keys = [
-            ("t.start_key".to_owned(), true),
-            ("t.root_span_id".to_owned(), true),
-        ];
-        clauses.push(after_cursor(&mut sql, &keys, &key));
-    }
-    let text = format!(
-        "SELECT DISTINCT {} FROM {from} WHERE {} ORDER BY t.start_key DESC, t.root_span_id DESC LIMIT {}",
-        reader::SUMMARY_COLUMNS,
-        clauses.join(" AND "),
-        limit + 1
-    );
-    let mut stmt = c.prepare(&text).map_err(query_err)?;
-    let summaries = stmt
-        .query_map(
-            rusqlite::params_from_iter(sql.params.iter()),
-            reader::summary_from,
-        )
-        .map_err(query_err)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(query_err)?;
+    let TraceSource { from, mut clauses } = trace_source(c, &mut sql, org_id, q, false)?;
     let items: &[SelectItem] = match &q.select {
         Selection::Items(items) => items,
         Selection::Star => &[],
     };
+    // Sort keys over the summary columns, then newest first, so every order is total and
+    // cursors compare cleanly (NULL sorts like the smallest number).
+    sql.trace_fields = true;
+    let mut keys: Vec<(String, bool)> = Vec::new();
+    for key in &q.sort {
+        keys.push((
+            format!("coalesce({}, -1e308)", sql.expr(sort_expr(key, items))?),
+            key.descending,
+        ));
+    }
+    sql.trace_fields = false;
+    keys.push(("t.start_key".to_owned(), true));
+    keys.push(("t.root_span_id".to_owned(), true));
+    if let Some(text) = q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        let key = cursor::decode(text, keys.len())?;
+        clauses.push(after_cursor(&mut sql, &keys, &key));
+    }
+    let order: Vec<String> = keys
+        .iter()
+        .map(|(k, desc)| format!("{k} {}", if *desc { "DESC" } else { "ASC" }))
+        .collect();
+    let extra: String = keys[..keys.len() - 2]
+        .iter()
+        .map(|(k, _)| format!(", {k}"))
+        .collect();
+    let columns: String = reader::SUMMARY_COLUMNS
+        .split(", ")
+        .map(|c| format!("t.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = format!(
+        "SELECT DISTINCT {columns}{extra} FROM {from} WHERE {} ORDER BY {} LIMIT {}",
+        clauses.join(" AND "),
+        order.join(", "),
+        limit + 1
+    );
+    let mut stmt = c.prepare(&text).map_err(query_err)?;
+    let sort_keys = keys.len() - 2;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(sql.params.iter()), |r| {
+            let summary = reader::summary_from(r)?;
+            let values = (0..sort_keys)
+                .map(|i| r.get_ref(SUMMARY_COLUMN_COUNT + i).map(sql_to_json))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((summary, values))
+        })
+        .map_err(query_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(query_err)?;
     let mut out = Vec::new();
     let mut cursor_out = None;
-    for (i, (summary, start_key)) in summaries.iter().enumerate() {
+    for (i, ((summary, _), _)) in rows.iter().enumerate() {
         if i == limit {
-            let last = &summaries[i - 1];
-            cursor_out = Some(cursor::encode(&[
-                Value::from(last.1),
-                Value::String(last.0.root_span_id.clone()),
-            ]));
+            let ((last, start_key), values) = &rows[i - 1];
+            let mut key = values.clone();
+            key.push(Value::from(*start_key));
+            key.push(Value::String(last.root_span_id.clone()));
+            cursor_out = Some(cursor::encode(&key));
             break;
         }
-        let _ = start_key;
         let value = serde_json::to_value(summary).unwrap_or(Value::Null);
         out.push(if items.is_empty() {
             value.to_string()
@@ -454,6 +495,9 @@ fn traces(
         cursor: cursor_out,
     })
 }
+
+/// Columns in [`reader::SUMMARY_COLUMNS`].
+const SUMMARY_COLUMN_COUNT: usize = 20;
 
 /// SQLite errors while running a compiled query: bad regexes and type errors are the query's
 /// fault; the rest are the backend's.

@@ -97,7 +97,11 @@ impl Worker {
                 }
             }
             let started = Instant::now();
-            match self.pass().and_then(|more| self.merge().map(|()| more)) {
+            let outcome = self.pass().and_then(|more| self.merge().map(|()| more));
+            if let Ok(more) = &outcome {
+                metrics::gauge!("spanloom_text_index_caught_up").set(if *more { 0.0 } else { 1.0 });
+            }
+            match outcome {
                 // Behind: go on, but leave the CPU to ingest half the time.
                 Ok(true) => wait = started.elapsed(),
                 Ok(false) => wait = IDLE_INTERVAL,

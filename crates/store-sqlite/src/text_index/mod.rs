@@ -67,6 +67,8 @@ pub(crate) struct Candidates {
 
 /// The index: its file, the in-memory dictionary, and connections for lookups.
 pub(crate) struct TextIndex {
+    /// Held while this process owns the index.
+    _lock: std::fs::File,
     path: PathBuf,
     dictionary: RwLock<Dictionary>,
     readers: Mutex<Vec<Connection>>,
@@ -77,7 +79,16 @@ pub(crate) struct TextIndex {
 impl TextIndex {
     /// Opens the index in `dir` (creating or rebuilding the file as needed) and loads its
     /// dictionary.
-    pub(crate) fn open(dir: &Path) -> rusqlite::Result<Self> {
+    pub(crate) fn open(dir: &Path) -> Result<Self, OpenError> {
+        // One process keeps the index (CLI commands open the store beside a running server):
+        // another one's dictionary would fall behind the index, so it scans instead.
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("text-index.lock"))
+            .map_err(OpenError::Lock)?;
+        lock.try_lock().map_err(|_| OpenError::InUse)?;
         let path = dir.join("text-index.db");
         let dictionary = match load(&path) {
             Ok(d) => d,
@@ -88,10 +99,11 @@ impl TextIndex {
                     p.push(suffix);
                     let _ = std::fs::remove_file(PathBuf::from(p));
                 }
-                load(&path)?
+                load(&path).map_err(OpenError::Sqlite)?
             }
         };
         Ok(Self {
+            _lock: lock,
             path,
             dictionary: RwLock::new(dictionary),
             readers: Mutex::new(Vec::new()),
@@ -229,6 +241,20 @@ impl TextIndex {
     fn mark_unhealthy(&self) {
         self.healthy.store(false, Ordering::Relaxed);
     }
+}
+
+/// Why the index did not open.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum OpenError {
+    /// Another process keeps the index of this data directory.
+    #[error("another process keeps the text index of this data directory")]
+    InUse,
+    /// The lock file cannot be opened.
+    #[error("cannot open the text index lock file: {0}")]
+    Lock(std::io::Error),
+    /// The index file cannot be opened or created.
+    #[error("cannot open the text index: {0}")]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 /// Creates or checks the index file and loads its dictionary.

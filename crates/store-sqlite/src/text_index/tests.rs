@@ -283,6 +283,8 @@ async fn match_uses_the_index_and_stays_exact() {
         Vec::<String>::new()
     );
     store.shutdown().await;
+    // The lock on the index goes with the last handle.
+    drop((index, store));
 
     // After a restart the dictionary is reloaded and new rows get new terms.
     let store = SqliteStore::open(SqliteConfig::new(dir.path())).expect("reopen");
@@ -356,4 +358,16 @@ async fn segments_merge_without_losing_postings() {
         "{segments} segments"
     );
     store.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_process_keeps_the_index() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = SqliteStore::open(SqliteConfig::new(dir.path())).expect("open");
+    assert!(first.text_index.is_some());
+    // A second opener (a CLI command beside the server) scans rather than index.
+    let second = SqliteStore::open(SqliteConfig::new(dir.path())).expect("open again");
+    assert!(second.text_index.is_none());
+    second.shutdown().await;
+    first.shutdown().await;
 }
