@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 
 import pytest
 from test_braintrust_sdk import run_sdk
@@ -21,8 +22,18 @@ def run(server, script: str, *args: str) -> dict:
 
 
 def project_rows(client, name: str) -> list[dict]:
-    [project] = client.get("/v1/project", params={"project_name": name}).json()["objects"]
-    return client.fetch_all("project_logs", project["id"])
+    """The project's spans, once they read back complete: every span ended, and the same count
+    twice in a row (polled for up to 10 s: rows flushed just before have been seen to become
+    visible a moment later)."""
+    deadline, previous = time.time() + 10, None
+    while True:
+        found = client.get("/v1/project", params={"project_name": name}).json()["objects"]
+        rows = client.fetch_all("project_logs", found[0]["id"]) if found else []
+        complete = rows and all("end" in r.get("metrics", {}) for r in rows)
+        if (complete and len(rows) == previous) or time.time() > deadline:
+            return rows
+        previous = len(rows) if complete else None
+        time.sleep(0.25)
 
 
 def children(rows: list[dict], parent: dict) -> list[dict]:

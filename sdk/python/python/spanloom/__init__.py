@@ -22,7 +22,18 @@ from ._anthropic import wrap_anthropic
 from ._attachment import Attachment, BaseAttachment, ExternalAttachment, JSONAttachment, ReadonlyAttachment
 from ._auto import auto_instrument
 from ._dataset import Dataset, DatasetSummary, DataSummary, init_dataset
-from ._eval import BaseExperiment, Eval, EvalAsync, EvalCase, EvalHooks, EvalResult, EvalResultWithSummary, default_error_score_handler
+from ._eval import (
+    BaseExperiment,
+    Eval,
+    EvalAsync,
+    EvalCase,
+    EvalHooks,
+    EvalResult,
+    EvalResultWithSummary,
+    Reporter,
+    ReporterDef,
+    default_error_score_handler,
+)
 from ._experiment import (
     Experiment,
     ExperimentSummary,
@@ -63,6 +74,8 @@ __all__ = [
     "MetricSummary",
     "ReadonlyAttachment",
     "ReadonlyExperiment",
+    "Reporter",
+    "ReporterDef",
     "Score",
     "ScoreSummary",
     "Scorer",
