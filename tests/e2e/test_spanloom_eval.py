@@ -290,8 +290,11 @@ EXPERIMENT_SCRIPT = textwrap.dedent(
                             scores=[lambda output, expected: float(output == expected)], experiment_name="from-base")
     pinned = braintrust.Eval(project, data=[{"input": 1}], task=lambda input: input, scores=[lambda output: 1.0], experiment_name="vs-manual",
                              base_experiment="manual")
+    reports = []
+    quiet = braintrust.Reporter("quiet", report_eval=lambda evaluator, result, verbose, jsonl: reports.append(evaluator.eval_name),
+                                report_run=lambda results, verbose, jsonl: True)
     local = braintrust.Eval(project, data=[{"input": 2, "expected": 4}], task=lambda input: input * 2, scores=[lambda output, expected: float(output == expected)],
-                            no_send_logs=True)
+                            no_send_logs=True, reporter=quiet)
     logger = braintrust.init_logger(project=project)
     with logger.start_span(name="nightly-run") as run:
         slug = run.export()
@@ -299,7 +302,7 @@ EXPERIMENT_SCRIPT = textwrap.dedent(
     print("REREAD " + json.dumps({"run_span": run.span_id, "rows": len(list(opened)), "cases": [[c["input"], c["expected"]] for c in cases],
                                   "rerun": rerun.summary.scores["scorer_0"].score, "rerun_comparison": rerun.summary.comparison_experiment_name,
                                   "pinned_comparison": pinned.summary.comparison_experiment_name,
-                                  "local": [local.summary.experiment_id, local.summary.scores["scorer_0"].score, local.results[0].output]}))
+                                  "local": [local.summary.experiment_id, local.summary.scores["scorer_0"].score, local.results[0].output], "reports": reports}))
     """
 )
 
@@ -321,6 +324,7 @@ def test_experiments_log_spans_feedback_and_update(server, client):
     assert reread["rerun"] == 0.5 and reread["rerun_comparison"] == "manual"  # the base experiment is the data's
     assert reread["pinned_comparison"] == "manual"  # not the most recent experiment (from-base)
     assert reread["local"] == [None, 1.0, 4]  # no_send_logs: a local summary, nothing logged
+    assert reread["reports"] == [project]  # a custom reporter got the result
     assert summary["comparison"] == "manual" and summary["base"]
     assert summary["scores"] == {"correct": pytest.approx(0.75)}
     assert re.search(r"spans compared to manual:\n.*'correct' score", out)

@@ -271,6 +271,22 @@ class Evaluator:
     project_id: Optional[str] = None
 
 
+@dataclasses.dataclass
+class ReporterDef:
+    """How an `Eval` reports its result: ``report_eval(evaluator, result, verbose, jsonl)`` is
+    called with the `EvalResultWithSummary` instead of printing the summary; ``report_run``
+    judges a whole run of evaluators (used by eval runners)."""
+
+    name: str
+    report_eval: Callable
+    report_run: Callable
+
+
+def Reporter(name: str, report_eval: Callable, report_run: Callable) -> ReporterDef:
+    """A reporter to pass as ``Eval(..., reporter=...)``."""
+    return ReporterDef(name=name, report_eval=report_eval, report_run=report_run)
+
+
 def default_error_score_handler(root_span: Any, data: EvalCase, unhandled_scores: list) -> dict:
     """Logs a 0 score on the eval row for every scorer that did not run (pass as ``error_score_handler``)."""
     scores = {s: 0 for s in unhandled_scores}
@@ -765,7 +781,11 @@ def _eval_common(
                 summary = _local_summary(evaluator, results)
             result = EvalResultWithSummary(summary=summary, results=results)
             if reporter is not None and hasattr(reporter, "report_eval"):
-                reporter.report_eval(evaluator, result, verbose=True, jsonl=False)
+                report = reporter.report_eval(evaluator, result, verbose=True, jsonl=False)
+                if inspect.isawaitable(report):
+                    await report
+            elif isinstance(reporter, str):
+                raise ValueError("Must specify a reporter object, not a name. Can only specify reporter names when running 'braintrust eval'")
             else:
                 _report(evaluator, result)
             return result
