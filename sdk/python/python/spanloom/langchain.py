@@ -4,7 +4,7 @@
 
     handler = SpanloomCallbackHandler()
     chain.invoke({"q": "hi"}, config={"callbacks": [handler]})
-    # or, for every run in this context (and the threads/tasks started from it):
+    # or, for every run in this context (and the asyncio tasks started from it):
     set_global_handler(handler)
 
 Mapping: chains, runnables and LangGraph graphs/nodes are `task` spans (a node span is named
@@ -465,8 +465,9 @@ register_configure_hook(_global_handler, inheritable=True)
 
 
 def set_global_handler(handler: Optional[SpanloomCallbackHandler] = None) -> SpanloomCallbackHandler:
-    """Traces every LangChain run started in this context (and the threads and tasks started
-    from it) with `handler` (a new `SpanloomCallbackHandler` by default); returns it."""
+    """Traces every LangChain run started in this context with `handler` (a new
+    `SpanloomCallbackHandler` by default); returns it. The handler lives in a context variable:
+    asyncio tasks and LangChain's own worker threads inherit it, a plain new thread does not."""
     handler = handler if handler is not None else SpanloomCallbackHandler()
     _global_handler.set(handler)
     return handler
