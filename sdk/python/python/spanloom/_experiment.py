@@ -257,8 +257,10 @@ class Experiment(_ExperimentFetcher):
         self._called_start_span = True
         return self._start_span(name, type, span_attributes, start_time, event)
 
-    def _start_span(self, name: Optional[str], type: Optional[str], span_attributes: Optional[dict], start_time: Optional[float], event: dict) -> _span.Span:
-        current = _span._current.get()
+    def _start_span(
+        self, name: Optional[str], type: Optional[str], span_attributes: Optional[dict], start_time: Optional[float], event: dict, lookup_parent: bool = True
+    ) -> _span.Span:
+        current = _span._current.get() if lookup_parent else None
         parent = current if current is not None and current._logger is self else None
         if type is None and parent is None:
             type = "eval"
@@ -297,7 +299,7 @@ class Experiment(_ExperimentFetcher):
         if not isinstance(scores, dict):
             raise ValueError("scores must be a dictionary of names with scores")
         fields = dict(input=input, output=output, expected=expected, error=error, tags=tags, scores=scores, metadata=metadata, metrics=metrics, id=id, **event)
-        span = self._start_span(None, None, None, self.last_start_time, fields)
+        span = self._start_span(None, None, None, self.last_start_time, fields, lookup_parent=False)
         self.last_start_time = span.end()
         return span.id
 
