@@ -683,6 +683,7 @@ def _report(evaluator: Evaluator, result: EvalResultWithSummary) -> bool:
         _eprint(f"\033[91mEvaluator {evaluator.eval_name} failed with {len(failing)} {'error' if len(failing) == 1 else 'errors'}\033[0m")
         info = "".join(r.exc_info or "" for r in failing).rstrip()
         _eprint(f"\033[91m{info}\033[0m")
+        _eprint("\033[91mAdd --verbose to see full stack traces.\033[0m")
     else:
         print(f"{result.summary}")
     return not failing
