@@ -140,7 +140,10 @@ LANGCHAIN_SCRIPT = textwrap.dedent(
         retriever = store.as_retriever(search_kwargs={"k": 2})
         rag = {"context": retriever | join, "q": RunnablePassthrough()} | ChatPromptTemplate.from_messages([("user", "{context} {q}")]) | llm
         rag_answer = rag.invoke("capital?", config=config).content
-        return {"answer": answer, "streamed": streamed, "final": final.content, "rag": rag_answer}
+        # Concurrent runs (LangChain's thread pool) keep their own subtrees.
+        batch = (llm | StrOutputParser()).batch(["b1", "b2", "b3"], config={**config, "max_concurrency": 3})
+        lookup("after the batch")  # the batch left no span of its own current here
+        return {"answer": answer, "streamed": streamed, "final": final.content, "rag": rag_answer, "batch": batch}
 
     @spanloom.traced
     async def async_agent():
@@ -167,6 +170,7 @@ def test_langchain_chain_stream_tools_and_errors(server, client, fake_provider):
         "streamed": "Echo: stream please",
         "final": "Echo: What is the weather in Paris?",
         "rag": "Echo: Berlin is the capital of Germany. Paris is the capital of France. capital?",
+        "batch": ["Echo: b1", "Echo: b2", "Echo: b3"],
         "async": "Echo: async hello",
         "global": "Echo: global hello",
         "untraced": "Echo: not traced",
@@ -177,12 +181,13 @@ def test_langchain_chain_stream_tools_and_errors(server, client, fake_provider):
     assert names(roots) == ["agent", "async_agent", "ChatOpenAI"]  # the untraced call logged nothing
     agent, async_agent, global_llm = roots
 
-    # agent → the chain, the streamed call, the two tool-calling model calls, the tool, the failing lambda.
+    # agent → the chain, two streamed calls, the two tool-calling model calls and the tool, the
+    # failing lambda, the RAG chain, the batch.
     steps = children(rows, agent)
-    assert names(steps) == ["RunnableSequence", "ChatOpenAI", "ChatOpenAI", "ChatOpenAI", "get_weather", "ChatOpenAI", "explode", "RunnableSequence"], tree(
-        rows
-    )
-    sequence, streamed, closed, tool_call, tool, final, explode, rag = steps
+    expected = ["RunnableSequence", "ChatOpenAI", "ChatOpenAI", "ChatOpenAI", "get_weather", "ChatOpenAI", "explode", *["RunnableSequence"] * 4, "lookup"]
+    assert names(steps) == expected, tree(rows)
+    sequence, streamed, closed, tool_call, tool, final, explode, rag, *batch, after = steps
+    assert after["input"] == {"city": "after the batch"}
     assert all(r["root_span_id"] == agent["root_span_id"] for r in steps)
 
     # The chain: prompt → model → parser, with inputs and outputs.
@@ -245,6 +250,12 @@ def test_langchain_chain_stream_tools_and_errors(server, client, fake_provider):
     assert one(descendants(rows, rag), "join_docs")["output"] == "Berlin is the capital of Germany. Paris is the capital of France."
     [rag_llm] = [r for r in descendants(rows, rag) if r["span_attributes"]["type"] == "llm"]
     assert rag_llm["input"] == [{"role": "user", "content": "Berlin is the capital of Germany. Paris is the capital of France. capital?"}]
+
+    # The batch: three sequences, each with its own model call and parser.
+    assert sorted(b["output"] for b in batch) == ["Echo: b1", "Echo: b2", "Echo: b3"]
+    for b in batch:
+        model, parser = children(rows, b)
+        assert model["input"] == [{"role": "user", "content": b["input"]}] and parser["output"] == b["output"] == model["output"]["content"]
 
     # Async runs nest the same way.
     [async_chain] = children(rows, async_agent)

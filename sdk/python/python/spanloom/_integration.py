@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import threading
 import traceback
+import weakref
 from typing import Any, Callable, Optional
 
 from ._span import NOOP_SPAN, _current, start_span
@@ -110,19 +112,52 @@ def open_span(parent: Any, name: str, type: Optional[str], event: dict) -> Any:
     return start_span(name=name, type=type, **event)
 
 
-def make_current(span: Any) -> Any:
-    """Makes `span` the current span (for the code the framework runs inside it); returns what
-    was current before, for `restore_current`."""
-    previous = _current.get()
-    if span is not NOOP_SPAN and span is not None:
+class CurrentSpans:
+    """Makes a framework's spans current for the code the framework runs inside them, when
+    callbacks do not nest like calls (LangChain's `RunnableSequence.batch` starts every run,
+    then ends every run, in one context; two streams can be read in turns).
+
+    `enter(span)` makes the span current and remembers what was current; `exit(span)`, if the
+    span is still current in this context, goes back to the nearest remembered span that is
+    still open, or not one of this integration's; `outer()` is the current span with this
+    integration's own spans skipped, the parent for runs the framework says have none."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # span -> what was current when it was entered (weak: ended spans go with their last use)
+        self._previous: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._open: set = set()  # id() of the entered spans not exited yet
+
+    def enter(self, span: Any) -> None:
+        """Makes `span` current in this context."""
+        if span is NOOP_SPAN or span is None:
+            return
+        with self._lock:
+            try:
+                self._previous[span] = _current.get()
+            except TypeError:  # not weakly referenceable: not made current
+                return
+            self._open.add(id(span))
         _current.set(span)
-    return previous
 
-
-def restore_current(span: Any, previous: Any) -> None:
-    """Undoes `make_current(span)` in this context, if `span` is still the current span here."""
-    if span is not NOOP_SPAN and _current.get() is span:
+    def exit(self, span: Any) -> None:
+        """Undoes `enter(span)` in this context, if `span` is still current here."""
+        with self._lock:
+            self._open.discard(id(span))
+            if span is NOOP_SPAN or _current.get() is not span:
+                return
+            previous = self._previous.get(span)
+            while previous is not None and id(previous) not in self._open and previous in self._previous:
+                previous = self._previous.get(previous)
         _current.set(previous)
+
+    def outer(self) -> Any:
+        """The current span, skipping the spans entered here; None if there is none."""
+        with self._lock:
+            current = _current.get()
+            while current is not None and current in self._previous:
+                current = self._previous.get(current)
+        return current
 
 
 def current_parent() -> Any:

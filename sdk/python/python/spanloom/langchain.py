@@ -37,7 +37,7 @@ from langchain_core.outputs import LLMResult
 from langchain_core.prompt_values import PromptValue
 from langchain_core.tracers.context import register_configure_hook
 
-from ._integration import current_parent, error_text, make_current, open_span, openai_usage_metrics, restore_current, to_json
+from ._integration import CurrentSpans, error_text, open_span, openai_usage_metrics, to_json
 
 __all__ = [
     "BraintrustCallbackHandler",
@@ -53,8 +53,6 @@ __all__ = [
 _HIDDEN_TAG = "langsmith:hidden"
 # Invocation parameters that are not request parameters.
 _SKIP_PARAMS = {"_type", "model_name", "stream_usage"}
-# `_Run.previous` of a span that was not made current (model calls run no user code).
-_NOT_CURRENT = object()
 
 
 def _convert(value: Any) -> Any:
@@ -179,11 +177,11 @@ def _parse_tool_input(text: str) -> Any:
 
 
 class _Run:
-    __slots__ = ("span", "previous", "started", "first_token", "streamed")
+    __slots__ = ("span", "current", "started", "first_token", "streamed")
 
-    def __init__(self, span: Any, previous: Any):
+    def __init__(self, span: Any, current: bool):
         self.span = span
-        self.previous = previous
+        self.current = current  # made the current span (model calls run no user code: not)
         self.started = time.time()
         self.first_token: Optional[float] = None
         self.streamed = False
@@ -211,6 +209,7 @@ class SpanloomCallbackHandler(BaseCallbackHandler):
         # Hidden runs: run id -> parent run id, so their children attach to the traced ancestor.
         self._hidden: dict[UUID, Optional[UUID]] = {}
         self._lock = threading.Lock()
+        self._current = CurrentSpans()
 
     # ---- span bookkeeping ----
 
@@ -223,7 +222,9 @@ class SpanloomCallbackHandler(BaseCallbackHandler):
                 if parent_run_id not in self._hidden:
                     break
                 parent_run_id = self._hidden[parent_run_id]
-        current = current_parent()
+        # A run LangChain gives no parent: under the span the caller is in (a run of this
+        # handler's being current there means callbacks interleaved, as in a batch: skip it).
+        current = self._current.outer()
         if current is not None:
             return current
         return self.logger
@@ -239,9 +240,10 @@ class SpanloomCallbackHandler(BaseCallbackHandler):
     ) -> None:
         try:
             span = open_span(self._parent_span(parent_run_id), name, type, event)
-            previous = make_current(span) if set_current else _NOT_CURRENT
+            if set_current:
+                self._current.enter(span)
             with self._lock:
-                self._runs[run_id] = _Run(span, previous)
+                self._runs[run_id] = _Run(span, set_current)
         except Exception as e:  # noqa: BLE001 - tracing never breaks the chain
             self._warn("start", e)
 
@@ -255,8 +257,8 @@ class SpanloomCallbackHandler(BaseCallbackHandler):
             event = {k: v for k, v in event.items() if v is not None}
             if event:
                 run.span.log(**event)
-            if run.previous is not _NOT_CURRENT:
-                restore_current(run.span, run.previous)
+            if run.current:
+                self._current.exit(run.span)
             run.span.end()
         except Exception as e:  # noqa: BLE001
             self._warn("end", e)

@@ -39,7 +39,7 @@ from llama_index.core.instrumentation.span import SimpleSpan
 from llama_index.core.instrumentation.span_handlers import BaseSpanHandler
 from pydantic import PrivateAttr
 
-from ._integration import current_parent, error_text, make_current, open_span, openai_usage_metrics, restore_current, to_json
+from ._integration import CurrentSpans, current_parent, error_text, open_span, openai_usage_metrics, to_json
 
 __all__ = [
     "BraintrustSpanHandler",
@@ -235,11 +235,10 @@ def _response_model(response: Any) -> Optional[str]:
 
 
 class _Record:
-    __slots__ = ("span", "previous", "bound_args", "started", "from_events", "first_token", "last_response", "stream_pending", "ended")
+    __slots__ = ("span", "bound_args", "started", "from_events", "first_token", "last_response", "stream_pending", "ended")
 
-    def __init__(self, span: Any, previous: Any, bound_args: Optional[inspect.BoundArguments] = None):
+    def __init__(self, span: Any, bound_args: Optional[inspect.BoundArguments] = None):
         self.span = span
-        self.previous = previous
         self.bound_args = bound_args  # an LLM call's arguments, logged only if no event does
         self.started = time.time()
         self.from_events = False  # an LLM event gave this span its input/output
@@ -259,6 +258,7 @@ class SpanloomSpanHandler(BaseSpanHandler[SimpleSpan]):
     _folded: dict = PrivateAttr(default_factory=dict)
     _state_lock: Any = PrivateAttr(default_factory=threading.Lock)
     _parent: Any = PrivateAttr(default=None)
+    _current: Any = PrivateAttr(default_factory=CurrentSpans)
 
     def __init__(self, logger: Any = None, **kwargs: Any):
         """`logger`: where spans with no parent go when no Spanloom span is current (a `Logger`
@@ -301,7 +301,9 @@ class SpanloomSpanHandler(BaseSpanHandler[SimpleSpan]):
                     self._folded[id_] = parent_span_id
                 return None
             parent_rec = self.record(parent_span_id)
-            parent = parent_rec.span if parent_rec is not None else (current_parent() or self._parent)
+            # No LlamaIndex parent: under the span the caller is in (skipping this handler's
+            # own, which are current only where a call of theirs runs).
+            parent = parent_rec.span if parent_rec is not None else (self._current.outer() or self._parent)
             span_type = _span_type(name, classes)
             # An LLM call's messages come with its start event, in the chat format.
             event = {"input": None if span_type == "llm" and "BaseLLM" in classes else _bound_input(bound_args)}
@@ -309,7 +311,8 @@ class SpanloomSpanHandler(BaseSpanHandler[SimpleSpan]):
             if tags:
                 event["metadata"] = {**(event["metadata"] or {}), "tags": _json(tags)}
             span = open_span(parent, name, span_type, event)
-            rec = _Record(span, make_current(span), bound_args if event["input"] is None else None)
+            self._current.enter(span)
+            rec = _Record(span, bound_args if event["input"] is None else None)
             with self._state_lock:
                 self._records[id_] = rec
             return SimpleSpan(id_=id_, parent_id=parent_span_id)
@@ -331,7 +334,7 @@ class SpanloomSpanHandler(BaseSpanHandler[SimpleSpan]):
         if rec is None:
             return None
         try:
-            restore_current(rec.span, rec.previous)
+            self._current.exit(rec.span)
             streaming = inspect.isgenerator(result) or inspect.isasyncgen(result)
             if streaming and rec.from_events:
                 rec.stream_pending = True  # the LLM end event ends it
@@ -362,7 +365,7 @@ class SpanloomSpanHandler(BaseSpanHandler[SimpleSpan]):
         if rec is None:
             return None
         try:
-            restore_current(rec.span, rec.previous)
+            self._current.exit(rec.span)
             if err is not None:
                 rec.span.log(error=error_text(err))
             self.finish(id_)
