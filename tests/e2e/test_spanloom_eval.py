@@ -352,3 +352,54 @@ def test_experiments_log_spans_feedback_and_update(server, client):
     assert {r["span_attributes"]["name"] for r in logs if r["span_parents"] == [case_root["span_id"]]} == {"task", "scorer_0"}
     loose = spans["current-experiment-root"]
     assert loose["span_parents"] is None and loose["output"] == "yes" and loose["span_attributes"]["type"] == "eval"
+
+
+def as_spanloom(script: str) -> str:
+    """An official-SDK script with ``import braintrust`` replaced by ``import spanloom as braintrust``."""
+    out, n = re.subn(r"^(import .*)\bbraintrust\b", r"\1spanloom as braintrust", script, count=1, flags=re.M)
+    assert n == 1, script
+    return out
+
+
+def normalized(out: str) -> list[str]:
+    """The tagged result lines of a script, with ids and transaction ids blanked."""
+    lines = [line for line in out.splitlines() if re.match(r"^[A-Z]+ [{\[]", line)]
+    uuid = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    return [re.sub(r"\b\d{19}\b", "<xact>", re.sub(uuid, "<uuid>", line)) for line in lines]
+
+
+def test_official_sdk_scripts_run_unchanged_with_the_same_results(server, tmp_path):
+    """The official SDK's dataset, Eval and attachment e2e scripts, run with `import spanloom as
+    braintrust`, print what they print under the official SDK; what Spanloom's SDK wrote reads back
+    through the official SDK."""
+    import test_braintrust_blobs as blobs
+    import test_braintrust_datasets as datasets
+    import test_braintrust_eval as evals
+
+    runs = [
+        (datasets.WRITE_SCRIPT, ["{p}-ds"]),
+        (datasets.READ_SCRIPT, ["{p}-ds"]),
+        (datasets.EVAL_SCRIPT, ["{p}-ds"]),
+        (evals.EVAL_SCRIPT, ["{p}-ev", "v1"]),
+        (evals.EVAL_SCRIPT, ["{p}-ev", "v2"]),
+        (evals.READ_SCRIPT, ["{p}-ev", "run-v2"]),
+    ]
+    for script, args in runs:
+        theirs = run_sdk(server, script, *[a.format(p="official-parity") for a in args])
+        ours = run_sdk(server, as_spanloom(script), *[a.format(p="spanloom-parity") for a in args], prefix="SPANLOOM")
+        assert normalized(ours) == normalized(theirs) and normalized(ours), (script, ours, theirs)
+        if script is datasets.EVAL_SCRIPT or script is evals.EVAL_SCRIPT:
+            assert score_lines(ours) == score_lines(theirs)
+
+    # Attachments logged by Spanloom's SDK download through the official SDK's ReadonlyAttachment.
+    original = tmp_path / "pic.png"
+    row_id = result(run_sdk(server, as_spanloom(blobs.ATTACH_SCRIPT), str(original), prefix="SPANLOOM"), "ATTACH")["row_id"]
+    from spanloom_server import Client
+
+    client = Client(server.url, server.admin_key)
+    [project] = client.get("/v1/project", params={"project_name": "attachments-e2e"}).json()["objects"]
+    [row] = [r for r in client.fetch_all("project_logs", project["id"]) if r["id"] == row_id]
+    refs = {"image": row["input"]["image"], "doc": row["input"]["doc"]}
+    read = result(run_sdk(server, blobs.READ_SCRIPT, json.dumps(refs)), "READ")
+    assert bytes.fromhex(read["image"]["hex"]) == original.read_bytes() and read["image"]["status"] == "done"
+    assert json.loads(bytes.fromhex(read["doc"]["hex"])) == {"nested": [1, 2, 3], "text": "héllo"}
