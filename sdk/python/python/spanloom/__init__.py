@@ -18,18 +18,21 @@ application. Without ``init_logger`` every annotation is a no-op.
 
 from __future__ import annotations
 
+from . import _fork  # noqa: F401 - registers the os.fork() handlers
 from ._anthropic import wrap_anthropic
 from ._attachment import Attachment, BaseAttachment, ExternalAttachment, JSONAttachment, ReadonlyAttachment
 from ._auto import auto_instrument
 from ._dataset import Dataset, DatasetSummary, DataSummary, init_dataset
 from ._eval import (
     BaseExperiment,
+    Classification,
     Eval,
     EvalAsync,
     EvalCase,
     EvalHooks,
     EvalResult,
     EvalResultWithSummary,
+    Evaluator,
     Reporter,
     ReporterDef,
     default_error_score_handler,
@@ -40,13 +43,14 @@ from ._experiment import (
     MetricSummary,
     ReadonlyExperiment,
     ScoreSummary,
+    SummarySkipped,
+    SummarySuccess,
     current_experiment,
     init,
     init_experiment,
     summarize,
 )
 from ._logger import Logger, flush, init_logger, login
-from . import _fork  # noqa: F401 - registers the os.fork() handlers
 from ._openai import wrap_openai
 from ._score import Score, Scorer
 from ._span import NOOP_SPAN, Span, current_span, start_span, traced, update_span
@@ -58,6 +62,7 @@ __all__ = [
     "Attachment",
     "BaseAttachment",
     "BaseExperiment",
+    "Classification",
     "DataSummary",
     "Dataset",
     "DatasetSummary",
@@ -67,6 +72,7 @@ __all__ = [
     "EvalHooks",
     "EvalResult",
     "EvalResultWithSummary",
+    "Evaluator",
     "Experiment",
     "ExperimentSummary",
     "ExternalAttachment",
@@ -79,6 +85,8 @@ __all__ = [
     "Score",
     "ScoreSummary",
     "Scorer",
+    "SummarySkipped",
+    "SummarySuccess",
     "current_experiment",
     "default_error_score_handler",
     "init",
