@@ -170,11 +170,14 @@ ASYNC_SCRIPT = textwrap.dedent(
         names = sorted(s.span_attributes["name"] for s in await trace.get_spans())
         return {"name": "trace_ok", "score": 1.0 if names == ["eval", "shout", "task"] else 0.0, "metadata": {"names": names}}
 
+    def kind(output):
+        return {"id": "upper" if output.isupper() else "lower", "label": "Case"}
+
     async def main():
         return await braintrust.EvalAsync(
             project, data=data, task=task, scores=[Levenshtein, async_exact, as_dict, many, broken, lambda output: 1, traced_spans],
             experiment_name="async-run", trial_count=2, max_concurrency=1, metadata={"model": "upper-v1"},
-            error_score_handler=braintrust.default_error_score_handler,
+            error_score_handler=braintrust.default_error_score_handler, classifiers=[kind],
         )
 
     r = asyncio.run(main())
@@ -194,7 +197,7 @@ ASYNC_SCRIPT = textwrap.dedent(
     timeout_took = time.time() - started
     print("RESULT " + json.dumps({
         "peak": peak, "timed_out": timed_out, "timeout_took": timeout_took,
-        "results": sorted([[x.input, x.output, x.scores, x.metadata.get("trial"), x.tags, type(x.error).__name__ if x.error else None] for x in r.results], key=json.dumps),
+        "results": sorted([[x.input, x.output, x.scores, x.metadata.get("trial"), x.tags, type(x.error).__name__ if x.error else None, x.classifications] for x in r.results], key=json.dumps),
         "summary": {k: v.score for k, v in r.summary.scores.items()},
     }))
     """
@@ -214,7 +217,7 @@ def test_eval_async_trials_concurrency_hooks_and_errors(server, client):
     hello = [r for r in results if r[0] == "hello"]
     assert sorted(r[3] for r in hello) == [0, 1]
     for r in hello:
-        assert r[1] == "HELLO" and r[4] == ["greeting", "seen"] and r[5] is None
+        assert r[1] == "HELLO" and r[4] == ["greeting", "seen"] and r[5] is None and r[6] == {"kind": [{"id": "upper", "label": "Case"}]}
         assert r[2] == {"Levenshtein": 1.0, "async_exact": 1.0, "as_dict": 0.5, "len_ok": 1.0, "upper": 1.0, "scorer_5": 1, "trace_ok": 1.0, "broken": 0}
     boom = next(r for r in results if r[0] == "boom")
     # error_score_handler: zeros for the scorers that did not run (all of them when the task failed).
@@ -237,7 +240,10 @@ def test_eval_async_trials_concurrency_hooks_and_errors(server, client):
     assert hello_root["output"] == "HELLO" and hello_root["expected"] == "HELLO"
     assert "RuntimeError: scorer failed on purpose" in hello_root["metadata"]["scorer_errors"]["broken"]
     children = {c["span_attributes"]["name"]: c for c in by_parent[hello_root["span_id"]]}
-    assert set(children) == {"task", "Levenshtein", "async_exact", "as_dict", "many", "broken", "scorer_5", "traced_spans"}
+    assert set(children) == {"task", "Levenshtein", "async_exact", "as_dict", "many", "broken", "scorer_5", "traced_spans", "kind"}
+    assert hello_root["classifications"] == {"kind": [{"id": "upper", "label": "Case"}]}
+    assert children["kind"]["span_attributes"] == {"name": "kind", "type": "classifier", "purpose": "scorer"}
+    assert children["kind"]["output"] == {"id": "upper", "label": "Case"}
     task_span = children["task"]
     assert task_span["input"] == "hello" and task_span["output"] == "HELLO"
     # A traced function called by the task is a child of the task span.
