@@ -96,6 +96,18 @@ class Classification:
     label: Optional[str] = None
     metadata: Optional[dict] = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not self.id:
+            raise ValueError("classification id must be a non-empty string")
+        if self.name is not None and (not isinstance(self.name, str) or not self.name):
+            raise ValueError("classification name must be a non-empty string when provided")
+        if self.label is not None and not isinstance(self.label, str):
+            raise ValueError("classification label must be a string when provided")
+
+    def as_dict(self) -> dict:
+        """The fields that are set."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None or k == "id"}
+
     def as_item(self) -> dict:
         """``{"id", "label"?, "metadata"?}`` as stored under ``classifications``."""
         item: dict = {"id": self.id}
