@@ -162,13 +162,24 @@ ATTACH_SCRIPT = textwrap.dedent(
         row_id = span.id
     logged_in = time.time() - started
 
+    # An attachment whose bytes are not readable yet (a FIFO nobody writes to): logging returns
+    # at once, the upload waits in the background until the bytes come.
+    fifo = path + ".fifo"
+    os.mkfifo(fifo)
+    started = time.time()
+    with logger.start_span(name="slow-attachment") as slow_span:
+        slow_span.log(input={"slow": braintrust.Attachment(data=fifo, filename="slow.bin", content_type="application/octet-stream")})
+    logged_while_blocked = time.time() - started
+    with open(fifo, "wb") as f:
+        f.write(b"bytes that came late")
+
     ds = braintrust.init_dataset(project=project, name="with-files")
     ds.insert(id="rec", input={"question": "what is this?", "file": braintrust.Attachment(data=png, filename="q.png", content_type="image/png")}, expected="a picture")
     braintrust.flush()
     dataset = braintrust.init_dataset(project=project, name="with-files")
     [record] = list(dataset)
     fetched = record["input"]["file"]
-    print("ATTACH " + json.dumps({"row_id": row_id, "logged_in": logged_in, "fetched_type": type(fetched).__name__,
+    print("ATTACH " + json.dumps({"row_id": row_id, "logged_in": logged_in, "logged_while_blocked": logged_while_blocked, "slow_row": slow_span.id, "fetched_type": type(fetched).__name__,
                                   "fetched_ok": fetched.data == png, "fetched_status": fetched.status()}))
 
     # The dataset used as eval data: its records hold ReadonlyAttachments, and the eval rows the same references.
@@ -198,7 +209,7 @@ def test_attachments_upload_read_back_and_failures(server, client, tmp_path):
     original = tmp_path / "pic.png"
     out = run_sdk(server, ATTACH_SCRIPT, str(original), project, prefix="SPANLOOM")
     attached = result(out, "ATTACH")
-    assert attached["logged_in"] < 1.0  # uploads happen in the background
+    assert attached["logged_in"] < 2.0 and attached["logged_while_blocked"] < 2.0  # uploads happen in the background
     assert attached["fetched_type"] == "ReadonlyAttachment" and attached["fetched_ok"] and attached["fetched_status"] == {"upload_status": "done"}
     assert result(out, "EVAL")["score"] == 1.0
 
@@ -211,10 +222,12 @@ def test_attachments_upload_read_back_and_failures(server, client, tmp_path):
     missing = row["metadata"]["missing"]
     assert missing["type"] == "braintrust_attachment" and missing["filename"] == "gone.bin"
 
-    refs = {"disk": disk, "image": image, "doc": doc, "missing": missing}
+    [slow_row] = [r for r in client.fetch_all("project_logs", proj["id"]) if r["id"] == attached["slow_row"]]
+    refs = {"disk": disk, "image": image, "doc": doc, "missing": missing, "slow": slow_row["input"]["slow"]}
     read = result(run_sdk(server, READ_ATTACHMENTS, json.dumps(refs), prefix="SPANLOOM"), "READ")
     assert bytes.fromhex(read["disk"]["hex"]) == original.read_bytes() == bytes.fromhex(read["image"]["hex"])
     assert json.loads(bytes.fromhex(read["doc"]["hex"])) == {"nested": [1, 2, 3], "text": "héllo"}
+    assert bytes.fromhex(read["slow"]["hex"]) == b"bytes that came late"
     # The unreadable file did not raise into the caller: its status on the server says why.
     assert read["missing"]["status"]["upload_status"] == "error" and "No such file" in read["missing"]["status"]["error_message"]
 
