@@ -398,7 +398,9 @@ def test_server_down_never_blocks_and_the_spool_delivers_after_a_restart(fresh_s
     timings = json.loads(proc.stdout.readline())
     assert timings["during"] < 0.5, timings  # tracing did not wait for the dead server
     assert timings["flush"] < 10, timings
-    assert any(p.name.startswith("spool-") for p in spool.iterdir())
+    if not any(p.name.startswith("spool-") for p in spool.iterdir()):
+        proc.kill()
+        raise AssertionError((timings, sorted(p.name for p in spool.iterdir()), proc.communicate()[1]))
     # The server comes back while the process still runs: the spool goes out first, then
     # the new rows.
     back = fresh_server("--bind", f"127.0.0.1:{port}", data_dir=data)
@@ -408,7 +410,7 @@ def test_server_down_never_blocks_and_the_spool_delivers_after_a_restart(fresh_s
     assert proc.returncode == 0, stderr
     assert stderr.count("cannot reach the server") == 1, stderr  # loudly, once
     assert "spooled to" in stderr and "reachable again" in stderr, stderr
-    assert not any(p.name.startswith("spool-") for p in spool.iterdir())
+    assert not any(p.name.startswith("spool-") for p in spool.iterdir()), (stderr, sorted(p.name for p in spool.iterdir()))
     back.stop()
 
     # 2. A process that starts while the server is down: it cannot even log in.
@@ -428,7 +430,7 @@ def test_server_down_never_blocks_and_the_spool_delivers_after_a_restart(fresh_s
     later = subprocess.run([sys.executable, "-c", OUTAGE_SCRIPT, "after-restart", cold_out["slug"]], env=env, capture_output=True, text=True, timeout=60)
     assert later.returncode == 0, later.stderr
     assert "cannot reach" not in later.stderr, later.stderr
-    assert [p.name for p in spool.iterdir() if not p.name.startswith(".")] == []
+    assert [p.name for p in spool.iterdir() if not p.name.startswith(".")] == [], later.stderr
 
     spans = by_name(project_rows(Client(second.url, second.admin_key), "lifecycle-outage"))
     expected = {f"before-outage-{i}" for i in range(2)} | {f"during-outage-{i}" for i in range(5)}

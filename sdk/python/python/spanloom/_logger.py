@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import encodings.idna  # noqa: F401 - imported up front: a fork while a thread imports it breaks urllib in the child
 import hashlib
 import json
 import logging
@@ -136,7 +137,7 @@ _state = _State()
 def login(app_url: Optional[str] = None, api_key: Optional[str] = None, org_name: Optional[str] = None, force_login: bool = False) -> None:
     """Logs in: resolves the API URL and org from the app URL and key (once per process)."""
     with _state.lock:
-        if _state.api_url and not force_login:
+        if _state.core_args is not None and not force_login:  # set last: a complete login
             return
         app = (app_url or _env("APP_URL") or "http://127.0.0.1:4318").rstrip("/")
         key = (api_key or _env("API_KEY") or "").strip()
@@ -246,7 +247,7 @@ class _Resolver:
         self.cond = threading.Condition(threading.Lock())
         self.pending: collections.deque = collections.deque()
         self.thread: Optional[threading.Thread] = None
-        self.attempts = 0
+        self.failures = 0
         self.failing = False
         self.warned = False
         self.dropped = 0
@@ -281,17 +282,17 @@ class _Resolver:
             self.thread.start()
 
     def settle(self, timeout: float) -> bool:
-        """Waits until no row waits, or one more attempt failed, or `timeout`; True when
-        nothing waits any more."""
+        """Waits until no row waits, or one more attempt to reach the server failed, or
+        `timeout`; True when nothing waits any more."""
         deadline = time.monotonic() + timeout
         with self.cond:
             if not self._busy():
                 return True
             self._start()
-            start = self.attempts
+            start = self.failures
             self.wake = True
             self.cond.notify_all()
-            while self._busy() and self.attempts == start:
+            while self._busy() and self.failures == start:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -316,7 +317,6 @@ class _Resolver:
                         logger._send(row)
                         if not any(item[0] is logger for item in self.pending):
                             logger._ready = True
-                    self.attempts += 1
                     self.cond.notify_all()
                 if self.failing:
                     self.failing = False
@@ -324,7 +324,7 @@ class _Resolver:
                 delay = 0.25
             except Exception as e:  # noqa: BLE001 - keep the rows, try again later
                 with self.cond:
-                    self.attempts += 1
+                    self.failures += 1
                     self.failing = True
                     self.cond.notify_all()
                     if not self.warned:
@@ -350,16 +350,12 @@ class _Resolver:
         if not batch:
             login()
         if not self.replayed_spool:
-            from . import _spool
-
             _spool.replay_unresolved()
         _ = _state.core  # starts the core, which replays the spooled batches
         self.replayed_spool = True
 
     def spool_pending(self) -> int:
         """Writes the rows still waiting (the server was never reached) to the spool."""
-        from . import _spool
-
         with self.cond:
             items, self.pending = list(self.pending), collections.deque()
         return _spool.write_unresolved(items)
@@ -474,3 +470,8 @@ def _after_fork_in_child() -> None:
     _resolver.after_fork_in_child()
     for logger in list(_loggers):
         logger._lock = threading.Lock()
+
+
+# Imported here, not lazily in the background thread: a fork in the middle of an import on
+# another thread leaves the module half-initialized in the child.
+from . import _spool  # noqa: E402
