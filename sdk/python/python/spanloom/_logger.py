@@ -308,16 +308,23 @@ class _Resolver:
                     return
                 batch = list(self.pending)
             try:
-                self._resolve(batch)
+                error = self._resolve(batch)
                 with self.cond:
-                    # Everything resolved so far goes to the core, in order, before the loggers
-                    # switch to sending directly.
-                    while self.pending and self.pending[0][0]._project_id is not None:
-                        logger, row = self.pending.popleft()
-                        logger._send(row)
-                        if not any(item[0] is logger for item in self.pending):
+                    # The rows of every resolved logger go to the core, in order, before that
+                    # logger switches to sending directly; the others keep waiting.
+                    waiting: collections.deque = collections.deque()
+                    for logger, row in self.pending:
+                        if logger._project_id is not None and _state.core_args is not None:
+                            logger._send(row)
+                        else:
+                            waiting.append((logger, row))
+                    self.pending = waiting
+                    for logger in {id(item[0]): item[0] for item in batch}.values():
+                        if logger._project_id is not None and not any(item[0] is logger for item in waiting):
                             logger._ready = True
                     self.cond.notify_all()
+                if error is not None:
+                    raise error
                 if self.failing:
                     self.failing = False
                     _warn("spanloom: logged in; the rows that waited are being sent")
@@ -339,20 +346,27 @@ class _Resolver:
                     self.wake = False
                 delay = min(delay * 2, 30.0)
 
-    def _resolve(self, batch: list) -> None:
+    def _resolve(self, batch: list) -> Optional[Exception]:
+        """Logs in and registers the projects of `batch`; returns the first failure (the
+        loggers that did resolve are not held back by one that did not)."""
+        error: Optional[Exception] = None
         seen: set = set()
         for logger, _row in batch:
             if id(logger) in seen:
                 continue
             seen.add(id(logger))
-            login(**logger._login_args)
-            _ = logger.id
-        if not batch:
-            login()
+            try:
+                login(**logger._login_args)
+                _ = logger.id
+            except Exception as e:  # noqa: BLE001 - reported by the caller
+                error = error or e
+        if _state.core_args is None:
+            login()  # nothing resolved (or nothing queued): this raises the reason
         if not self.replayed_spool:
             _spool.replay_unresolved()
         _ = _state.core  # starts the core, which replays the spooled batches
         self.replayed_spool = True
+        return error
 
     def spool_pending(self) -> int:
         """Writes the rows still waiting (the server was never reached) to the spool."""
@@ -366,6 +380,7 @@ class _Resolver:
         self.pending = collections.deque()
         self.thread = None
         self.wake = False
+        self.failing = self.warned = False
 
 
 _resolver = _Resolver()
