@@ -482,3 +482,37 @@ def test_replaying_a_spooled_batch_twice_is_harmless(server, client, tmp_path):
     [again] = project_rows(client, "lifecycle-replay")
     assert again["output"] == "v1" and again["metadata"] == {"k": 1} and again["tags"] == ["reviewed"]
     assert again["metrics"] == row["metrics"]
+
+
+LIMIT_SCRIPT = textwrap.dedent(
+    """
+    import spanloom
+
+    spanloom.init_logger(project="lifecycle-generator-limit")
+
+    @spanloom.traced
+    def three():
+        yield from (1, 2, 3)
+
+    @spanloom.traced
+    def two():
+        yield from (1, 2)
+
+    @spanloom.traced(notrace_io=True)
+    def quiet(secret):
+        yield secret
+
+    assert list(three()) == [1, 2, 3] and list(two()) == [1, 2] and list(quiet("s")) == ["s"]
+    spanloom.flush()
+    """
+)
+
+
+def test_generator_output_limit_and_notrace_io(server, client):
+    out = run_with_env(server, LIMIT_SCRIPT, {"SPANLOOM_MAX_GENERATOR_ITEMS": "2"})
+    assert out == ""
+    spans = by_name(project_rows(client, "lifecycle-generator-limit"))
+    assert spans["two"]["output"] == [1, 2]
+    assert spans["three"].get("output") is None  # over the limit: not logged (the official rule)
+    assert spans["quiet"].get("output") is None and spans["quiet"].get("input") is None
+    assert all(row["metrics"]["end"] >= row["metrics"]["start"] for row in spans.values())
