@@ -23,9 +23,16 @@ from test_braintrust_sdk import run_sdk
 pytest.importorskip("spanloom", reason="installed by scripts/setup-test-env.sh")
 
 
-def project_rows(client: Client, name: str) -> list[dict]:
-    [project] = client.get("/v1/project", params={"project_name": name}).json()["objects"]
-    return client.fetch_all("project_logs", project["id"])
+def project_rows(client: Client, name: str, expect: int = 1) -> list[dict]:
+    """The project's rows, polled (up to 10 s) until at least `expect` rows are there and all
+    have ended, in case rows become readable a moment after the writer acknowledged them."""
+    deadline = time.time() + 10
+    while True:
+        found = client.get("/v1/project", params={"project_name": name}).json()["objects"]
+        rows = client.fetch_all("project_logs", found[0]["id"]) if found else []
+        if (len(rows) >= expect and all("end" in (r.get("metrics") or {}) for r in rows)) or time.time() > deadline:
+            return rows
+        time.sleep(0.1)
 
 
 def by_name(rows: list[dict]) -> dict[str, dict]:
@@ -149,7 +156,7 @@ def test_traced_generators_stay_open_nest_and_log_their_items(server, client):
         "tens": [0, 10],
         "async_same_exception": True,
     }
-    spans = by_name(project_rows(client, "lifecycle-generators"))
+    spans = by_name(project_rows(client, "lifecycle-generators", expect=18))
     consumer = spans["consumer"]
     for name in ("numbers", "letters", "failing", "closed_early", "echo", "tens", "async_failing"):
         assert child_of(spans[name], consumer), name
@@ -215,7 +222,7 @@ ASYNCIO_SCRIPT = textwrap.dedent(
 
 def test_asyncio_gather_and_create_task_children_attach_to_their_parent(server, client):
     run_sdk(server, ASYNCIO_SCRIPT, prefix="SPANLOOM")
-    rows = project_rows(client, "lifecycle-asyncio")
+    rows = project_rows(client, "lifecycle-asyncio", expect=12)
     roots = {r["span_attributes"]["name"]: r for r in rows if not r["span_parents"]}
     assert set(roots) == {"gathered", "tasks"}
     assert roots["gathered"]["root_span_id"] != roots["tasks"]["root_span_id"]
@@ -291,7 +298,7 @@ def test_fork_children_get_their_own_logger_and_every_span_arrives_once(server, 
     env = {"SPANLOOM_SYNC_FLUSH": "true", "SPANLOOM_ALL_PUBLISH_PAYLOADS_DIR": str(dumps)}
     out = run_with_env(server, FORK_SCRIPT, env)
     assert out.strip().splitlines()[-1] == "fork ok"
-    spans = by_name(project_rows(client, "lifecycle-fork"))
+    spans = by_name(project_rows(client, "lifecycle-fork", expect=12))
     expected = {"parent-before-fork", "os-fork-child", "mp-1", "mp-2", "mp-3", "parent-after-fork"}
     expected |= {f"worker-{w}-request-{r}" for w in range(2) for r in range(3)}
     assert set(spans) == expected
@@ -432,7 +439,7 @@ def test_server_down_never_blocks_and_the_spool_delivers_after_a_restart(fresh_s
     assert "cannot reach" not in later.stderr, later.stderr
     assert [p.name for p in spool.iterdir() if not p.name.startswith(".")] == [], later.stderr
 
-    spans = by_name(project_rows(Client(second.url, second.admin_key), "lifecycle-outage"))
+    spans = by_name(project_rows(Client(second.url, second.admin_key), "lifecycle-outage", expect=17))
     expected = {f"before-outage-{i}" for i in range(2)} | {f"during-outage-{i}" for i in range(5)}
     expected |= {f"after-recovery-{i}" for i in range(2)}
     expected |= {f"cold-outage-{i}" for i in range(3)} | {f"after-restart-{i}" for i in range(3)}
@@ -511,7 +518,7 @@ LIMIT_SCRIPT = textwrap.dedent(
 def test_generator_output_limit_and_notrace_io(server, client):
     out = run_with_env(server, LIMIT_SCRIPT, {"SPANLOOM_MAX_GENERATOR_ITEMS": "2"})
     assert out == ""
-    spans = by_name(project_rows(client, "lifecycle-generator-limit"))
+    spans = by_name(project_rows(client, "lifecycle-generator-limit", expect=3))
     assert spans["two"]["output"] == [1, 2]
     assert spans["three"].get("output") is None  # over the limit: not logged (the official rule)
     assert spans["quiet"].get("output") is None and spans["quiet"].get("input") is None

@@ -6,6 +6,7 @@ project; `filter_ai_spans` and `custom_filter`; the Braintrust-compatible names.
 from __future__ import annotations
 
 import textwrap
+import time
 
 import pytest
 from test_braintrust_sdk import run_sdk
@@ -14,9 +15,15 @@ pytest.importorskip("spanloom", reason="installed by scripts/setup-test-env.sh")
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http", reason="installed by scripts/setup-test-env.sh")
 
 
-def rows_of(client, project: str) -> list[dict]:
-    [p] = client.get("/v1/project", params={"project_name": project}).json()["objects"]
-    return client.fetch_all("project_logs", p["id"])
+def rows_of(client, project: str, expect: int) -> list[dict]:
+    """The project's rows, polled (up to 10 s) until `expect` of them are readable."""
+    deadline = time.time() + 10
+    while True:
+        found = client.get("/v1/project", params={"project_name": project}).json()["objects"]
+        rows = client.fetch_all("project_logs", found[0]["id"]) if found else []
+        if len(rows) >= expect or time.time() > deadline:
+            return rows
+        time.sleep(0.1)
 
 
 def named(rows: list[dict]) -> dict[str, dict]:
@@ -75,7 +82,7 @@ MIXED_SCRIPT = textwrap.dedent(
 
 def test_otel_and_native_spans_share_one_trace_tree(server, client):
     run_sdk(server, MIXED_SCRIPT, prefix="SPANLOOM")
-    spans = named(rows_of(client, "otel-mixed"))
+    spans = named(rows_of(client, "otel-mixed", 10))
     assert set(spans) == {
         "native-root",
         "otel-child",
@@ -159,7 +166,7 @@ FILTER_SCRIPT = textwrap.dedent(
 
 def test_filter_ai_spans_keeps_ai_spans_and_the_roots_of_their_traces(server, client):
     run_sdk(server, FILTER_SCRIPT, prefix="SPANLOOM")
-    spans = named(rows_of(client, "otel-filter"))
+    spans = named(rows_of(client, "otel-filter", 8))
     assert set(spans) == {"plain-root", "gen_ai.chat", "has-llm-attribute", "keep-me", "late-root", "ai.generateText", "native-parent", "gen_ai.under-native"}
     for name in ("gen_ai.chat", "has-llm-attribute", "keep-me"):
         assert child_of(spans[name], spans["plain-root"]), name
