@@ -17,7 +17,9 @@ struct Logger {
 
 #[pymethods]
 impl Logger {
-    /// Starts a logger posting to `api_url` with `api_key`.
+    /// Starts a logger posting to `api_url` with `api_key`. `spool_dir`: where batches the
+    /// server could not take are kept and later re-sent (files named `<spool_key>-...`);
+    /// `backoff_seconds`: the first retry delay, doubled per retry.
     #[new]
     #[pyo3(signature = (api_url, api_key, *, batch_rows=100, max_request_bytes=6291456, queue_capacity=25000,
                         block_when_full=false, num_retries=2, sync_flush=false,
