@@ -80,16 +80,25 @@ fn driving_candidates(
         let Expr::Match { field, text } = expr else {
             continue;
         };
+        let started = std::time::Instant::now();
         let Some(candidates) = sql.text_candidates(field.as_deref(), text) else {
             continue;
         };
+        let looked_up = started.elapsed();
         let tail: i64 = c
             .query_row(
-                "SELECT count(*) FROM (SELECT 1 FROM spans WHERE xact_id > ?1 LIMIT ?2)",
+                "SELECT count(*) FROM (SELECT 1 FROM spans INDEXED BY spans_by_xact WHERE xact_id > ?1 LIMIT ?2)",
                 (candidates.watermark, MAX_CANDIDATES as i64 + 1),
                 |r| r.get(0),
             )
             .map_err(backend_err)?;
+        tracing::debug!(
+            candidates = candidates.seqs.len(),
+            tail,
+            lookup_ms = looked_up.as_secs_f64() * 1e3,
+            tail_ms = (started.elapsed() - looked_up).as_secs_f64() * 1e3,
+            "text index lookup"
+        );
         if tail as usize + candidates.seqs.len() <= MAX_CANDIDATES {
             return Ok(Some(candidates));
         }
@@ -125,7 +134,7 @@ fn span_source(
     clauses.push("s.seq = c.seq".into());
     // CROSS JOIN keeps the candidates as the outer loop; UNION drops a row found both ways.
     format!(
-        "(SELECT value AS seq FROM json_each({list}) UNION SELECT seq FROM spans WHERE xact_id > {watermark}) c \
+        "(SELECT value AS seq FROM json_each({list}) UNION SELECT seq FROM spans INDEXED BY spans_by_xact WHERE xact_id > {watermark}) c \
          CROSS JOIN spans s"
     )
 }

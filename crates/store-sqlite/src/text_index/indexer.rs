@@ -122,7 +122,7 @@ impl Worker {
         // Up to PASS_ROWS rows, extended to the end of the last transaction they touch.
         let bound: Option<i64> = tx
             .prepare_cached(
-                "SELECT xact_id FROM spans WHERE xact_id > ?1 ORDER BY xact_id LIMIT 1 OFFSET ?2",
+                "SELECT xact_id FROM spans INDEXED BY spans_by_xact WHERE xact_id > ?1 ORDER BY xact_id LIMIT 1 OFFSET ?2",
             )?
             .query_row(params![self.watermark, PASS_ROWS - 1], |r| r.get(0))
             .optional()?;
@@ -130,7 +130,7 @@ impl Worker {
             Some(x) => (x, true),
             None => {
                 let max: Option<i64> = tx.query_row(
-                    "SELECT max(xact_id) FROM spans WHERE xact_id > ?1",
+                    "SELECT max(xact_id) FROM spans INDEXED BY spans_by_xact WHERE xact_id > ?1",
                     [self.watermark],
                     |r| r.get(0),
                 )?;
@@ -148,7 +148,7 @@ impl Worker {
             })
             .collect();
         let sql = format!(
-            "SELECT s.seq, {HAYSTACK_SQL} FROM spans s{joins} WHERE s.xact_id > ?1 AND s.xact_id <= ?2"
+            "SELECT s.seq, {HAYSTACK_SQL} FROM spans s INDEXED BY spans_by_xact{joins} WHERE s.xact_id > ?1 AND s.xact_id <= ?2"
         );
         let mut by_term: HashMap<u32, Vec<i64>> = HashMap::new();
         let mut new_terms: Vec<String> = Vec::new();
