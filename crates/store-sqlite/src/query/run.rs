@@ -13,6 +13,9 @@ use spanloom_query::plan::{BinaryOp, Expr, SelectItem, Selection, Shape, SortKey
 use spanloom_store::{QueryOutput, StoreError, StoreResult, StoredRow, cursor};
 use std::sync::Arc;
 
+/// Candidates beyond which a listing page walks rows instead of checking each candidate.
+const MAX_PAGE_CANDIDATES: usize = 2_000;
+
 /// Rows per page when the query sets no limit, and the most a page may hold.
 const DEFAULT_LIMIT: u64 = 100;
 const MAX_LIMIT: u64 = 10_000;
@@ -67,10 +70,15 @@ fn blob_joins() -> String {
 /// The candidate rows of a `MATCH` that is a top-level conjunct of the filter, when the text
 /// index narrows it and few rows wait to be indexed: the query then reads only those rows
 /// instead of walking the object.
+///
+/// A page of a listing (`page`) is driven only by a short candidate list: with many
+/// candidates, walking rows in the listing's order (the index still spares the payload reads
+/// of rows it rules out) reaches a page of matches sooner than checking every candidate.
 fn driving_candidates(
     c: &Connection,
     sql: &mut Sql,
     filter: Option<&Expr>,
+    page: bool,
 ) -> StoreResult<Option<Arc<Candidates>>> {
     let mut conjuncts = Vec::new();
     if let Some(filter) = filter {
@@ -99,7 +107,12 @@ fn driving_candidates(
             tail_ms = (started.elapsed() - looked_up).as_secs_f64() * 1e3,
             "text index lookup"
         );
-        if tail as usize + candidates.seqs.len() <= MAX_CANDIDATES {
+        let most = if page {
+            MAX_PAGE_CANDIDATES
+        } else {
+            MAX_CANDIDATES
+        };
+        if tail as usize + candidates.seqs.len() <= most {
             return Ok(Some(candidates));
         }
     }
@@ -202,7 +215,7 @@ fn spans(
     limit: usize,
 ) -> StoreResult<QueryOutput> {
     let mut clauses = vec![scope(&mut sql, "s", org_id, q)];
-    let candidates = driving_candidates(c, &mut sql, q.filter.as_ref())?;
+    let candidates = driving_candidates(c, &mut sql, q.filter.as_ref(), true)?;
     let source = span_source(&mut sql, candidates.as_deref(), &mut clauses);
     if let Some(filter) = &q.filter {
         clauses.push(sql.expr(filter)?);
@@ -295,7 +308,7 @@ fn groups(
     let (source, clauses) = match q.shape {
         Shape::Spans => {
             let mut clauses = vec![scope(&mut sql, "s", org_id, q)];
-            let candidates = driving_candidates(c, &mut sql, q.filter.as_ref())?;
+            let candidates = driving_candidates(c, &mut sql, q.filter.as_ref(), false)?;
             let source = span_source(&mut sql, candidates.as_deref(), &mut clauses);
             if let Some(filter) = &q.filter {
                 clauses.push(sql.expr(filter)?);
@@ -390,7 +403,7 @@ fn trace_source(
     if let Some(filter) = &q.filter {
         // A filter narrowed by the text index or a field index finds its spans first; any
         // other filter walks traces (newest first for a listing, stopping at the page's end).
-        let candidates = driving_candidates(c, sql, Some(filter))?;
+        let candidates = driving_candidates(c, sql, Some(filter), !for_groups)?;
         let driven = candidates.is_some() || uses_index(filter, &sql.indexed);
         let mut span_clauses = vec![scope(sql, "s", org_id, q)];
         let source = span_source(sql, candidates.as_deref(), &mut span_clauses);
