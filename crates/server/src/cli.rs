@@ -131,6 +131,10 @@ pub struct ServeArgs {
     /// ingest throughput (about 5% each on the ingest benchmark).
     #[arg(long = "index-field", env = "SPANLOOM_INDEX_FIELDS", value_delimiter = ',', default_values_t = spanloom_store_sqlite::DEFAULT_INDEXED_FIELDS.map(String::from))]
     pub index_fields: Vec<String>,
+    /// Keep the full-text index behind `MATCH` (a background thread; `off` makes `MATCH` scan
+    /// every payload, and spares the indexing CPU).
+    #[arg(long, env = "SPANLOOM_TEXT_INDEX", value_enum, default_value_t = Switch::On)]
+    pub text_index: Switch,
     /// Name of the org created on first start.
     #[arg(long, env = "SPANLOOM_ORG", default_value = "spanloom")]
     pub org: String,
@@ -182,4 +186,13 @@ pub enum KeysAction {
         /// Key id or prefix.
         key: String,
     },
+}
+
+/// A feature switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
 }

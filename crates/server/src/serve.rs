@@ -57,6 +57,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         queue_capacity: args.write_queue,
         synchronous: sync,
         indexed_fields: args.index_fields.clone(),
+        text_index: args.text_index == crate::cli::Switch::On,
         ..SqliteConfig::new(data_dir)
     };
     let store: Arc<dyn Store> = Arc::new(open_store_with(config)?);

@@ -9,6 +9,7 @@ use super::{HAYSTACK_SQL, TextIndex, postings, tokens};
 use crate::query::{compile::PAYLOAD_JOINS, functions};
 use hashbrown::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
+use spanloom_model::{XactId, timefmt};
 use std::collections::BinaryHeap;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
@@ -21,6 +22,30 @@ const PASS_ROWS: i64 = 4_096;
 const IDLE_INTERVAL: Duration = Duration::from_millis(300);
 /// Segments of one level merged into one of the next level.
 pub(super) const FANIN: usize = 8;
+
+/// How long a row settles before it is indexed (see [`Worker::pass`]).
+const SETTLE_MICROS: u64 = if cfg!(test) { 20_000 } else { 1_000_000 };
+/// Wait while rows settle.
+const SETTLE_WAIT: Duration = Duration::from_millis(if cfg!(test) { 20 } else { 250 });
+
+/// Where a pass left the index.
+enum Progress {
+    /// More settled rows wait.
+    Behind,
+    /// Every settled row is indexed; younger ones wait.
+    Settling,
+    /// Every committed row is indexed.
+    CaughtUp,
+}
+
+/// True if some row changed after `xact`.
+fn newer_than(conn: &Connection, xact: i64) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM spans INDEXED BY spans_by_xact WHERE xact_id > ?1)",
+        [xact],
+        |r| r.get(0),
+    )
+}
 
 /// The indexer thread; `stop` ends it after the pass in progress.
 pub(crate) struct Indexer {
@@ -97,14 +122,20 @@ impl Worker {
                 }
             }
             let started = Instant::now();
-            let outcome = self.pass().and_then(|more| self.merge().map(|()| more));
-            if let Ok(more) = &outcome {
-                metrics::gauge!("spanloom_text_index_caught_up").set(if *more { 0.0 } else { 1.0 });
+            let outcome = self.pass().and_then(|p| self.merge().map(|()| p));
+            if let Ok(progress) = &outcome {
+                let caught_up = matches!(progress, Progress::CaughtUp);
+                metrics::gauge!("spanloom_text_index_caught_up").set(if caught_up {
+                    1.0
+                } else {
+                    0.0
+                });
             }
             match outcome {
                 // Behind: go on, but leave the CPU to ingest half the time.
-                Ok(true) => wait = started.elapsed(),
-                Ok(false) => wait = IDLE_INTERVAL,
+                Ok(Progress::Behind) => wait = started.elapsed(),
+                Ok(Progress::Settling) => wait = SETTLE_WAIT,
+                Ok(Progress::CaughtUp) => wait = IDLE_INTERVAL,
                 Err(e) => {
                     tracing::error!(error = %e, "text indexing failed; MATCH scans until restart");
                     self.index.mark_unhealthy();
@@ -116,27 +147,39 @@ impl Worker {
         }
     }
 
-    /// Indexes the next rows; true if more are waiting.
-    fn pass(&mut self) -> rusqlite::Result<bool> {
+    /// Indexes the next settled rows.
+    fn pass(&mut self) -> rusqlite::Result<Progress> {
+        // Rows younger than SETTLE wait: a span's end merge usually follows its start row
+        // within that time, so the span is indexed once, in its final state.
+        let settled =
+            XactId::next_after(None, timefmt::now_micros().saturating_sub(SETTLE_MICROS)).as_i64();
         let tx = self.main.unchecked_transaction()?;
         // Up to PASS_ROWS rows, extended to the end of the last transaction they touch.
         let bound: Option<i64> = tx
             .prepare_cached(
-                "SELECT xact_id FROM spans INDEXED BY spans_by_xact WHERE xact_id > ?1 ORDER BY xact_id LIMIT 1 OFFSET ?2",
+                "SELECT xact_id FROM spans INDEXED BY spans_by_xact WHERE xact_id > ?1 AND xact_id <= ?2
+                 ORDER BY xact_id LIMIT 1 OFFSET ?3",
             )?
-            .query_row(params![self.watermark, PASS_ROWS - 1], |r| r.get(0))
+            .query_row(params![self.watermark, settled, PASS_ROWS - 1], |r| r.get(0))
             .optional()?;
-        let (upper, more) = match bound {
+        let (upper, full) = match bound {
             Some(x) => (x, true),
             None => {
                 let max: Option<i64> = tx.query_row(
-                    "SELECT max(xact_id) FROM spans INDEXED BY spans_by_xact WHERE xact_id > ?1",
-                    [self.watermark],
+                    "SELECT max(xact_id) FROM spans INDEXED BY spans_by_xact WHERE xact_id > ?1 AND xact_id <= ?2",
+                    [self.watermark, settled],
                     |r| r.get(0),
                 )?;
                 match max {
                     Some(x) => (x, false),
-                    None => return Ok(false),
+                    None => {
+                        let newer = newer_than(&tx, self.watermark)?;
+                        return Ok(if newer {
+                            Progress::Settling
+                        } else {
+                            Progress::CaughtUp
+                        });
+                    }
                 }
             }
         };
@@ -231,7 +274,13 @@ impl Worker {
         self.watermark = upper;
         metrics::counter!("spanloom_text_index_rows_total").increment(rows as u64);
         metrics::gauge!("spanloom_text_index_terms").set(self.index.dictionary_len() as f64);
-        Ok(more)
+        Ok(if full {
+            Progress::Behind
+        } else if newer_than(&self.main, upper)? {
+            Progress::Settling
+        } else {
+            Progress::CaughtUp
+        })
     }
 
     /// Merges the oldest [`FANIN`] segments of any level that has that many.
