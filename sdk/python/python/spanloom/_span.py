@@ -266,8 +266,10 @@ def start_span(name: Optional[str] = None, type: Optional[str] = None, parent: O
             return Span(target, name, type, None, root_span_id=root_span_id, parent_span_id=span_id, event=event)
         if target is None:
             return NOOP_SPAN
-        if type is None and getattr(target, "_is_experiment", False):
-            type = "eval"  # an experiment's roots are eval rows, as in the official SDK
+        if type is None:
+            # A root's default type, as in the official SDK: an experiment's roots are eval
+            # rows, a logger's are tasks.
+            type = "eval" if getattr(target, "_is_experiment", False) else "task"
         return Span(target, name, type, None, event=event)
     except Exception as e:  # noqa: BLE001 - tracing never raises into user code
         print(f"spanloom: could not start a span: {e}", file=sys.stderr)
