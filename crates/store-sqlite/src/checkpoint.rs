@@ -4,10 +4,9 @@
 //! copy of the WAL into the database file (and its fsync) on the single writer thread. Here the
 //! writer only appends to the WAL; this thread copies it back on the other core.
 
+use crate::background::{BackgroundThread, StopSignal};
 use rusqlite::Connection;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 /// How often the WAL is copied back when nothing asks sooner.
@@ -15,8 +14,7 @@ const INTERVAL: Duration = Duration::from_millis(200);
 
 /// The checkpoint thread; stops (after a final truncating checkpoint) when dropped via `stop`.
 pub(crate) struct Checkpointer {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    handle: Option<JoinHandle<()>>,
+    thread: BackgroundThread,
 }
 
 impl Checkpointer {
@@ -25,40 +23,21 @@ impl Checkpointer {
         conn.pragma_update(None, "busy_timeout", 1_000)?;
         // Flush the database file at each checkpoint before the WAL can be reused.
         conn.pragma_update(None, "synchronous", "FULL")?;
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let signal = Arc::clone(&stop);
-        let handle = std::thread::Builder::new()
-            .name("spanloom-sqlite-checkpoint".into())
-            .spawn(move || run(conn, signal))
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        Ok(Self {
-            stop,
-            handle: Some(handle),
-        })
+        let thread =
+            BackgroundThread::spawn("spanloom-sqlite-checkpoint", move |stop| run(conn, &stop))
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        Ok(Self { thread })
     }
 
     /// Stops the thread after a final checkpoint that truncates the WAL.
     pub(crate) fn stop(&mut self) {
-        let (lock, cvar) = &*self.stop;
-        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        cvar.notify_all();
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
-        }
+        self.thread.stop();
     }
 }
 
-fn run(conn: Connection, stop: Arc<(Mutex<bool>, Condvar)>) {
-    let (lock, cvar) = &*stop;
+fn run(conn: Connection, stop: &StopSignal) {
     loop {
-        let stopping = {
-            let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-            let (guard, _) = cvar
-                .wait_timeout(guard, INTERVAL)
-                .unwrap_or_else(|e| e.into_inner());
-            *guard
-        };
-        if stopping {
+        if stop.wait(INTERVAL) {
             if let Err(e) = checkpoint(&conn, "TRUNCATE") {
                 tracing::warn!(error = %e, "final WAL checkpoint failed");
             }

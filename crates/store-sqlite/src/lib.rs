@@ -14,6 +14,7 @@
 //!
 //! Everything lives in one file, `<data dir>/spanloom.db` (plus its WAL), and needs no setup.
 
+mod background;
 mod blobs;
 mod checkpoint;
 mod codec;

@@ -6,14 +6,14 @@
 //! its old postings stay behind as harmless false candidates (the check rejects them).
 
 use super::{HAYSTACK_SQL, TextIndex, postings, tokens};
+use crate::background::{BackgroundThread, StopSignal};
 use crate::query::{compile::PAYLOAD_JOINS, functions};
 use hashbrown::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 use spanloom_model::{XactId, timefmt};
 use std::collections::BinaryHeap;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Rows per pass (a pass always takes whole transactions, so it may take more).
@@ -49,8 +49,7 @@ fn newer_than(conn: &Connection, xact: i64) -> rusqlite::Result<bool> {
 
 /// The indexer thread; `stop` ends it after the pass in progress.
 pub(crate) struct Indexer {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    handle: Option<JoinHandle<()>>,
+    thread: BackgroundThread,
 }
 
 impl Indexer {
@@ -68,32 +67,20 @@ impl Indexer {
             })
             .optional()?
             .unwrap_or(0);
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let signal = Arc::clone(&stop);
         let mut worker = Worker {
             main,
             out,
             index,
             watermark,
         };
-        let handle = std::thread::Builder::new()
-            .name("spanloom-text-index".into())
-            .spawn(move || worker.run(&signal))
+        let thread = BackgroundThread::spawn("spanloom-text-index", move |stop| worker.run(&stop))
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        Ok(Self {
-            stop,
-            handle: Some(handle),
-        })
+        Ok(Self { thread })
     }
 
     /// Stops the thread and waits for it.
     pub(crate) fn stop(&mut self) {
-        let (lock, cvar) = &*self.stop;
-        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        cvar.notify_all();
-        if let Some(handle) = self.handle.take() {
-            let _ = handle.join();
-        }
+        self.thread.stop();
     }
 }
 
@@ -108,18 +95,11 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(&mut self, stop: &(Mutex<bool>, Condvar)) {
-        let (lock, cvar) = stop;
+    fn run(&mut self, stop: &StopSignal) {
         let mut wait = Duration::ZERO;
         loop {
-            {
-                let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-                let (guard, _) = cvar
-                    .wait_timeout(guard, wait)
-                    .unwrap_or_else(|e| e.into_inner());
-                if *guard {
-                    return;
-                }
+            if stop.wait(wait) {
+                return;
             }
             let started = Instant::now();
             let outcome = self.pass().and_then(|p| self.merge().map(|()| p));

@@ -90,8 +90,13 @@ fn seqs_of(dir: &Path, ids: &[&str]) -> Vec<i64> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn match_uses_the_index_and_stays_exact() {
+/// A store in a new directory, with an org and a project.
+async fn open_project() -> (
+    tempfile::TempDir,
+    SqliteStore,
+    String,
+    spanloom_model::Project,
+) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = SqliteStore::open(SqliteConfig::new(dir.path())).expect("open");
     let org = store.get_or_create_org("o").await.expect("org").id;
@@ -99,6 +104,12 @@ async fn match_uses_the_index_and_stays_exact() {
         .create_or_get_project(&org, "p", None)
         .await
         .expect("project");
+    (dir, store, org, project)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn match_uses_the_index_and_stays_exact() {
+    let (dir, store, org, project) = open_project().await;
     let obj = ObjectRef::project_logs(project.id.clone());
     let src = format!("project_logs('{}')", project.id);
     write(
@@ -314,13 +325,7 @@ async fn match_uses_the_index_and_stays_exact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn segments_merge_without_losing_postings() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(SqliteConfig::new(dir.path())).expect("open");
-    let org = store.get_or_create_org("o").await.expect("org").id;
-    let project = store
-        .create_or_get_project(&org, "p", None)
-        .await
-        .expect("project");
+    let (dir, store, org, project) = open_project().await;
     let obj = ObjectRef::project_logs(project.id.clone());
     // One pass per write: more passes than a level holds, so segments get merged.
     for i in 0..(super::indexer::FANIN * 2 + 1) {
