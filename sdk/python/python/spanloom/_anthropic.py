@@ -247,17 +247,7 @@ def _wrap_instance(client: Any) -> None:
     stream = getattr(messages, "stream", None)
     if stream is not None and not _llm.is_wrapped(stream):
         messages.stream = traced_stream(stream, is_async)
-    for name in ("copy", "with_options"):
-        original = getattr(client, name, None)
-        if callable(original) and not _llm.is_wrapped(original):
-            setattr(client, name, _llm.mark(_wrapping_copies(original)))
-
-
-def _wrapping_copies(original: Callable) -> Callable:
-    def copy(*args: Any, **kwargs: Any) -> Any:
-        return wrap_anthropic(original(*args, **kwargs))
-
-    return copy
+    _llm.wrap_copies(client, wrap_anthropic)
 
 
 def wrap_anthropic(client: Any) -> Any:

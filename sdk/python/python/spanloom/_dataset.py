@@ -128,6 +128,73 @@ class _LazyObject:
             _resolver.start()
 
 
+class _ServerObject:
+    """An object the server registers (a dataset or an experiment), whose project and object
+    records `_lazy` looks up on first use."""
+
+    _lazy: _LazyObject
+
+    @property
+    def id(self) -> str:
+        """The object id (registers or looks up the object on first use)."""
+        return self._lazy.get()[1].id
+
+    @property
+    def name(self) -> str:
+        """The object name, as the server has it (an experiment's is made unique)."""
+        return self._lazy.get()[1].name
+
+
+class _LoggedObject(_ServerObject):
+    """A dataset or experiment written through this process: its server record's fields as
+    attributes, rows queued under its id, and the official SDK's context manager and `close`."""
+
+    # The row field naming the object, and how a row of it is called in warnings.
+    _id_field = "object_id"
+    _row_noun = "a row"
+
+    @property
+    def project(self) -> ObjectMetadata:
+        """The project the object belongs to."""
+        return self._lazy.get()[0]
+
+    @property
+    def data(self) -> dict:
+        """The object's record as the server returned it."""
+        return self._lazy.get()[1].full_info
+
+    def __getattr__(self, name: str) -> Any:
+        """Other fields of the object's record (``description``, ``metadata``, ``created``, ...)."""
+        if name.startswith("_"):
+            raise AttributeError(name)
+        info = self._lazy.get()[1].full_info
+        if name not in info:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return info[name]
+
+    def _emit(self, row: dict) -> None:
+        """Queues a row of this object; never raises, never waits for the network."""
+        id_field = self._id_field
+        try:
+            self._lazy.emit(row, lambda meta, r: {**r, id_field: meta[1].id})
+        except Exception as e:  # noqa: BLE001 - logging never raises into user code
+            print(f"spanloom: could not log {self._row_noun}: {e}", file=sys.stderr)
+
+    def flush(self) -> None:
+        """Sends every queued row and waits for the answers."""
+        _logger.flush()
+
+    def close(self) -> str:
+        """Deprecated no-op; returns the id."""
+        return self.id
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+
 class _Resolver:
     """One background thread that registers datasets and experiments in the order their first
     rows were written (an experiment that names another as its base finds it registered),
@@ -278,12 +345,15 @@ class DatasetSummary:
         )
 
 
-class Dataset:
+class Dataset(_LoggedObject):
     """A dataset of records (``input``, ``expected``, ``metadata``, ``tags``) to evaluate against.
 
     Create one with `init_dataset`. Writes are queued and sent in the background; `fetch` (or
     iterating the dataset) reads the records, as of ``version`` when it was pinned.
     """
+
+    _id_field = "dataset_id"
+    _row_noun = "a dataset row"
 
     def __init__(self, lazy: _LazyObject, version: Optional[Any] = None, legacy: bool = False, environment: Optional[str] = None):
         if version is not None:
@@ -299,42 +369,6 @@ class Dataset:
         self._legacy = legacy
         self._fetched: Optional[list] = None
         self.new_records = 0
-
-    @property
-    def id(self) -> str:
-        """The dataset id (registers the dataset on first use)."""
-        return self._lazy.get()[1].id
-
-    @property
-    def name(self) -> str:
-        """The dataset name."""
-        return self._lazy.get()[1].name
-
-    @property
-    def project(self) -> ObjectMetadata:
-        """The project the dataset belongs to."""
-        return self._lazy.get()[0]
-
-    @property
-    def data(self) -> dict:
-        """The dataset record as the server returned it."""
-        return self._lazy.get()[1].full_info
-
-    def __getattr__(self, name: str) -> Any:
-        """Other fields of the dataset record (``description``, ``metadata``, ``created``, ...)."""
-        if name.startswith("_"):
-            raise AttributeError(name)
-        info = self._lazy.get()[1].full_info
-        if name not in info:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        return info[name]
-
-    def _emit(self, row: dict) -> None:
-        """Queues a row of this dataset; never raises, never waits for the network."""
-        try:
-            self._lazy.emit(row, lambda meta, r: {**r, "dataset_id": meta[1].id})
-        except Exception as e:  # noqa: BLE001 - logging never raises into user code
-            print(f"spanloom: could not log a dataset row: {e}", file=sys.stderr)
 
     def insert(
         self,
@@ -435,20 +469,6 @@ class Dataset:
             dataset_url=f"{project_url}/datasets/{_encode(self.name)}",
             data_summary=data_summary,
         )
-
-    def flush(self) -> None:
-        """Sends every queued write and waits for the answers."""
-        _logger.flush()
-
-    def close(self) -> str:
-        """Deprecated no-op; returns the id."""
-        return self.id
-
-    def __enter__(self) -> Dataset:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        pass
 
 
 def init_dataset(

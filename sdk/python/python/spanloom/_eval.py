@@ -540,13 +540,13 @@ async def _run_case(
                         for s in await t:
                             scores[s.name] = s.score
                     except Exception as e:  # noqa: BLE001 - a failing scorer is reported, the others still count
-                        failing.append((name, e, "".join(traceback.format_exception(type(e), e, e.__traceback__))))
+                        failing.append((name, e, _span.error_text(e)))
                 for name, t in zip(classifier_names, class_tasks):
                     try:
                         for c in (await t) or []:
                             classifications.setdefault(c.name, []).append(c.as_item())
                     except Exception as e:  # noqa: BLE001
-                        failing_classifiers.append((name, e, "".join(traceback.format_exception(type(e), e, e.__traceback__))))
+                        failing_classifiers.append((name, e, _span.error_text(e)))
             finally:
                 pending = [t for t in (*score_tasks, *class_tasks) if not t.done()]
                 for t in pending:
@@ -567,7 +567,7 @@ async def _run_case(
         except Exception as e:  # noqa: BLE001 - the task's error is the case's result
             if hooks is not None:
                 tags = hooks.tags if hooks.tags else None
-            root.log(error="".join(traceback.format_exception(type(e), e, e.__traceback__)), tags=tags)
+            root.log(error=_span.error_text(e), tags=tags)
             error = e
             exc_info = traceback.format_exc()
         if evaluator.error_score_handler is not None and unhandled:

@@ -21,7 +21,9 @@ from ._dataset import (
     ObjectMetadata,
     _encode,
     _LazyObject,
+    _LoggedObject,
     _project_url,
+    _ServerObject,
     api,
     fetch_pages,
     resolve_project,
@@ -172,15 +174,8 @@ def _validate_event(event: dict) -> dict:
     return event
 
 
-class _ExperimentFetcher:
+class _ExperimentFetcher(_ServerObject):
     """Reading an experiment's rows back (``POST /v1/experiment/{id}/fetch``)."""
-
-    _lazy: _LazyObject
-
-    @property
-    def id(self) -> str:
-        """The experiment id (registers or looks up the experiment on first use)."""
-        return self._lazy.get()[1].id
 
     def fetch(self, batch_size: Optional[int] = None) -> Iterator[dict]:
         """Iterates over all rows of the experiment (every span of every trace)."""
@@ -192,11 +187,13 @@ class _ExperimentFetcher:
         return self.fetch()
 
 
-class Experiment(_ExperimentFetcher):
+class Experiment(_LoggedObject, _ExperimentFetcher):
     """An experiment: one run of an evaluation, made of traced rows (each root usually an eval
     case) that the server summarizes and compares with a base experiment. Create it with `init`."""
 
     _is_experiment = True
+    _id_field = "experiment_id"
+    _row_noun = "an experiment row"
 
     def __init__(self, lazy: _LazyObject, dataset: Optional[Dataset] = None):
         self._lazy = lazy
@@ -206,40 +203,9 @@ class Experiment(_ExperimentFetcher):
         self._fetched: Optional[list] = None
 
     @property
-    def name(self) -> str:
-        """The experiment name (as the server made it unique)."""
-        return self._lazy.get()[1].name
-
-    @property
-    def project(self) -> ObjectMetadata:
-        """The project the experiment belongs to."""
-        return self._lazy.get()[0]
-
-    @property
-    def data(self) -> dict:
-        """The experiment record as the server returned it."""
-        return self._lazy.get()[1].full_info
-
-    def __getattr__(self, name: str) -> Any:
-        """Other fields of the experiment record (``description``, ``metadata``, ``created``, ...)."""
-        if name.startswith("_"):
-            raise AttributeError(name)
-        info = self._lazy.get()[1].full_info
-        if name not in info:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        return info[name]
-
-    @property
     def _project_id(self) -> str:
         # Spans resumed from a slug compare the slug's object id with this.
         return self.id
-
-    def _emit(self, row: dict) -> None:
-        """Queues a row of this experiment; never raises."""
-        try:
-            self._lazy.emit(row, lambda meta, r: {**r, "experiment_id": meta[1].id})
-        except Exception as e:  # noqa: BLE001 - logging never raises into user code
-            print(f"spanloom: could not log an experiment row: {e}", file=sys.stderr)
 
     def start_span(
         self,
@@ -381,20 +347,6 @@ class Experiment(_ExperimentFetcher):
         """A slug naming this experiment (``start_span(parent=...)`` elsewhere)."""
         return _core.export_slug(self.id, experiment=True)
 
-    def flush(self) -> None:
-        """Sends every queued row and waits for the answers."""
-        _logger.flush()
-
-    def close(self) -> str:
-        """Deprecated no-op; returns the id."""
-        return self.id
-
-    def __enter__(self) -> Experiment:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        pass
-
 
 class ReadonlyExperiment(_ExperimentFetcher):
     """An existing experiment opened for reading (``init(..., open=True)``)."""
@@ -402,11 +354,6 @@ class ReadonlyExperiment(_ExperimentFetcher):
     def __init__(self, lazy: _LazyObject):
         self._lazy = lazy
         self._fetched: Optional[list] = None
-
-    @property
-    def name(self) -> str:
-        """The experiment name."""
-        return self._lazy.get()[1].name
 
     def as_dataset(self, batch_size: Optional[int] = None) -> Iterator[dict]:
         """The experiment's root rows as dataset records (``input``, ``expected`` (else

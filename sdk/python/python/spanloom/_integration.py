@@ -1,13 +1,12 @@
 """Helpers shared by the framework integrations (`spanloom.langchain`, `spanloom.llama_index`):
-JSON conversion of framework objects, error text, usage metrics, and making a span current
-for the code a framework runs inside it."""
+JSON conversion of framework objects, usage metrics, opening a span and making it current for
+the code a framework runs inside it, and the logger the `setup_*` functions start."""
 
 from __future__ import annotations
 
 import dataclasses
 import enum
 import threading
-import traceback
 import weakref
 from typing import Any, Callable, Optional
 
@@ -59,14 +58,6 @@ def to_json(value: Any, convert: Optional[Callable[[Any], Any]] = None, _depth: 
         return to_json(value.value, convert, _depth + 1)
     text = str(value)
     return text if len(text) <= MAX_REPR else text[:MAX_REPR] + "..."
-
-
-def error_text(error: BaseException) -> str:
-    """The formatted traceback of `error`, the way spans record errors."""
-    try:
-        return "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    except Exception:  # noqa: BLE001
-        return f"{type(error).__name__}: {error}"
 
 
 def openai_usage_metrics(usage: Any) -> dict:
@@ -163,3 +154,12 @@ class CurrentSpans:
 def current_parent() -> Any:
     """The current span, or None."""
     return _current.get()
+
+
+def start_logging_if_idle(api_key: Optional[str], project_id: Optional[str], project_name: Optional[str]) -> None:
+    """What the Braintrust-compatible `setup_*` functions do first: start a logger for the
+    project, unless a span is current or a logger is already logging."""
+    from ._logger import current_logger, init_logger
+
+    if current_parent() is None and current_logger() is None:
+        init_logger(project=project_name, project_id=project_id, api_key=api_key)

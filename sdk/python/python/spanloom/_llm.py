@@ -22,7 +22,6 @@ import logging
 import mimetypes
 import re
 import time
-import traceback
 import weakref
 from typing import Any, Callable, Optional
 
@@ -64,6 +63,22 @@ def mark(fn: Callable) -> Callable:
     """Marks a wrapper function as ours."""
     setattr(fn, WRAPPED, True)
     return fn
+
+
+def wrap_copies(client: Any, wrap: Callable[[Any], Any]) -> None:
+    """Makes the copies of a wrapped client (`copy()`, `with_options(...)`) come back wrapped
+    by `wrap` too."""
+    for name in ("copy", "with_options"):
+        original = getattr(client, name, None)
+        if callable(original) and not is_wrapped(original):
+            setattr(client, name, mark(_wrapping_copies(original, wrap)))
+
+
+def _wrapping_copies(original: Callable, wrap: Callable[[Any], Any]) -> Callable:
+    def copy(*args: Any, **kwargs: Any) -> Any:
+        return wrap(original(*args, **kwargs))
+
+    return copy
 
 
 def guard(what: str, fn: Callable, *args: Any) -> Any:
@@ -227,7 +242,7 @@ class LLMCall:
         if self._done:
             return
         self._done = True
-        self.span.log(error="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        self.span.log(error=_span.error_text(exc))
         self.span.end()
 
 

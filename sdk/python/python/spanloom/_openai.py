@@ -302,17 +302,7 @@ def _wrap_instance(client: Any) -> None:
         # `with_raw_response` captures the methods when first built: rebuild it over ours.
         vars(resource).pop("with_raw_response", None)
     # Copies (`with_options(...)`, `copy()`) are traced too.
-    for name in ("copy", "with_options"):
-        original = getattr(client, name, None)
-        if callable(original) and not _llm.is_wrapped(original):
-            setattr(client, name, _llm.mark(_wrapping_copies(original)))
-
-
-def _wrapping_copies(original: Callable) -> Callable:
-    def copy(*args: Any, **kwargs: Any) -> Any:
-        return wrap_openai(original(*args, **kwargs))
-
-    return copy
+    _llm.wrap_copies(client, wrap_openai)
 
 
 def wrap_openai(client: Any) -> Any:

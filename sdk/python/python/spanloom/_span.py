@@ -61,6 +61,14 @@ def _now_iso() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
+def error_text(error: BaseException) -> str:
+    """The formatted traceback of `error`, the way spans record errors."""
+    try:
+        return "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    except Exception:  # noqa: BLE001
+        return f"{type(error).__name__}: {error}"
+
+
 class Span:
     """One unit of work. Use it as a context manager, or call `end()`."""
 
@@ -185,7 +193,7 @@ class Span:
     def __exit__(self, exc_type, exc, tb) -> None:
         # A generator closed early is not an error.
         if exc is not None and not isinstance(exc, GeneratorExit):
-            self.log(error="".join(traceback.format_exception(exc_type, exc, tb)))
+            self.log(error=error_text(exc))
         self.end()
         self.unset_current()
 
@@ -349,8 +357,25 @@ class _Collector:
             span.log(output=self.items)
 
 
-def _log_error(span: Span, e: BaseException) -> None:
-    span.log(error="".join(traceback.format_exception(type(e), e, e.__traceback__)))
+class _GeneratorSpan:
+    """The span of one run of a traced generator, around the loop that drives it: gives the
+    `_Collector` of its items and ends the span when the loop stops. An exception (but not the
+    consumer closing the generator) logs the items so far and the error first."""
+
+    def __init__(self, span: Span, log_items: bool):
+        self.span = span
+        self.collected = _Collector(log_items)
+
+    def __enter__(self) -> _Collector:
+        return self.collected
+
+    def __exit__(self, exc_type: Any, exc: Optional[BaseException], tb: Any) -> None:
+        try:
+            if exc is not None and not isinstance(exc, GeneratorExit):
+                self.collected.log(self.span, finished=False)
+                self.span.log(error=error_text(exc))
+        finally:
+            self.span.end()
 
 
 class _InContext:
@@ -418,9 +443,8 @@ def traced(fn: Optional[Callable] = None, *, name: Optional[str] = None, type: O
                 span = begin(args, kwargs)
                 ctx, _tokens = _span_context(span)
                 agen = ctx.run(f, *args, **kwargs)
-                collected = _Collector(not notrace_io)
                 step, arg = agen.asend, None
-                try:
+                with _GeneratorSpan(span, not notrace_io) as collected:
                     while True:
                         try:
                             value = await _InContext(ctx, step(arg))
@@ -436,14 +460,6 @@ def traced(fn: Optional[Callable] = None, *, name: Optional[str] = None, type: O
                             raise
                         except BaseException as e:  # noqa: BLE001 - thrown in by the consumer: pass it on
                             step, arg = agen.athrow, e
-                except GeneratorExit:
-                    raise
-                except BaseException as e:
-                    collected.log(span, finished=False)
-                    _log_error(span, e)
-                    raise
-                finally:
-                    span.end()
 
             return async_gen_wrapper
 
@@ -456,9 +472,8 @@ def traced(fn: Optional[Callable] = None, *, name: Optional[str] = None, type: O
                 span = begin(args, kwargs)
                 ctx, _tokens = _span_context(span)
                 gen = ctx.run(f, *args, **kwargs)
-                collected = _Collector(not notrace_io)
                 step, arg = gen.send, None
-                try:
+                with _GeneratorSpan(span, not notrace_io) as collected:
                     while True:
                         try:
                             value = ctx.run(step, arg)
@@ -474,14 +489,6 @@ def traced(fn: Optional[Callable] = None, *, name: Optional[str] = None, type: O
                             raise
                         except BaseException as e:  # noqa: BLE001 - thrown in by the consumer: pass it on
                             step, arg = gen.throw, e
-                except GeneratorExit:
-                    raise
-                except BaseException as e:
-                    collected.log(span, finished=False)
-                    _log_error(span, e)
-                    raise
-                finally:
-                    span.end()
 
             return gen_wrapper
 

@@ -37,7 +37,8 @@ from langchain_core.outputs import LLMResult
 from langchain_core.prompt_values import PromptValue
 from langchain_core.tracers.context import register_configure_hook
 
-from ._integration import CurrentSpans, error_text, open_span, openai_usage_metrics, to_json
+from ._integration import CurrentSpans, open_span, openai_usage_metrics, start_logging_if_idle, to_json
+from ._span import error_text
 
 __all__ = [
     "BraintrustCallbackHandler",
@@ -328,6 +329,21 @@ class SpanloomCallbackHandler(BaseCallbackHandler):
                 out[key] = run_meta[f"ls_{key}"]
         return out
 
+    def _start_llm(
+        self,
+        run_id: UUID,
+        parent_run_id: Optional[UUID],
+        name: str,
+        span_input: Any,
+        metadata: Optional[dict],
+        tags: Optional[list],
+        invocation_params: Optional[dict],
+    ) -> None:
+        """Starts the `llm` span of a chat model or LLM call (not made current: a model call
+        runs no user code)."""
+        meta = self._llm_metadata(metadata, tags, invocation_params)
+        self._start(run_id, parent_run_id, name, "llm", {"input": span_input, "metadata": meta}, set_current=False)
+
     def on_chat_model_start(
         self,
         serialized: Optional[dict],
@@ -344,8 +360,7 @@ class SpanloomCallbackHandler(BaseCallbackHandler):
         """A chat model call started: an `llm` span with the messages as input."""
         batches = [[_message(m) for m in batch] for batch in messages or []]
         span_input = batches[0] if len(batches) == 1 else batches
-        meta = self._llm_metadata(metadata, tags, invocation_params)
-        self._start(run_id, parent_run_id, _run_name(name, serialized, "Chat Model"), "llm", {"input": span_input, "metadata": meta}, set_current=False)
+        self._start_llm(run_id, parent_run_id, _run_name(name, serialized, "Chat Model"), span_input, metadata, tags, invocation_params)
 
     def on_llm_start(
         self,
@@ -362,8 +377,7 @@ class SpanloomCallbackHandler(BaseCallbackHandler):
     ) -> None:
         """A (completion) LLM call started: an `llm` span with the prompt(s) as input."""
         span_input = prompts[0] if len(prompts or []) == 1 else list(prompts or [])
-        meta = self._llm_metadata(metadata, tags, invocation_params)
-        self._start(run_id, parent_run_id, _run_name(name, serialized, "LLM"), "llm", {"input": span_input, "metadata": meta}, set_current=False)
+        self._start_llm(run_id, parent_run_id, _run_name(name, serialized, "LLM"), span_input, metadata, tags, invocation_params)
 
     def on_llm_new_token(self, token: str, *, run_id: UUID, parent_run_id: Optional[UUID] = None, **kwargs: Any) -> None:
         """A streamed token: the first one sets `time_to_first_token`."""
@@ -488,11 +502,7 @@ def clear_global_handler() -> None:
 def setup_langchain(api_key: Optional[str] = None, project_id: Optional[str] = None, project_name: Optional[str] = None) -> bool:
     """Braintrust-compatible setup: starts a logger if nothing is logging yet, then installs a
     global handler. Returns True."""
-    from ._logger import current_logger, init_logger
-    from ._span import _current
-
-    if _current.get() is None and current_logger() is None:
-        init_logger(project=project_name, project_id=project_id, api_key=api_key)
+    start_logging_if_idle(api_key, project_id, project_name)
     if get_global_handler() is None:
         set_global_handler()
     return True

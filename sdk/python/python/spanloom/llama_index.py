@@ -31,7 +31,7 @@ import inspect
 import json
 import threading
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
@@ -39,7 +39,8 @@ from llama_index.core.instrumentation.span import SimpleSpan
 from llama_index.core.instrumentation.span_handlers import BaseSpanHandler
 from pydantic import PrivateAttr
 
-from ._integration import CurrentSpans, current_parent, error_text, open_span, openai_usage_metrics, to_json
+from ._integration import CurrentSpans, open_span, openai_usage_metrics, start_logging_if_idle, to_json
+from ._span import error_text
 
 __all__ = [
     "BraintrustSpanHandler",
@@ -328,27 +329,21 @@ class SpanloomSpanHandler(BaseSpanHandler[SimpleSpan]):
         **kwargs: Any,
     ) -> Optional[SimpleSpan]:
         """The call returned: log the result and end the span (a stream's span ends later)."""
-        with self._state_lock:
-            self._folded.pop(id_, None)
-            rec = self._records.get(id_)
-        if rec is None:
-            return None
-        try:
-            self._current.exit(rec.span)
+
+        def log_result(rec: _Record) -> bool:
             streaming = inspect.isgenerator(result) or inspect.isasyncgen(result)
             if streaming and rec.from_events:
                 rec.stream_pending = True  # the LLM end event ends it
-                return self.open_spans.get(id_)
+                return False
             if not rec.from_events:
                 output = _json(result)
                 if rec.bound_args is not None:
                     rec.span.log(input=_bound_input(rec.bound_args))
                 if output is not None:
                     rec.span.log(output=output)
-            self.finish(id_)
-        except Exception:  # noqa: BLE001
-            pass
-        return self.open_spans.get(id_)
+            return True
+
+        return self._leave_span(id_, log_result)
 
     def prepare_to_drop_span(
         self,
@@ -359,6 +354,17 @@ class SpanloomSpanHandler(BaseSpanHandler[SimpleSpan]):
         **kwargs: Any,
     ) -> Optional[SimpleSpan]:
         """The call raised: log the traceback and end the span."""
+
+        def log_error(rec: _Record) -> bool:
+            if err is not None:
+                rec.span.log(error=error_text(err))
+            return True
+
+        return self._leave_span(id_, log_error)
+
+    def _leave_span(self, id_: str, log_outcome: Callable[[_Record], bool]) -> Optional[SimpleSpan]:
+        """The dispatcher span `id_` is exiting: its Spanloom span stops being current,
+        `log_outcome(record)` logs how the call ended and says whether the span ends now."""
         with self._state_lock:
             self._folded.pop(id_, None)
             rec = self._records.get(id_)
@@ -366,10 +372,9 @@ class SpanloomSpanHandler(BaseSpanHandler[SimpleSpan]):
             return None
         try:
             self._current.exit(rec.span)
-            if err is not None:
-                rec.span.log(error=error_text(err))
-            self.finish(id_)
-        except Exception:  # noqa: BLE001
+            if log_outcome(rec):
+                self.finish(id_)
+        except Exception:  # noqa: BLE001 - tracing never breaks the application
             pass
         return self.open_spans.get(id_)
 
@@ -498,9 +503,6 @@ def uninstrument_llama_index() -> None:
 def setup_llamaindex(api_key: Optional[str] = None, project_id: Optional[str] = None, project_name: Optional[str] = None) -> bool:
     """Braintrust-compatible setup: starts a logger if nothing is logging yet, then
     instruments LlamaIndex. Returns True."""
-    from ._logger import current_logger, init_logger
-
-    if current_parent() is None and current_logger() is None:
-        init_logger(project=project_name, project_id=project_id, api_key=api_key)
+    start_logging_if_idle(api_key, project_id, project_name)
     instrument_llama_index()
     return True

@@ -2,20 +2,5 @@
 
 from __future__ import annotations
 
-from ..langchain import (
-    BraintrustCallbackHandler,
-    SpanloomCallbackHandler,
-    clear_global_handler,
-    get_global_handler,
-    set_global_handler,
-    setup_langchain,
-)
-
-__all__ = [
-    "BraintrustCallbackHandler",
-    "SpanloomCallbackHandler",
-    "clear_global_handler",
-    "get_global_handler",
-    "set_global_handler",
-    "setup_langchain",
-]
+from ..langchain import *  # noqa: F403 - the same public names
+from ..langchain import __all__  # noqa: F401

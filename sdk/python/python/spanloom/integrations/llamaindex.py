@@ -2,20 +2,5 @@
 
 from __future__ import annotations
 
-from ..llama_index import (
-    BraintrustSpanHandler,
-    SpanloomEventHandler,
-    SpanloomSpanHandler,
-    instrument_llama_index,
-    setup_llamaindex,
-    uninstrument_llama_index,
-)
-
-__all__ = [
-    "BraintrustSpanHandler",
-    "SpanloomEventHandler",
-    "SpanloomSpanHandler",
-    "instrument_llama_index",
-    "setup_llamaindex",
-    "uninstrument_llama_index",
-]
+from ..llama_index import *  # noqa: F403 - the same public names
+from ..llama_index import __all__  # noqa: F401
