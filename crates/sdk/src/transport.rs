@@ -17,8 +17,8 @@ pub trait Transport: Send + Sync + 'static {
 }
 
 /// `POST {api_url}/logs3` with `Authorization: Bearer <key>` over HTTP(S). Large bodies go
-/// gzip-compressed (fast level, on the logger's thread); a server that answers 415 to that gets
-/// plain bodies from then on.
+/// gzip-compressed (fast level, on the logger's thread); a server that refuses that (415 or
+/// 400) gets plain bodies from then on.
 pub struct HttpTransport {
     url: String,
     auth: String,
@@ -80,8 +80,10 @@ impl Transport for HttpTransport {
     fn post_logs3(&self, body: &[u8]) -> PostResult {
         if body.len() >= GZIP_MIN_BYTES && self.gzip.load(Ordering::Relaxed) {
             match self.send(body, true) {
-                // The server does not take compressed bodies: send plain ones from now on.
-                Ok(415) => self.gzip.store(false, Ordering::Relaxed),
+                // The server does not take compressed bodies (415, or 400 from one that read
+                // the gzip bytes as JSON): send plain ones from now on. A body that is bad in
+                // itself gets its 400 again, plain.
+                Ok(400 | 415) => self.gzip.store(false, Ordering::Relaxed),
                 other => return other,
             }
         }

@@ -438,8 +438,9 @@ fn a_server_refusing_gzip_gets_plain_bodies() {
             let mut stream = stream.expect("connection");
             let (head, body) = read_request(&mut stream);
             heads.push((head, body.len()));
+            // A server that does not decompress reads the gzip bytes as bad JSON.
             let status = if i == 0 {
-                "415 Unsupported Media Type"
+                "400 Bad Request"
             } else {
                 "200 OK"
             };

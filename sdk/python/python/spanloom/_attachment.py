@@ -26,6 +26,7 @@ import uuid
 from typing import Any, Optional
 
 from . import _logger
+from ._json import dumps
 
 
 def _org_id() -> str:
@@ -293,7 +294,7 @@ class _Pipeline:
 
     def emit(self, row: dict) -> None:
         attachments: list = []
-        text = json.dumps(_plain(row, attachments))
+        text = dumps(_plain(row, attachments))
         self._fork_check()
         with self._lock:
             if not self._pending and not attachments:

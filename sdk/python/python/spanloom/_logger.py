@@ -162,7 +162,9 @@ def login(app_url: Optional[str] = None, api_key: Optional[str] = None, org_name
         _state.core_args = dict(
             api_url=api,
             api_key=key,
-            batch_rows=_env_int("DEFAULT_BATCH_SIZE", 100),
+            # 1,000 rows per request (the official SDK sends 100): fewer round trips keep
+            # the queue from overflowing at a high logging rate; the byte limit still applies.
+            batch_rows=_env_int("DEFAULT_BATCH_SIZE", 1000),
             max_request_bytes=max_bytes,
             queue_capacity=max(1, _env_int("QUEUE_SIZE", 25000)),
             num_retries=_env_int("NUM_RETRIES", 2),

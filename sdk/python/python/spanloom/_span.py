@@ -284,11 +284,19 @@ def start_span(name: Optional[str] = None, type: Optional[str] = None, parent: O
         return NOOP_SPAN
 
 
+# `_experiment.current_experiment`, imported on first use (`_experiment` imports this module)
+# and kept, so the no-logger check of every traced call stays well under a microsecond.
+_current_experiment: Optional[Callable[[], Any]] = None
+
+
 def _default_target():
     """Where a new root span goes: the current experiment, else the current logger."""
-    from ._experiment import current_experiment
+    global _current_experiment
+    if _current_experiment is None:
+        from ._experiment import current_experiment
 
-    return current_experiment() or _logger.current_logger()
+        _current_experiment = current_experiment
+    return _current_experiment() or _logger.current_logger()
 
 
 def _slug_target(object_type: int, object_id: Optional[str], slug: Optional[str] = None):
@@ -315,9 +323,15 @@ def update_span(exported: str, **event: Any) -> None:
         print(f"spanloom: could not update the span: {e}", file=sys.stderr)
 
 
+@functools.lru_cache(maxsize=4096)
+def _signature(fn: Callable) -> inspect.Signature:
+    """A function's signature, computed once (it costs several microseconds per call)."""
+    return inspect.signature(fn)
+
+
 def _bound_input(fn: Callable, args: tuple, kwargs: dict) -> Any:
     try:
-        bound = inspect.signature(fn).bind(*args, **kwargs)
+        bound = _signature(fn).bind(*args, **kwargs)
         bound.apply_defaults()
         return dict(bound.arguments)
     except (TypeError, ValueError):
