@@ -439,11 +439,7 @@ fn a_server_refusing_gzip_gets_plain_bodies() {
             let (head, body) = read_request(&mut stream);
             heads.push((head, body.len()));
             // A server that does not decompress reads the gzip bytes as bad JSON.
-            let status = if i == 0 {
-                "400 Bad Request"
-            } else {
-                "200 OK"
-            };
+            let status = if i == 0 { "400 Bad Request" } else { "200 OK" };
             let _ = write!(
                 stream,
                 "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
