@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import collections
 import encodings.idna  # noqa: F401 - imported up front: a fork while a thread imports it breaks urllib in the child
+import gc
 import hashlib
 import json
 import logging
@@ -467,6 +468,10 @@ def _flush(timeout: float, at_exit: bool) -> None:
 def _flush_at_exit() -> None:
     if (_env("DISABLE_ATEXIT_FLUSH") or "").lower() not in _TRUE:
         try:
+            # A stream abandoned inside a reference cycle (a `break` out of a LangChain or
+            # LlamaIndex stream) ends its span only when it is collected: collect now, so
+            # those spans end and go out with this last flush.
+            gc.collect()
             _flush(_env_float("EXIT_LOGIN_TIMEOUT", 5.0), at_exit=True)
         except Exception:  # noqa: BLE001
             pass
