@@ -16,6 +16,15 @@ pub(crate) const PAYLOAD_JOINS: [(&str, &str); 4] = [
     ("otel", "b_otel"),
 ];
 
+/// ` LEFT JOIN blobs <alias> ON ...` for each payload field `keep` accepts, over `spans s`.
+pub(crate) fn payload_joins(keep: impl Fn(&str) -> bool) -> String {
+    PAYLOAD_JOINS
+        .iter()
+        .filter(|(field, _)| keep(field))
+        .map(|(field, alias)| format!(" LEFT JOIN blobs {alias} ON {alias}.id = s.{field}_blob"))
+        .collect()
+}
+
 /// SQL text plus the parameters it refers to by number.
 #[derive(Default)]
 pub(crate) struct Sql {

@@ -1,6 +1,6 @@
 //! Runs a compiled query on a reader connection and shapes its rows.
 
-use super::compile::{PAYLOAD_JOINS, Sql, bounds_time, has_regex, uses_index};
+use super::compile::{Sql, bounds_time, has_regex, payload_joins, uses_index};
 use super::project::project;
 use crate::text_index::{Candidates, MAX_CANDIDATES, TextIndex};
 use crate::{backend_err, blobs, codec, reader};
@@ -61,10 +61,7 @@ fn scope(sql: &mut Sql, alias: &str, org_id: &str, q: &Query) -> String {
 }
 
 fn blob_joins() -> String {
-    PAYLOAD_JOINS
-        .iter()
-        .map(|(field, alias)| format!(" LEFT JOIN blobs {alias} ON {alias}.id = s.{field}_blob"))
-        .collect()
+    payload_joins(|_| true)
 }
 
 /// The candidate rows of a `MATCH` that is a top-level conjunct of the filter, when the text

@@ -7,7 +7,7 @@
 
 use super::{HAYSTACK_SQL, TextIndex, postings, tokens};
 use crate::background::{BackgroundThread, StopSignal};
-use crate::query::{compile::PAYLOAD_JOINS, functions};
+use crate::query::{compile::payload_joins, functions};
 use hashbrown::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
 use spanloom_model::{XactId, timefmt};
@@ -163,13 +163,8 @@ impl Worker {
                 }
             }
         };
-        let joins: String = PAYLOAD_JOINS
-            .iter()
-            .filter(|(field, _)| *field != "otel")
-            .map(|(field, alias)| {
-                format!(" LEFT JOIN blobs {alias} ON {alias}.id = s.{field}_blob")
-            })
-            .collect();
+        // The raw OTel source is not searched.
+        let joins = payload_joins(|field| field != "otel");
         let sql = format!(
             "SELECT s.seq, {HAYSTACK_SQL} FROM spans s INDEXED BY spans_by_xact{joins} WHERE s.xact_id > ?1 AND s.xact_id <= ?2"
         );

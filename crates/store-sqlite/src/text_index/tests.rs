@@ -46,6 +46,16 @@ async fn ids(store: &SqliteStore, org: &str, text: &str) -> Vec<String> {
     ids
 }
 
+/// Ids of the spans of `src` matching the clause-syntax `filter`.
+async fn matching(store: &SqliteStore, org: &str, src: &str, filter: &str) -> Vec<String> {
+    ids(
+        store,
+        org,
+        &format!("select: id | from: {src} | filter: {filter}"),
+    )
+    .await
+}
+
 /// Waits until every committed row is indexed.
 async fn caught_up(dir: &Path) {
     let started = Instant::now();
@@ -150,88 +160,34 @@ async fn match_uses_the_index_and_stays_exact() {
     // Substring inside a word, any case: the index narrows to exactly the rows holding it.
     let found = index.candidates("zyxwv", true).expect("narrowed");
     assert_eq!(found.seqs, seqs_of(dir.path(), &["a"]));
+    assert_eq!(matching(&store, &org, &src, "MATCH 'yxWVu'").await, ["a"]);
     assert_eq!(
-        ids(
-            &store,
-            &org,
-            &format!("select: id | from: {src} | filter: MATCH 'yxWVu'")
-        )
-        .await,
-        ["a"]
-    );
-    assert_eq!(
-        ids(
-            &store,
-            &org,
-            &format!("select: id | from: {src} | filter: MATCH 'zyx'")
-        )
-        .await,
+        matching(&store, &org, &src, "MATCH 'zyx'").await,
         ["a", "c"]
     );
     // CJK inside a run, and across word boundaries.
+    assert_eq!(matching(&store, &org, &src, "MATCH '量子猫'").await, ["b"]);
+    assert_eq!(matching(&store, &org, &src, "MATCH '京'").await, ["b"]);
     assert_eq!(
-        ids(
-            &store,
-            &org,
-            &format!("select: id | from: {src} | filter: MATCH '量子猫'")
-        )
-        .await,
-        ["b"]
-    );
-    assert_eq!(
-        ids(
-            &store,
-            &org,
-            &format!("select: id | from: {src} | filter: MATCH '京'")
-        )
-        .await,
-        ["b"]
-    );
-    assert_eq!(
-        ids(
-            &store,
-            &org,
-            &format!("select: id | from: {src} | filter: MATCH 'ulti word phr'")
-        )
-        .await,
+        matching(&store, &org, &src, "MATCH 'ulti word phr'").await,
         ["e"]
     );
     assert_eq!(
-        ids(
-            &store,
-            &org,
-            &format!("select: id | from: {src} | filter: MATCH 'timeout after 30'")
-        )
-        .await,
+        matching(&store, &org, &src, "MATCH 'timeout after 30'").await,
         ["d"]
     );
     // A field-specific search over an unescaped metadata value.
     assert_eq!(
-        ids(
-            &store,
-            &org,
-            &format!("select: id | from: {src} | filter: metadata.k MATCH 'tab\there'")
-        )
-        .await,
+        matching(&store, &org, &src, "metadata.k MATCH 'tab\there'").await,
         ["b"]
     );
     // MATCH inside OR and NOT, in the traces shape, and under an aggregation.
     assert_eq!(
-        ids(
-            &store,
-            &org,
-            &format!("select: id | from: {src} | filter: MATCH 'zyxw' or MATCH 'tabul'")
-        )
-        .await,
+        matching(&store, &org, &src, "MATCH 'zyxw' or MATCH 'tabul'").await,
         ["a", "e"]
     );
     assert_eq!(
-        ids(
-            &store,
-            &org,
-            &format!("select: id | from: {src} | filter: not MATCH 'zyx'")
-        )
-        .await,
+        matching(&store, &org, &src, "not MATCH 'zyx'").await,
         ["b", "d", "e"]
     );
     assert_eq!(
@@ -250,32 +206,11 @@ async fn match_uses_the_index_and_stays_exact() {
     // A merge replaces the text: the new word is found, the old one no longer matches.
     write(&store, &org, vec![json!({"id": "a", "project_id": project.id, "log_id": "g", "_is_merge": true, "input": {"q": "rewritten quokka"}})]).await;
     // Right after the write (maybe not indexed yet) and after the indexer caught up.
-    assert_eq!(
-        ids(
-            &store,
-            &org,
-            &format!("select: id | from: {src} | filter: MATCH 'quokka'")
-        )
-        .await,
-        ["a"]
-    );
+    assert_eq!(matching(&store, &org, &src, "MATCH 'quokka'").await, ["a"]);
     caught_up(dir.path()).await;
+    assert_eq!(matching(&store, &org, &src, "MATCH 'quokka'").await, ["a"]);
     assert_eq!(
-        ids(
-            &store,
-            &org,
-            &format!("select: id | from: {src} | filter: MATCH 'quokka'")
-        )
-        .await,
-        ["a"]
-    );
-    assert_eq!(
-        ids(
-            &store,
-            &org,
-            &format!("select: id | from: {src} | filter: MATCH 'zyxwv'")
-        )
-        .await,
+        matching(&store, &org, &src, "MATCH 'zyxwv'").await,
         Vec::<String>::new()
     );
     write(
@@ -285,12 +220,7 @@ async fn match_uses_the_index_and_stays_exact() {
     )
     .await;
     assert_eq!(
-        ids(
-            &store,
-            &org,
-            &format!("select: id | from: {src} | filter: MATCH 'zyx'")
-        )
-        .await,
+        matching(&store, &org, &src, "MATCH 'zyx'").await,
         Vec::<String>::new()
     );
     store.shutdown().await;
@@ -312,12 +242,7 @@ async fn match_uses_the_index_and_stays_exact() {
         seqs_of(dir.path(), &["f"])
     );
     assert_eq!(
-        ids(
-            &store,
-            &org,
-            &format!("select: id | from: {src} | filter: MATCH 'quokka' or MATCH 'wombat'")
-        )
-        .await,
+        matching(&store, &org, &src, "MATCH 'quokka' or MATCH 'wombat'").await,
         ["a", "f"]
     );
     store.shutdown().await;
