@@ -2,7 +2,12 @@
 //! network) and sent by a worker thread in batches.
 //!
 //! * **Queue.** Bounded; when full, either the oldest rows are dropped (counted, as the
-//!   official SDK does) or `log` blocks until there is room.
+//!   official SDK does) or `log` blocks until there is room. Rows may be queued as JSON text
+//!   ([`BackgroundLogger::log_json`]): the worker parses them, so the calling thread (a
+//!   Python thread holding the GIL) pays for a copy only. The worker is woken only when it
+//!   is idle or a batch is full, and lingers a moment after a wake so rows travel together.
+//! * **Completion.** A replace row without `created` gets one from its `metrics.start`, so
+//!   SDKs need not format a timestamp in the calling thread.
 //! * **Merging.** Rows of one span queued before a send are merged first (a replace then its
 //!   merges become one replace row; identity fields and `created` of the first row stay), the
 //!   protocol's client-side rule: all rows of one request share a transaction id, so two
@@ -114,9 +119,21 @@ pub struct FlushReport {
     pub spooled_rows: u64,
 }
 
+/// A queued row: a value, or JSON text the worker parses.
+enum Queued {
+    Value(Value),
+    Json(Vec<u8>),
+}
+
+/// How long the worker waits after a wake for more rows before it sends (unless a batch is
+/// full or a flush is wanted): rows logged in a burst then travel in one request.
+const LINGER: Duration = Duration::from_millis(5);
+
 #[derive(Default)]
 struct State {
-    queue: VecDeque<Value>,
+    queue: VecDeque<Queued>,
+    /// The worker waits for rows with no deadline: the next row must wake it.
+    worker_idle: bool,
     /// Rows ever queued, and rows taken by the worker, as sequence numbers.
     queued: u64,
     taken: u64,
@@ -199,6 +216,24 @@ impl BackgroundLogger {
 
     /// Queues a row (a `/logs3` row with its object ids). Never does network I/O.
     pub fn log(&self, row: Value) {
+        self.enqueue(Queued::Value(row));
+    }
+
+    /// Queues a row given as JSON text, parsed by the worker (text that is not a JSON object
+    /// is reported through the warning hook and counted as failed, never sent).
+    pub fn log_json(&self, row: Vec<u8>) {
+        self.enqueue(Queued::Json(row));
+    }
+
+    /// Whether [`log`](Self::log) may wait (the queue is full and the policy is to block):
+    /// a caller holding a lock other threads need (the GIL) releases it first.
+    pub fn may_block(&self) -> bool {
+        self.config.full_queue == FullQueue::Block
+            && self.usable()
+            && self.shared.lock().queue.len() >= self.config.queue_capacity.max(1)
+    }
+
+    fn enqueue(&self, row: Queued) {
         if !self.usable() {
             return;
         }
@@ -224,8 +259,14 @@ impl BackgroundLogger {
         }
         state.queue.push_back(row);
         state.queued += 1;
+        // A wake is a syscall: only when the worker sleeps without a deadline, or a batch is
+        // ready while it lingers.
+        let wake = state.worker_idle || state.queue.len() == self.config.batch_rows.max(1);
+        state.worker_idle = false;
         drop(state);
-        self.shared.changed.notify_all();
+        if wake {
+            self.shared.changed.notify_all();
+        }
     }
 
     /// Sends everything logged so far and waits for it; reports the totals since the last
@@ -293,17 +334,38 @@ fn run(shared: &Shared, config: &LoggerConfig) {
                     if now >= at {
                         break;
                     }
+                    state.worker_idle = true;
                     state = shared
                         .changed
                         .wait_timeout(state, at - now)
                         .map(|(s, _)| s)
                         .unwrap_or_else(|p| p.into_inner().0);
+                    state.worker_idle = false;
                     continue;
                 }
+                state.worker_idle = true;
                 state = shared
                     .changed
                     .wait(state)
                     .unwrap_or_else(|p| p.into_inner());
+                state.worker_idle = false;
+            }
+            // Woken by a first row: give the rows after it a moment to join it.
+            let linger_until = Instant::now() + LINGER;
+            while !state.stopping
+                && state.flush_wanted <= state.taken
+                && state.queue.len() < config.batch_rows.max(1)
+                && !config.sync_flush
+            {
+                let now = Instant::now();
+                if now >= linger_until {
+                    break;
+                }
+                state = shared
+                    .changed
+                    .wait_timeout(state, linger_until - now)
+                    .map(|(s, _)| s)
+                    .unwrap_or_else(|p| p.into_inner().0);
             }
             if state.stopping && state.queue.is_empty() && !state.spool_pending {
                 return;
@@ -314,10 +376,10 @@ fn run(shared: &Shared, config: &LoggerConfig) {
             }
             // Woken only to retry the spool: with `sync_flush` the queue waits for a flush.
             let wanted = !config.sync_flush || state.flush_wanted > state.taken || state.stopping;
-            let rows: Vec<Value> = if wanted {
-                state.queue.drain(..).collect()
+            let rows: VecDeque<Queued> = if wanted {
+                std::mem::take(&mut state.queue)
             } else {
-                Vec::new()
+                VecDeque::new()
             };
             state.taken += rows.len() as u64;
             let upto = state.taken;
@@ -326,7 +388,9 @@ fn run(shared: &Shared, config: &LoggerConfig) {
             (rows, upto)
         };
         let spool_empty = config.spool_dir.is_none() || replay_spool(config, &mut link);
-        let report = send_all(config, merge_rows(rows), !spool_empty, &mut link);
+        let (rows, unparsable) = parse_rows(config, rows);
+        let mut report = send_all(config, merge_rows(rows), !spool_empty, &mut link);
+        report.failed_rows += unparsable;
         let still_pending = config.spool_dir.is_some() && (!spool_empty || report.spooled_rows > 0);
         retry_at = still_pending.then(|| Instant::now() + link.retry_delay(config));
         let mut state = shared.lock();
@@ -341,6 +405,63 @@ fn run(shared: &Shared, config: &LoggerConfig) {
         drop(state);
         shared.changed.notify_all();
     }
+}
+
+/// The queued rows as values, each completed ([`complete_row`]), and how many could not be
+/// parsed (reported, never sent).
+fn parse_rows(config: &LoggerConfig, rows: VecDeque<Queued>) -> (Vec<Value>, u64) {
+    let mut out = Vec::with_capacity(rows.len());
+    let mut unparsable = 0;
+    for row in rows {
+        let value = match row {
+            Queued::Value(v) => v,
+            Queued::Json(text) => match serde_json::from_slice::<Value>(&text) {
+                Ok(v @ Value::Object(_)) => v,
+                Ok(_) => {
+                    unparsable += 1;
+                    warn(
+                        config,
+                        "spanloom: a logged row is not a JSON object; dropped",
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    unparsable += 1;
+                    warn(
+                        config,
+                        &format!("spanloom: a logged row is not valid JSON ({e}); dropped"),
+                    );
+                    continue;
+                }
+            },
+        };
+        out.push(complete_row(value));
+    }
+    (out, unparsable)
+}
+
+/// Fills in what SDKs leave to the core: a replace row's `created`, from its
+/// `metrics.start` (seconds since the epoch).
+pub fn complete_row(mut row: Value) -> Value {
+    if let Value::Object(map) = &mut row {
+        if !map.contains_key(fields::CREATED) && !is_merge_map(map) {
+            let start = map
+                .get("metrics")
+                .and_then(|m| m.get("start"))
+                .and_then(Value::as_f64);
+            if let Some(start) = start {
+                map.insert(
+                    fields::CREATED.into(),
+                    Value::String(spanloom_model::timefmt::iso_from_unix(start)),
+                );
+            }
+        }
+    }
+    row
+}
+
+fn is_merge_map(map: &serde_json::Map<String, Value>) -> bool {
+    map.get(fields::IS_MERGE).and_then(Value::as_bool) == Some(true)
 }
 
 /// The identity of a row: its object ids and id.
@@ -695,6 +816,17 @@ mod tests {
         );
         assert_eq!(out[2]["_is_merge"], true);
         assert_eq!(out[2]["tags"], json!(["t"]));
+    }
+
+    #[test]
+    fn a_replace_row_without_created_gets_it_from_metrics_start() {
+        let done = complete_row(json!({"id": "a", "metrics": {"start": 1_700_000_000.25}}));
+        assert_eq!(done["created"], "2023-11-14T22:13:20.250000+00:00");
+        // A given `created` stays, and merges are not given one.
+        let given = json!({"id": "a", "created": "x", "metrics": {"start": 1.0}});
+        assert_eq!(complete_row(given.clone()), given);
+        let merge = json!({"id": "a", "_is_merge": true, "metrics": {"start": 1.0}});
+        assert_eq!(complete_row(merge.clone()), merge);
     }
 
     #[test]

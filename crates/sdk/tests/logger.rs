@@ -150,6 +150,30 @@ fn spans_arrive_merged_and_batched() {
     }
 }
 
+#[test]
+fn rows_queued_as_json_text_are_parsed_completed_and_sent() {
+    let server = start();
+    let pid = project(&server, "sdk-core-json");
+    let logger = BackgroundLogger::start(LoggerConfig::new(http(&server)));
+    for i in 0..20 {
+        for row in span_rows(&pid, i) {
+            logger.log_json(row.to_string().into_bytes());
+        }
+    }
+    // Text that is not a JSON object is counted as failed and never sent.
+    logger.log_json(b"{not json".to_vec());
+    logger.log_json(b"[1, 2]".to_vec());
+    let report = logger.flush();
+    assert_eq!(report.failed_rows, 2);
+    let stored = rows(&server, &pid);
+    assert_eq!(stored.len(), 20);
+    for r in &stored {
+        assert_eq!(r["output"], r["input"]["i"]);
+        // `created` was left to the core: derived from metrics.start (1.0 s after the epoch).
+        assert_eq!(r["created"], "1970-01-01T00:00:01.000000+00:00", "{r}");
+    }
+}
+
 /// Answers 503 for the first `failures` posts, then forwards.
 struct Flaky {
     inner: Arc<dyn Transport>,

@@ -1,8 +1,9 @@
-//! `spanloom._core`: the shared Rust SDK core for Python. Rows cross as JSON text and are
-//! queued without holding the GIL; sending happens on the core's own thread.
+//! `spanloom._core`: the shared Rust SDK core for Python. Rows cross as JSON text, copied in
+//! the calling thread and parsed, merged and sent on the core's own thread (without the GIL).
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
 use spanloom_sdk::logger::{BackgroundLogger, FullQueue, LoggerConfig};
 use spanloom_sdk::slug::{ObjectType, SpanComponents};
 use spanloom_sdk::transport::HttpTransport;
@@ -73,11 +74,23 @@ impl Logger {
         }
     }
 
-    /// Queues one row given as JSON text. Invalid JSON is reported, never sent.
-    fn log(&self, py: Python<'_>, row_json: &str) -> PyResult<()> {
-        let row: serde_json::Value =
-            serde_json::from_str(row_json).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        py.detach(|| self.inner.log(row));
+    /// Queues one row given as JSON text (`bytes` or `str`, an object). The worker thread
+    /// parses it; text that is not a JSON object is reported on stderr and counted as failed.
+    /// Only the copy of the text happens here, with the GIL held: releasing it for a push this
+    /// short would hand it to another thread for a whole switch interval.
+    fn log(&self, py: Python<'_>, row_json: &Bound<'_, PyAny>) -> PyResult<()> {
+        let text: Vec<u8> = if let Ok(bytes) = row_json.cast::<PyBytes>() {
+            bytes.as_bytes().to_vec()
+        } else if let Ok(text) = row_json.cast::<PyString>() {
+            text.to_cow()?.as_bytes().to_vec()
+        } else {
+            return Err(PyTypeError::new_err("a row is JSON text: bytes or str"));
+        };
+        if self.inner.may_block() {
+            py.detach(|| self.inner.log_json(text));
+        } else {
+            self.inner.log_json(text);
+        }
         Ok(())
     }
 

@@ -23,10 +23,17 @@ import threading
 import urllib.parse
 import urllib.request
 import uuid
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from . import _logger
 from ._json import dumps
+
+try:
+    import orjson as _orjson
+
+    _ORJSON_OPTIONS = _orjson.OPT_NON_STR_KEYS
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _orjson = None
 
 
 def _org_id() -> str:
@@ -267,6 +274,44 @@ def _plain(value: Any, attachments: list) -> Any:
     return str(value)
 
 
+def _json_default(attachments: list) -> Callable[[Any], Any]:
+    """orjson's hook for what it cannot write itself, with `_plain`'s rules: attachments
+    become references (collected for upload), pydantic models dicts, sets lists, bytes a
+    size; anything else its `str`."""
+
+    def default(value: Any) -> Any:
+        if isinstance(value, BaseAttachment):
+            attachments.append(value)
+            return dict(value.reference)
+        if isinstance(value, ReadonlyAttachment):
+            return dict(value.reference)
+        if hasattr(value, "model_dump"):
+            try:
+                return value.model_dump()
+            except Exception:  # noqa: BLE001
+                pass
+        if isinstance(value, (set, frozenset)):
+            return list(value)
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return f"<{len(value)} bytes>"
+        return str(value)
+
+    return default
+
+
+def row_json(row: dict) -> tuple:
+    """A row's JSON text (bytes) and the attachments it references, in one pass of orjson
+    in the calling thread. NaN and infinities become null. What orjson refuses (integers
+    beyond 64 bits, nesting deeper than 254) goes through `_plain` and `json`."""
+    attachments: list = []
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(row, default=_json_default(attachments), option=_ORJSON_OPTIONS), attachments
+        except (TypeError, ValueError):
+            attachments = []
+    return dumps(_plain(row, attachments)).encode(), attachments
+
+
 def snapshot(value: Any) -> Any:
     """A copy of a row's containers (dicts, lists, tuples) with the leaves shared, so a row
     held back for a while is not changed by the caller mutating what it logged."""
@@ -286,16 +331,15 @@ class _Pipeline:
         self._pending: collections.deque = collections.deque()
         self._worker: Optional[threading.Thread] = None
         self._pool: Optional[concurrent.futures.ThreadPoolExecutor] = None
-        self._pid = os.getpid()
-
-    def _fork_check(self) -> None:
-        if self._pid != os.getpid():
-            self.__init__()
 
     def emit(self, row: dict) -> None:
-        attachments: list = []
-        text = dumps(_plain(row, attachments))
-        self._fork_check()
+        text, attachments = row_json(row)
+        if not attachments and not self._pending:
+            # Nothing waits for an upload (a waiting row leaves `_pending` only after it
+            # reached the core), so this row keeps its order without taking the lock. A
+            # forked child gets a new pipeline from its at-fork hook (`_fork.py`).
+            _send(text)
+            return
         with self._lock:
             if not self._pending and not attachments:
                 _send(text)
@@ -320,11 +364,12 @@ class _Pipeline:
                 text, futures = self._pending[0]
             concurrent.futures.wait(futures)
             with self._lock:
-                self._pending.popleft()
                 try:
                     _send(text)
                 except Exception as e:  # noqa: BLE001 - one bad row must not stop the others
                     print(f"spanloom: could not queue a row: {e}", file=sys.stderr)
+                # Only now: `emit` sends without the lock while nothing is pending.
+                self._pending.popleft()
                 self._lock.notify_all()
 
     def drain(self, timeout: Optional[float] = None) -> None:
@@ -360,10 +405,36 @@ def _upload(attachment: BaseAttachment) -> None:
 _pipeline = _Pipeline()
 
 
+class _HasAttachment(Exception):
+    """Raised by the fast path's orjson hook: the row needs the attachment pipeline."""
+
+
+def _fast_default(value: Any) -> Any:
+    """`_json_default` for rows without attachments (the common case needs no collecting list)."""
+    if isinstance(value, BaseAttachment):
+        raise _HasAttachment
+    return _no_attachments(value)
+
+
+_no_attachments = _json_default([])
+
+
 def emit_row(row: dict) -> None:
     """Queues one row (already carrying its object ids): attachments are replaced by references
-    and uploaded first. Never raises."""
+    and uploaded first. Never raises.
+
+    The common case (no attachment in the row, none waiting, a core logger running) is one
+    orjson call and one copy into the core, without the pipeline's lock."""
     try:
+        core = _logger._state._core
+        if core is not None and not _pipeline._pending and _orjson is not None:
+            try:
+                text = _orjson.dumps(row, default=_fast_default, option=_ORJSON_OPTIONS)
+            except (TypeError, ValueError):  # an attachment, or what orjson cannot write
+                text = None
+            if text is not None and (_logger._FORK_HOOKED or _logger._state._core_pid == os.getpid()):
+                core.log(text)
+                return
         _pipeline.emit(row)
     except Exception as e:  # noqa: BLE001 - tracing never raises into user code
         print(f"spanloom: could not log a row: {e}", file=sys.stderr)

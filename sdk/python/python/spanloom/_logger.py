@@ -30,6 +30,10 @@ from . import _core
 
 _TRUE = {"1", "true", "yes", "y", "on"}
 
+# Whether `_fork.py` resets this module in forked children (it does wherever
+# `os.register_at_fork` exists); else the core logger's owner is checked on each use.
+_FORK_HOOKED = hasattr(os, "register_at_fork")
+
 
 def _env(name: str) -> Optional[str]:
     """SPANLOOM_* first, BRAINTRUST_* as the fallback."""
@@ -99,9 +103,10 @@ class _State:
 
     @property
     def core(self) -> Optional[_core.Logger]:
-        """This process's core logger (None before login)."""
+        """This process's core logger (None before login). A forked child drops the inherited
+        one in its at-fork hook (`_fork.py`), so the hot path needs no `getpid`."""
         core = self._core
-        if core is not None and self._core_pid == os.getpid():
+        if core is not None and (_FORK_HOOKED or self._core_pid == os.getpid()):
             return core
         with self.lock:
             if self._core is not None and self._core_pid != os.getpid():
@@ -206,10 +211,13 @@ class Logger:
             return self._project_id
 
     def _emit(self, row: dict) -> None:
-        """Queues a row of this project's logs; never raises, never waits for the network."""
+        """Queues a row of this project's logs (the row is the logger's from now on: it gets
+        the object ids in place); never raises, never waits for the network."""
         try:
             if self._ready and self._project_id is not None and _state.core_args is not None:
-                self._send(row)
+                row["project_id"] = self._project_id
+                row["log_id"] = "g"
+                _attachment.emit_row(row)
             else:
                 _resolver.add(self, row)
         except Exception as e:  # noqa: BLE001 - tracing never raises into user code
@@ -217,9 +225,9 @@ class Logger:
 
     def _send(self, row: dict) -> None:
         """Hands a row to the core (via the attachment pipeline), with this project's ids."""
-        from ._attachment import emit_row
-
-        emit_row({**row, "project_id": self._project_id, "log_id": "g"})
+        row["project_id"] = self._project_id
+        row["log_id"] = "g"
+        _attachment.emit_row(row)
 
     def _target_app_url(self) -> str:
         return (self._login_args.get("app_url") or _env("APP_URL") or "http://127.0.0.1:4318").rstrip("/")
@@ -496,4 +504,4 @@ def _after_fork_in_child() -> None:
 
 # Imported here, not lazily in the background thread: a fork in the middle of an import on
 # another thread leaves the module half-initialized in the child.
-from . import _spool  # noqa: E402
+from . import _attachment, _spool  # noqa: E402 - rows go out through `_attachment`
