@@ -21,5 +21,6 @@
 //! ```
 
 pub mod logger;
+pub mod rows;
 pub mod slug;
 pub mod transport;

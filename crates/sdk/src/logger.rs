@@ -1,19 +1,20 @@
 //! The background logger: rows are queued by the calling thread (cheap, never blocked on the
 //! network) and sent by a worker thread in batches.
 //!
-//! * **Queue.** Bounded; when full, either the oldest rows are dropped (counted, as the
-//!   official SDK does) or `log` blocks until there is room. Rows may be queued as JSON text
-//!   ([`BackgroundLogger::log_json`]): the worker parses them, so the calling thread (a
-//!   Python thread holding the GIL) pays for a copy only. The worker is woken only when it
-//!   is idle or a batch is full, and lingers a moment after a wake so rows travel together.
-//! * **Completion.** A replace row without `created` gets one from its `metrics.start`, so
-//!   SDKs need not format a timestamp in the calling thread.
-//! * **Merging.** Rows of one span queued before a send are merged first (a replace then its
-//!   merges become one replace row; identity fields and `created` of the first row stay), the
-//!   protocol's client-side rule: all rows of one request share a transaction id, so two
-//!   versions of a row must never travel in one request.
+//! * **Queue.** Bounded in rows and in bytes; when full, either the oldest rows are dropped
+//!   (counted, as the official SDK does) or `log` blocks until there is room. Rows are queued
+//!   as JSON text ([`BackgroundLogger::log_json`]; [`BackgroundLogger::log`] serializes a
+//!   value first), so the calling thread (a Python thread holding the GIL) pays for a copy
+//!   only. The worker is woken only when it is idle or a batch is full, and lingers a moment
+//!   after a wake so rows travel together.
+//! * **Rows.** Before a send the worker completes and merges the queued rows
+//!   ([`crate::rows::prepare`]): a replace row without `created` gets one from its
+//!   `metrics.start`, and rows of one span become one (a replace then its merges become one
+//!   replace row; identity fields and `created` of the first row stay), the protocol's
+//!   client-side rule: all rows of one request share a transaction id, so two versions of a
+//!   row must never travel in one request. Payload fields are never parsed there.
 //! * **Batches.** At most `batch_rows` rows and `max_request_bytes` per request; a row larger
-//!   than the limit travels alone.
+//!   than the limit travels alone. Up to `concurrency` requests are in flight at once.
 //! * **Retries.** Transport errors and non-2xx answers are retried with exponential backoff and
 //!   jitter, up to `num_retries` times; 413 is final. A batch that finally fails is written to
 //!   `failed_payloads_dir` when set (every batch goes to `all_payloads_dir` when set).
@@ -33,8 +34,7 @@
 
 use crate::transport::Transport;
 use serde_json::Value;
-use spanloom_model::{fields, merge};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -63,12 +63,19 @@ pub struct LoggerConfig {
     pub batch_rows: usize,
     /// Bytes per request at most (the server's `logs3_payload_max_bytes`, else 6 MiB).
     pub max_request_bytes: usize,
-    /// Queue bound (25,000).
+    /// Queue bound in rows (25,000).
     pub queue_capacity: usize,
+    /// Queue bound in bytes of row JSON (256 MiB): rows of LLM size fill memory long before
+    /// the row bound; the oldest go first when either bound is reached.
+    pub queue_bytes: usize,
     /// When the queue is full.
     pub full_queue: FullQueue,
     /// Retries after the first try (2).
     pub num_retries: u32,
+    /// Requests of one send wave in flight at once (2): the server decodes one while it
+    /// commits another. Rows of one span are one row within a wave, so the requests of a
+    /// wave never race on a row.
+    pub concurrency: usize,
     /// First backoff; doubled each retry, plus up to 25% jitter (1 s).
     pub backoff: Duration,
     /// Send only on `flush`.
@@ -95,8 +102,10 @@ impl LoggerConfig {
             batch_rows: 100,
             max_request_bytes: 6 * 1024 * 1024,
             queue_capacity: 25_000,
+            queue_bytes: 256 * 1024 * 1024,
             full_queue: FullQueue::DropOldest,
             num_retries: 2,
+            concurrency: 2,
             backoff: Duration::from_secs(1),
             sync_flush: false,
             failed_payloads_dir: None,
@@ -119,11 +128,8 @@ pub struct FlushReport {
     pub spooled_rows: u64,
 }
 
-/// A queued row: a value, or JSON text the worker parses.
-enum Queued {
-    Value(Value),
-    Json(Vec<u8>),
-}
+/// A queued row: its JSON text, parsed by the worker.
+type Queued = Vec<u8>;
 
 /// How long the worker waits after a wake for more rows before it sends (unless a batch is
 /// full or a flush is wanted): rows logged in a burst then travel in one request.
@@ -132,6 +138,8 @@ const LINGER: Duration = Duration::from_millis(5);
 #[derive(Default)]
 struct State {
     queue: VecDeque<Queued>,
+    /// Bytes of the rows in `queue`.
+    queue_bytes: usize,
     /// The worker waits for rows with no deadline: the next row must wake it.
     worker_idle: bool,
     /// Rows ever queued, and rows taken by the worker, as sequence numbers.
@@ -216,13 +224,13 @@ impl BackgroundLogger {
 
     /// Queues a row (a `/logs3` row with its object ids). Never does network I/O.
     pub fn log(&self, row: Value) {
-        self.enqueue(Queued::Value(row));
+        self.enqueue(serde_json::to_vec(&row).unwrap_or_default());
     }
 
     /// Queues a row given as JSON text, parsed by the worker (text that is not a JSON object
     /// is reported through the warning hook and counted as failed, never sent).
     pub fn log_json(&self, row: Vec<u8>) {
-        self.enqueue(Queued::Json(row));
+        self.enqueue(row);
     }
 
     /// Whether [`log`](Self::log) may wait (the queue is full and the policy is to block):
@@ -230,7 +238,15 @@ impl BackgroundLogger {
     pub fn may_block(&self) -> bool {
         self.config.full_queue == FullQueue::Block
             && self.usable()
-            && self.shared.lock().queue.len() >= self.config.queue_capacity.max(1)
+            && self.is_full(&self.shared.lock(), 0)
+    }
+
+    /// Whether the queue has no room for a row of `incoming` bytes (an empty queue always
+    /// has room: a row larger than the byte bound still travels, alone).
+    fn is_full(&self, state: &State, incoming: usize) -> bool {
+        !state.queue.is_empty()
+            && (state.queue.len() >= self.config.queue_capacity.max(1)
+                || state.queue_bytes + incoming > self.config.queue_bytes)
     }
 
     fn enqueue(&self, row: Queued) {
@@ -238,13 +254,14 @@ impl BackgroundLogger {
             return;
         }
         let mut state = self.shared.lock();
-        let capacity = self.config.queue_capacity.max(1);
-        while state.queue.len() >= capacity {
+        while self.is_full(&state, row.len()) {
             match self.config.full_queue {
                 FullQueue::DropOldest => {
                     // Counted as taken: the worker's next drain marks it done, so a flush
                     // still waits for rows that are in flight.
-                    state.queue.pop_front();
+                    if let Some(oldest) = state.queue.pop_front() {
+                        state.queue_bytes -= oldest.len();
+                    }
                     state.taken += 1;
                     state.dropped += 1;
                 }
@@ -257,6 +274,7 @@ impl BackgroundLogger {
                 }
             }
         }
+        state.queue_bytes += row.len();
         state.queue.push_back(row);
         state.queued += 1;
         // A wake is a syscall: only when the worker sleeps without a deadline, or a batch is
@@ -377,6 +395,7 @@ fn run(shared: &Shared, config: &LoggerConfig) {
             // Woken only to retry the spool: with `sync_flush` the queue waits for a flush.
             let wanted = !config.sync_flush || state.flush_wanted > state.taken || state.stopping;
             let rows: VecDeque<Queued> = if wanted {
+                state.queue_bytes = 0;
                 std::mem::take(&mut state.queue)
             } else {
                 VecDeque::new()
@@ -388,9 +407,12 @@ fn run(shared: &Shared, config: &LoggerConfig) {
             (rows, upto)
         };
         let spool_empty = config.spool_dir.is_none() || replay_spool(config, &mut link);
-        let (rows, unparsable) = parse_rows(config, rows);
-        let mut report = send_all(config, merge_rows(rows), !spool_empty, &mut link);
-        report.failed_rows += unparsable;
+        let (rows, errors) = crate::rows::prepare(rows);
+        for e in &errors {
+            warn(config, &format!("spanloom: {e}; dropped"));
+        }
+        let mut report = send_all(config, rows, !spool_empty, &mut link);
+        report.failed_rows += errors.len() as u64;
         let still_pending = config.spool_dir.is_some() && (!spool_empty || report.spooled_rows > 0);
         retry_at = still_pending.then(|| Instant::now() + link.retry_delay(config));
         let mut state = shared.lock();
@@ -407,119 +429,13 @@ fn run(shared: &Shared, config: &LoggerConfig) {
     }
 }
 
-/// The queued rows as values, each completed ([`complete_row`]), and how many could not be
-/// parsed (reported, never sent).
-fn parse_rows(config: &LoggerConfig, rows: VecDeque<Queued>) -> (Vec<Value>, u64) {
-    let mut out = Vec::with_capacity(rows.len());
-    let mut unparsable = 0;
-    for row in rows {
-        let value = match row {
-            Queued::Value(v) => v,
-            Queued::Json(text) => match serde_json::from_slice::<Value>(&text) {
-                Ok(v @ Value::Object(_)) => v,
-                Ok(_) => {
-                    unparsable += 1;
-                    warn(
-                        config,
-                        "spanloom: a logged row is not a JSON object; dropped",
-                    );
-                    continue;
-                }
-                Err(e) => {
-                    unparsable += 1;
-                    warn(
-                        config,
-                        &format!("spanloom: a logged row is not valid JSON ({e}); dropped"),
-                    );
-                    continue;
-                }
-            },
-        };
-        out.push(complete_row(value));
-    }
-    (out, unparsable)
-}
-
-/// Fills in what SDKs leave to the core: a replace row's `created`, from its
-/// `metrics.start` (seconds since the epoch).
-pub fn complete_row(mut row: Value) -> Value {
-    if let Value::Object(map) = &mut row {
-        if !map.contains_key(fields::CREATED) && !is_merge_map(map) {
-            let start = map
-                .get("metrics")
-                .and_then(|m| m.get("start"))
-                .and_then(Value::as_f64);
-            if let Some(start) = start {
-                map.insert(
-                    fields::CREATED.into(),
-                    Value::String(spanloom_model::timefmt::iso_from_unix(start)),
-                );
-            }
-        }
-    }
-    row
-}
-
-fn is_merge_map(map: &serde_json::Map<String, Value>) -> bool {
-    map.get(fields::IS_MERGE).and_then(Value::as_bool) == Some(true)
-}
-
-/// The identity of a row: its object ids and id.
-fn row_key(row: &Value) -> String {
-    let get = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or("");
-    [
-        fields::PROJECT_ID,
-        fields::EXPERIMENT_ID,
-        fields::DATASET_ID,
-        fields::PROMPT_SESSION_ID,
-        fields::LOG_ID,
-        fields::ID,
-    ]
-    .iter()
-    .map(|k| get(k))
-    .collect::<Vec<_>>()
-    .join("\u{1f}")
-}
-
-fn is_merge(row: &Value) -> bool {
-    row.get(fields::IS_MERGE).and_then(Value::as_bool) == Some(true)
-}
-
-/// Merges rows of one span queued together, in order (protocol reference §6.1).
-pub fn merge_rows(rows: Vec<Value>) -> Vec<Value> {
-    let mut out: Vec<Value> = Vec::with_capacity(rows.len());
-    let mut at: HashMap<String, usize> = HashMap::new();
-    for row in rows {
-        let key = row_key(&row);
-        match at.get(&key) {
-            Some(&i) if is_merge(&row) => {
-                let was_replace = !is_merge(&out[i]);
-                if let (Value::Object(base), Value::Object(mut patch)) = (&mut out[i], row) {
-                    patch.remove(fields::IS_MERGE);
-                    merge::merge_row(base, patch, &[]);
-                    if was_replace {
-                        base.remove(fields::IS_MERGE);
-                    }
-                }
-            }
-            Some(&i) => out[i] = row,
-            None => {
-                at.insert(key, out.len());
-                out.push(row);
-            }
-        }
-    }
-    out
-}
-
-/// Splits rows into request bodies under the count and byte limits.
-pub fn batches(rows: &[Value], batch_rows: usize, max_bytes: usize) -> Vec<(String, usize)> {
+/// Splits rows (JSON text) into request bodies under the count and byte limits.
+pub fn batches(rows: &[String], batch_rows: usize, max_bytes: usize) -> Vec<(String, usize)> {
     const OVERHEAD: usize = r#"{"rows":[],"api_version":2}"#.len();
     let mut out = Vec::new();
-    let mut current: Vec<String> = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
     let mut size = OVERHEAD;
-    for row in rows {
-        let text = row.to_string();
+    for text in rows {
         let full = current.len() >= batch_rows.max(1) || size + text.len() + 1 > max_bytes;
         if full && !current.is_empty() {
             out.push((body(&current), current.len()));
@@ -535,7 +451,7 @@ pub fn batches(rows: &[Value], batch_rows: usize, max_bytes: usize) -> Vec<(Stri
     out
 }
 
-fn body(rows: &[String]) -> String {
+fn body(rows: &[&str]) -> String {
     format!("{{\"rows\":[{}],\"api_version\":2}}", rows.join(","))
 }
 
@@ -616,47 +532,77 @@ enum Outcome {
 
 fn send_all(
     config: &LoggerConfig,
-    rows: Vec<Value>,
+    rows: Vec<String>,
     spool_first: bool,
     link: &mut Link,
 ) -> FlushReport {
     let mut report = FlushReport::default();
     // Once a batch is spooled, the rest of the wave goes behind it, in order.
     let mut spooling = spool_first;
-    for (body, count) in batches(&rows, config.batch_rows, config.max_request_bytes) {
-        dump(&config.all_payloads_dir, &body);
-        let outcome = if spooling {
-            Outcome::Unreachable("spool not drained".into())
+    let bodies = batches(&rows, config.batch_rows, config.max_request_bytes);
+    for chunk in bodies.chunks(config.concurrency.max(1)) {
+        for (body, _) in chunk {
+            dump(&config.all_payloads_dir, body);
+        }
+        let outcomes: Vec<Outcome> = if spooling {
+            chunk
+                .iter()
+                .map(|_| Outcome::Unreachable("spool not drained".into()))
+                .collect()
         } else {
-            send_with_retries(config, body.as_bytes())
+            send_concurrently(config, chunk)
         };
-        match outcome {
-            Outcome::Sent => {
-                link.ok(config);
-                report.sent_rows += count as u64;
-            }
-            Outcome::Rejected => {
-                dump(&config.failed_payloads_dir, &body);
-                report.failed_rows += count as u64;
-            }
-            Outcome::Unreachable(why) => {
-                if !spooling {
-                    link.failed(config, &why);
+        for ((body, count), outcome) in chunk.iter().zip(outcomes) {
+            match outcome {
+                Outcome::Sent => {
+                    link.ok(config);
+                    report.sent_rows += *count as u64;
                 }
-                match &config.spool_dir {
-                    Some(dir) if spool_write(dir, &config.spool_key, &body) => {
-                        spooling = true;
-                        report.spooled_rows += count as u64;
+                Outcome::Rejected => {
+                    dump(&config.failed_payloads_dir, body);
+                    report.failed_rows += *count as u64;
+                }
+                Outcome::Unreachable(why) => {
+                    if !spooling {
+                        link.failed(config, &why);
                     }
-                    _ => {
-                        dump(&config.failed_payloads_dir, &body);
-                        report.failed_rows += count as u64;
+                    match &config.spool_dir {
+                        Some(dir) if spool_write(dir, &config.spool_key, body) => {
+                            spooling = true;
+                            report.spooled_rows += *count as u64;
+                        }
+                        _ => {
+                            dump(&config.failed_payloads_dir, body);
+                            report.failed_rows += *count as u64;
+                        }
                     }
                 }
             }
         }
     }
     report
+}
+
+/// Sends the bodies of `chunk` at the same time (each with its retries); the outcomes in
+/// the chunk's order.
+fn send_concurrently(config: &LoggerConfig, chunk: &[(String, usize)]) -> Vec<Outcome> {
+    if let [(body, _)] = chunk {
+        return vec![send_with_retries(config, body.as_bytes())];
+    }
+    std::thread::scope(|scope| {
+        let senders: Vec<_> = chunk
+            .iter()
+            .map(|(body, _)| scope.spawn(|| send_with_retries(config, body.as_bytes())))
+            .collect();
+        senders
+            .into_iter()
+            .map(|sender| {
+                sender
+                    .join()
+                    .unwrap_or_else(|_| Outcome::Unreachable("the sending thread panicked".into()))
+            })
+            .collect()
+    })
 }
 
 fn classify(result: crate::transport::PostResult) -> Outcome {
@@ -800,39 +746,9 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn rows_of_one_span_merge_into_the_first() {
-        let rows = vec![
-            json!({"id": "a", "project_id": "p", "log_id": "g", "span_id": "s", "input": 1, "metrics": {"start": 1}}),
-            json!({"id": "b", "project_id": "p", "log_id": "g", "input": 2}),
-            json!({"id": "a", "project_id": "p", "log_id": "g", "_is_merge": true, "span_id": "x", "output": 3, "metrics": {"end": 2}}),
-            json!({"id": "c", "project_id": "p", "log_id": "g", "_is_merge": true, "output": 4}),
-            json!({"id": "c", "project_id": "p", "log_id": "g", "_is_merge": true, "tags": ["t"]}),
-        ];
-        let out = merge_rows(rows);
-        assert_eq!(out.len(), 3);
-        assert_eq!(
-            out[0],
-            json!({"id": "a", "project_id": "p", "log_id": "g", "span_id": "s", "input": 1, "output": 3, "metrics": {"start": 1, "end": 2}})
-        );
-        assert_eq!(out[2]["_is_merge"], true);
-        assert_eq!(out[2]["tags"], json!(["t"]));
-    }
-
-    #[test]
-    fn a_replace_row_without_created_gets_it_from_metrics_start() {
-        let done = complete_row(json!({"id": "a", "metrics": {"start": 1_700_000_000.25}}));
-        assert_eq!(done["created"], "2023-11-14T22:13:20.250000+00:00");
-        // A given `created` stays, and merges are not given one.
-        let given = json!({"id": "a", "created": "x", "metrics": {"start": 1.0}});
-        assert_eq!(complete_row(given.clone()), given);
-        let merge = json!({"id": "a", "_is_merge": true, "metrics": {"start": 1.0}});
-        assert_eq!(complete_row(merge.clone()), merge);
-    }
-
-    #[test]
     fn batches_respect_count_and_size() {
-        let rows: Vec<Value> = (0..7)
-            .map(|i| json!({"id": i, "x": "y".repeat(100)}))
+        let rows: Vec<String> = (0..7)
+            .map(|i| json!({"id": i, "x": "y".repeat(100)}).to_string())
             .collect();
         assert_eq!(
             batches(&rows, 3, 1 << 20)

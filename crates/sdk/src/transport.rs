@@ -17,8 +17,8 @@ pub trait Transport: Send + Sync + 'static {
 }
 
 /// `POST {api_url}/logs3` with `Authorization: Bearer <key>` over HTTP(S). Large bodies go
-/// gzip-compressed (fast level, on the logger's thread); a server that refuses that (415 or
-/// 400) gets plain bodies from then on.
+/// gzip-compressed (fast level, on the logger's thread) unless the server is on a loopback
+/// address; a server that refuses that (415 or 400) gets plain bodies from then on.
 pub struct HttpTransport {
     url: String,
     auth: String,
@@ -38,13 +38,15 @@ impl HttpTransport {
             url: format!("{}/logs3", api_url.trim_end_matches('/')),
             auth: format!("Bearer {}", api_key.trim()),
             agent,
-            gzip: AtomicBool::new(true),
+            // On this machine compressing only costs CPU, on both ends.
+            gzip: AtomicBool::new(!is_loopback(api_url)),
         }
     }
 
-    /// The same transport, never compressing bodies.
-    pub fn without_compression(self) -> Self {
-        self.gzip.store(false, Ordering::Relaxed);
+    /// The same transport, compressing large bodies or never (by default: unless the server
+    /// is on a loopback address).
+    pub fn with_compression(self, gzip: bool) -> Self {
+        self.gzip.store(gzip, Ordering::Relaxed);
         self
     }
 
@@ -76,6 +78,22 @@ impl HttpTransport {
     }
 }
 
+/// Whether `url`'s host is this machine (`localhost`, `127.x.x.x`, `::1`).
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        authority.split(':').next().unwrap_or("")
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Transport for HttpTransport {
     fn post_logs3(&self, body: &[u8]) -> PostResult {
         if body.len() >= GZIP_MIN_BYTES && self.gzip.load(Ordering::Relaxed) {
@@ -88,5 +106,29 @@ impl Transport for HttpTransport {
             }
         }
         self.send(body, false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn loopback_hosts_are_recognized() {
+        for url in [
+            "http://127.0.0.1:4318",
+            "http://localhost/api",
+            "https://user@127.0.0.2:1/x",
+            "http://[::1]:8080",
+        ] {
+            assert!(is_loopback(url), "{url}");
+        }
+        for url in [
+            "https://api.example.com",
+            "http://10.0.0.1:4318",
+            "http://[2001:db8::1]/",
+        ] {
+            assert!(!is_loopback(url), "{url}");
+        }
     }
 }

@@ -290,6 +290,19 @@ impl Transport for Stalled {
 
 #[test]
 fn a_full_queue_drops_the_oldest_rows_and_counts_them() {
+    full_queue_keeps_the_newest_ten(|config, _| config.queue_capacity = 10);
+}
+
+#[test]
+fn a_queue_full_by_bytes_drops_the_oldest_rows_too() {
+    full_queue_keeps_the_newest_ten(|config, pid| {
+        // Room for ten rows like r10..r30 (same length), not eleven.
+        config.queue_bytes = 10 * span_rows(pid, 10)[0].to_string().len() + 5;
+    });
+}
+
+/// Logs r0 (taken by a stalled worker), then r1..r30 into a queue `limit` makes hold ten.
+fn full_queue_keeps_the_newest_ten(limit: impl FnOnce(&mut LoggerConfig, &str)) {
     let server = start();
     let pid = project(&server, "full");
     let stalled = Arc::new(Stalled {
@@ -298,7 +311,7 @@ fn a_full_queue_drops_the_oldest_rows_and_counts_them() {
         cv: std::sync::Condvar::new(),
     });
     let mut config = LoggerConfig::new(stalled.clone());
-    config.queue_capacity = 10;
+    limit(&mut config, &pid);
     config.full_queue = FullQueue::DropOldest;
     let logger = BackgroundLogger::start(config);
     logger.log(span_rows(&pid, 0)[0].clone());
@@ -422,7 +435,10 @@ fn large_bodies_go_gzip_compressed_and_arrive_whole() {
     let body = json!({"rows": [{"id": "big", "project_id": pid, "log_id": "g", "input": big}], "api_version": 2})
         .to_string();
     assert!(body.len() > 64 * 1024);
-    assert_eq!(http(&server).post_logs3(body.as_bytes()), Ok(200));
+    // The server is on this machine: compression has to be asked for.
+    let transport = HttpTransport::new(&server.url, &server.key, Duration::from_secs(30))
+        .with_compression(true);
+    assert_eq!(transport.post_logs3(body.as_bytes()), Ok(200));
     let stored = rows(&server, &pid);
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0]["input"], json!(big));
@@ -471,7 +487,7 @@ fn a_server_refusing_gzip_gets_plain_bodies() {
         }
         heads
     });
-    let transport = HttpTransport::new(&url, "k", Duration::from_secs(10));
+    let transport = HttpTransport::new(&url, "k", Duration::from_secs(10)).with_compression(true);
     let body = "x".repeat(100_000);
     assert_eq!(transport.post_logs3(body.as_bytes()), Ok(200));
     assert_eq!(transport.post_logs3(body.as_bytes()), Ok(200));

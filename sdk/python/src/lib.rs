@@ -20,10 +20,12 @@ struct Logger {
 impl Logger {
     /// Starts a logger posting to `api_url` with `api_key`. `spool_dir`: where batches the
     /// server could not take are kept and later re-sent (files named `<spool_key>-...`);
-    /// `backoff_seconds`: the first retry delay, doubled per retry.
+    /// `backoff_seconds`: the first retry delay, doubled per retry; `queue_capacity` and
+    /// `queue_bytes`: the queue's bounds in rows and in bytes of row JSON; `concurrency`:
+    /// requests in flight at once.
     #[new]
-    #[pyo3(signature = (api_url, api_key, *, batch_rows=100, max_request_bytes=6291456, queue_capacity=25000,
-                        block_when_full=false, num_retries=2, sync_flush=false,
+    #[pyo3(signature = (api_url, api_key, *, batch_rows=100, max_request_bytes=6291456, queue_capacity=25000, queue_bytes=268435456,
+                        block_when_full=false, num_retries=2, concurrency=2, sync_flush=false,
                         failed_payloads_dir=None, all_payloads_dir=None, spool_dir=None,
                         spool_key=None, backoff_seconds=1.0))]
     #[allow(clippy::too_many_arguments)]
@@ -33,8 +35,10 @@ impl Logger {
         batch_rows: usize,
         max_request_bytes: usize,
         queue_capacity: usize,
+        queue_bytes: usize,
         block_when_full: bool,
         num_retries: u32,
+        concurrency: usize,
         sync_flush: bool,
         failed_payloads_dir: Option<String>,
         all_payloads_dir: Option<String>,
@@ -50,12 +54,14 @@ impl Logger {
         config.batch_rows = batch_rows;
         config.max_request_bytes = max_request_bytes;
         config.queue_capacity = queue_capacity;
+        config.queue_bytes = queue_bytes;
         config.full_queue = if block_when_full {
             FullQueue::Block
         } else {
             FullQueue::DropOldest
         };
         config.num_retries = num_retries;
+        config.concurrency = concurrency.max(1);
         config.sync_flush = sync_flush;
         config.failed_payloads_dir = failed_payloads_dir.map(Into::into);
         config.all_payloads_dir = all_payloads_dir.map(Into::into);

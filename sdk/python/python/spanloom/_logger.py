@@ -58,6 +58,13 @@ def _env_float(name: str, default: float) -> float:
         return default
 
 
+def _queue_size() -> int:
+    """`SPANLOOM_QUEUE_SIZE`: rows queued at most (100,000; the official SDK keeps 25,000). A
+    traced loop logs rows far faster than any server takes them, so the queue holds a burst
+    of 50,000 spans without losing one; `SPANLOOM_QUEUE_BYTES` (256 MiB) bounds its memory."""
+    return max(1, _env_int("QUEUE_SIZE", 100_000))
+
+
 _log = logging.getLogger("spanloom")
 
 
@@ -172,8 +179,11 @@ def login(app_url: Optional[str] = None, api_key: Optional[str] = None, org_name
             # the queue from overflowing at a high logging rate; the byte limit still applies.
             batch_rows=_env_int("DEFAULT_BATCH_SIZE", 1000),
             max_request_bytes=max_bytes,
-            queue_capacity=max(1, _env_int("QUEUE_SIZE", 25000)),
+            queue_capacity=_queue_size(),
+            queue_bytes=max(1, _env_int("QUEUE_BYTES", 256 * 1024 * 1024)),
             num_retries=_env_int("NUM_RETRIES", 2),
+            # Requests in flight at once: the server decodes one while it commits another.
+            concurrency=max(1, _env_int("SEND_CONCURRENCY", 4)),
             sync_flush=(_env("SYNC_FLUSH") or "").lower() in _TRUE,
             failed_payloads_dir=_env("FAILED_PUBLISH_PAYLOADS_DIR"),
             all_payloads_dir=_env("ALL_PUBLISH_PAYLOADS_DIR"),
@@ -265,18 +275,20 @@ class _Resolver:
         self.wake = False
         self.replayed_spool = False
         self.kicked = False
+        self.cap = _queue_size()
 
     def add(self, logger: Logger, row: dict) -> None:
         with self.cond:
-            cap = max(1, _env_int("QUEUE_SIZE", 25000))
+            cap = self.cap
             while len(self.pending) >= cap:
                 self.pending.popleft()
                 self.dropped += 1
                 if self.dropped == 1:
                     _warn(f"spanloom: {cap} rows wait for the server; the oldest are dropped")
             self.pending.append((logger, row))
+            # No notify: the thread takes every waiting row on each pass, and `settle`
+            # waiters wait for rows to leave, not to arrive.
             self._start()
-            self.cond.notify_all()
 
     def kick(self) -> None:
         """Starts the thread even with nothing queued (to replay the spool early)."""
