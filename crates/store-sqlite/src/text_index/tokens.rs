@@ -59,22 +59,47 @@ struct Run {
     cjk: bool,
 }
 
-/// The runs of `text`, in order.
+/// The runs of `text`, in order. ASCII (most of what is logged) is classified a byte at a
+/// time, and a run of ASCII letters and digits is taken in one tight loop; other characters
+/// are decoded and classified by Unicode rules.
 fn runs(text: &str) -> Vec<Run> {
+    let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut current: Option<Run> = None;
-    for (i, c) in text.char_indices() {
-        let class = if is_cjk(c) {
-            Some(true)
-        } else if is_word(c) {
-            Some(false)
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (class, len) = if b < 0x80 {
+            if b.is_ascii_alphanumeric() {
+                // The whole ASCII stretch of the word at once.
+                let mut end = i + 1;
+                while end < bytes.len() && bytes[end].is_ascii_alphanumeric() {
+                    end += 1;
+                }
+                (Some(false), end - i)
+            } else {
+                (None, 1)
+            }
         } else {
-            None
+            let c = text[i..]
+                .chars()
+                .next()
+                .unwrap_or(char::REPLACEMENT_CHARACTER);
+            let class = if is_cjk(c) {
+                Some(true)
+            } else if is_word(c) {
+                Some(false)
+            } else {
+                None
+            };
+            (class, c.len_utf8())
         };
+        // Characters of this step: `len` for an ASCII word stretch, else one.
+        let chars = if b < 0x80 { len } else { 1 };
         match (&mut current, class) {
             (Some(run), Some(cjk)) if run.cjk == cjk => {
-                run.end = i + c.len_utf8();
-                run.chars += 1;
+                run.end = i + len;
+                run.chars += chars;
             }
             (_, class) => {
                 if let Some(run) = current.take() {
@@ -82,12 +107,13 @@ fn runs(text: &str) -> Vec<Run> {
                 }
                 current = class.map(|cjk| Run {
                     start: i,
-                    end: i + c.len_utf8(),
-                    chars: 1,
+                    end: i + len,
+                    chars,
                     cjk,
                 });
             }
         }
+        i += len;
     }
     out.extend(current);
     out
@@ -195,6 +221,53 @@ mod tests {
         let mut out = Vec::new();
         for_each_term(text, |t| out.push(t.to_owned()));
         out
+    }
+
+    /// `runs` classifying every character by Unicode rules (what the ASCII fast path must
+    /// agree with).
+    fn runs_by_char(text: &str) -> Vec<(usize, usize, usize, bool)> {
+        let mut out: Vec<(usize, usize, usize, bool)> = Vec::new();
+        let mut current: Option<(usize, usize, usize, bool)> = None;
+        for (i, c) in text.char_indices() {
+            let class = if is_cjk(c) {
+                Some(true)
+            } else if is_word(c) {
+                Some(false)
+            } else {
+                None
+            };
+            match (&mut current, class) {
+                (Some(run), Some(cjk)) if run.3 == cjk => {
+                    run.1 = i + c.len_utf8();
+                    run.2 += 1;
+                }
+                (_, class) => {
+                    out.extend(current.take());
+                    current = class.map(|cjk| (i, i + c.len_utf8(), 1, cjk));
+                }
+            }
+        }
+        out.extend(current);
+        out
+    }
+
+    #[test]
+    fn the_ascii_fast_path_finds_the_same_runs() {
+        for text in [
+            "",
+            "hello, wörld_42!",
+            "abc日本def ghi",
+            "naïve café x² ß 42abc",
+            "日本語のテキスト and English",
+            "{\"role\":\"user\",\"content\":\"what is my refund status?\"}",
+            "ẞig Ωmega 한국어 текст",
+        ] {
+            let fast: Vec<_> = runs(text)
+                .iter()
+                .map(|r| (r.start, r.end, r.chars, r.cjk))
+                .collect();
+            assert_eq!(fast, runs_by_char(text), "{text:?}");
+        }
     }
 
     #[test]
