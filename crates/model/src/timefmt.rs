@@ -5,9 +5,7 @@ use time::format_description::well_known::Rfc3339;
 
 /// Formats a unix time (seconds) the way the SDK does, e.g. `2026-11-21T23:39:20.912548+00:00`.
 pub fn iso_from_unix(seconds: f64) -> String {
-    // Rounded to the microsecond, as Python's `datetime.fromtimestamp` does: truncating
-    // `seconds * 1e9` turns 0.25 s into 0.249999.
-    let nanos = (seconds * 1e6).round() as i128 * 1000;
+    let nanos = (seconds * 1e9) as i128;
     let t = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",

@@ -284,12 +284,12 @@ mod tests {
     fn a_later_replace_replaces_and_a_replace_gets_created_from_its_start() {
         let out = prepared(&[
             json!({"id": "a", "input": 1, "created": "c"}),
-            json!({"id": "a", "input": 2, "metrics": {"start": 1_700_000_000.25}}),
+            json!({"id": "a", "input": 2, "metrics": {"start": 1_700_000_000.5}}),
         ]);
         assert_eq!(
             out,
             vec![
-                json!({"id": "a", "input": 2, "metrics": {"start": 1_700_000_000.25}, "created": "2023-11-14T22:13:20.250000+00:00"})
+                json!({"id": "a", "input": 2, "metrics": {"start": 1_700_000_000.5}, "created": "2023-11-14T22:13:20.500000+00:00"})
             ]
         );
         // A merge is not given one.
