@@ -4,6 +4,19 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+/// Lowers the calling thread's CPU priority to the lowest (nice 19), where the OS allows it:
+/// work that can lag (the text index) then takes a core only when ingest and queries leave
+/// it idle, instead of taking turns with them on a small machine.
+pub(crate) fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let thread = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(thread), 19) {
+            tracing::debug!(error = %e, "cannot lower the thread's priority");
+        }
+    }
+}
+
 /// The stop request a background thread waits on.
 #[derive(Clone)]
 pub(crate) struct StopSignal(Arc<(Mutex<bool>, Condvar)>);

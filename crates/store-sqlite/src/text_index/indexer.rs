@@ -96,6 +96,7 @@ struct Worker {
 
 impl Worker {
     fn run(&mut self, stop: &StopSignal) {
+        crate::background::lower_priority();
         let mut wait = Duration::ZERO;
         loop {
             if stop.wait(wait) {
