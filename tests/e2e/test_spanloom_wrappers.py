@@ -97,7 +97,7 @@ def assert_timed(row: dict) -> None:
 
 
 OPENAI_SCRIPT = """
-import asyncio, base64, json, sys, openai, spanloom
+import asyncio, base64, json, sys, time, openai, spanloom
 
 PNG = bytes.fromhex(sys.argv[3])
 logger = spanloom.init_logger(project="wrappers-openai")
@@ -146,6 +146,12 @@ with sync.chat.completions.stream(model="gpt-4o-mini", messages=[{"role": "user"
 early = sync.with_options(timeout=30).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "one two three four five"}], stream=True)
 with early:
     next(iter(early))
+# the stream helper left before the end: its span ends with the block, not at collection
+with sync.chat.completions.stream(model="gpt-4o-mini", messages=[{"role": "user", "content": "helper left early"}]) as s:
+    for _event in s:
+        break
+out["helper_left_at"] = time.time()
+time.sleep(0.05)
 spanloom.flush()
 print(json.dumps(out))
 """
@@ -160,8 +166,10 @@ def test_wrap_openai_async_streams_tools_and_raw_responses(client, wrapped):
 
     rows = spans(client, "wrappers-openai", 10)
     chats = by_name(rows, "Chat Completion")
-    assert len(chats) == 8 and all(r["span_attributes"]["type"] == "llm" for r in chats), [(r["span_attributes"], r.get("output")) for r in rows]
-    a_json, a_stream, tool_json, tool_stream, with_image, raw, helper, early = chats
+    assert len(chats) == 9 and all(r["span_attributes"]["type"] == "llm" for r in chats), [(r["span_attributes"], r.get("output")) for r in rows]
+    a_json, a_stream, tool_json, tool_stream, with_image, raw, helper, early, helper_early = chats
+    assert helper_early["input"] == [{"role": "user", "content": "helper left early"}]
+    assert helper_early["metrics"]["start"] <= helper_early["metrics"]["end"] <= out["helper_left_at"], helper_early
     [emb] = by_name(rows, "Embedding")
     [root] = by_name(rows, "async-root")
 

@@ -271,13 +271,15 @@ class Aggregator:
         guard("a stream chunk", self.absorb, chunk)
 
     def finish(self) -> None:
-        """Finishes the call with the aggregated result (under `guard`)."""
+        """Finishes the call with the aggregated result (under `guard`); once, even when the
+        stream's end, its `close()` and its response's close all arrive, or tracing failed."""
 
         def done() -> None:
             output, metrics, metadata = self.result()
             self.call.finish(output, metrics, metadata)
 
-        if not self.call._done:
+        if not self.call._done and not getattr(self, "_finishing", False):
+            self._finishing = True
             guard("a stream's end", done)
 
 
@@ -341,7 +343,40 @@ def hook_stream(stream: Any, agg: Aggregator, is_async: bool) -> Any:
                     cls_close(s)
 
             stream.close = close_first
+    _finish_on_response_close(stream, agg)
     return stream
+
+
+def _finish_on_response_close(stream: Any, agg: Aggregator) -> None:
+    """Also finishes the span when the stream's HTTP response is closed directly: openai's
+    `chat.completions.stream()` helper closes the response, not the stream, when its `with`
+    block is left before the end (the span ended only at garbage collection before)."""
+    response = getattr(stream, "response", None)
+    if response is None:
+        return
+    ref = weakref.ref(response)  # no cycle through the response's own __dict__
+    for name in ("close", "aclose"):
+        cls_method = getattr(type(response), name, None)
+        if cls_method is None:
+            continue
+        if inspect.iscoroutinefunction(cls_method):
+
+            async def aclose_finishing(method: Any = cls_method) -> None:
+                agg.finish()
+                r = ref()
+                if r is not None:
+                    await method(r)
+
+            setattr(response, name, aclose_finishing)
+        else:
+
+            def close_finishing(method: Any = cls_method) -> None:
+                agg.finish()
+                r = ref()
+                if r is not None:
+                    method(r)
+
+            setattr(response, name, close_finishing)
 
 
 class _ProxyStream:
