@@ -367,6 +367,12 @@ class _Resolver:
                 delay = 0.25
             except Exception as e:  # noqa: BLE001 - keep the rows, try again later
                 with self.cond:
+                    if not self._busy():
+                        # Only an early resolve (`prepare`) failed: give up quietly; the first
+                        # row starts over, warning and retrying as it always did.
+                        self.early = []
+                        self.thread = None
+                        return
                     self.failures += 1
                     self.failing = True
                     self.cond.notify_all()
