@@ -50,6 +50,18 @@ fn is_word(c: char) -> bool {
     c.is_alphanumeric() && !is_cjk(c)
 }
 
+/// The run class of a character: `Some(true)` CJK, `Some(false)` a word character, `None`
+/// a separator.
+fn class_of(c: char) -> Option<bool> {
+    if is_cjk(c) {
+        Some(true)
+    } else if is_word(c) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 /// A maximal run of word or CJK characters: byte range and character count.
 #[derive(Debug, Clone, Copy)]
 struct Run {
@@ -85,14 +97,7 @@ fn runs(text: &str) -> Vec<Run> {
                 .chars()
                 .next()
                 .unwrap_or(char::REPLACEMENT_CHARACTER);
-            let class = if is_cjk(c) {
-                Some(true)
-            } else if is_word(c) {
-                Some(false)
-            } else {
-                None
-            };
-            (class, c.len_utf8())
+            (class_of(c), c.len_utf8())
         };
         // Characters of this step: `len` for an ASCII word stretch, else one.
         let chars = if b < 0x80 { len } else { 1 };
@@ -229,14 +234,7 @@ mod tests {
         let mut out: Vec<(usize, usize, usize, bool)> = Vec::new();
         let mut current: Option<(usize, usize, usize, bool)> = None;
         for (i, c) in text.char_indices() {
-            let class = if is_cjk(c) {
-                Some(true)
-            } else if is_word(c) {
-                Some(false)
-            } else {
-                None
-            };
-            match (&mut current, class) {
+            match (&mut current, class_of(c)) {
                 (Some(run), Some(cjk)) if run.3 == cjk => {
                     run.1 = i + c.len_utf8();
                     run.2 += 1;

@@ -277,15 +277,20 @@ def _start_traced(name: str, type: Optional[str], input: Any):
         current = _current.get()
         if current is not None:
             return Span(current._logger, name, type, current, event=event)
-        target = _default_target()
-        if target is None:
-            return NOOP_SPAN
-        if type is None:
-            type = "eval" if getattr(target, "_is_experiment", False) else "task"
-        return Span(target, name, type, None, event=event)
+        return _root_span(_default_target(), name, type, event)
     except Exception as e:  # noqa: BLE001 - tracing never raises into user code
         print(f"spanloom: could not start a span: {e}", file=sys.stderr)
         return NOOP_SPAN
+
+
+def _root_span(target: Any, name: Optional[str], type: Optional[str], event: Optional[dict]):
+    """A new trace's root span in `target` (a no-op span without one). A root's default type,
+    as in the official SDK: an experiment's roots are eval rows, a logger's are tasks."""
+    if target is None:
+        return NOOP_SPAN
+    if type is None:
+        type = "eval" if getattr(target, "_is_experiment", False) else "task"
+    return Span(target, name, type, None, event=event)
 
 
 def start_span(name: Optional[str] = None, type: Optional[str] = None, parent: Optional[str] = None, logger: Optional[_logger.Logger] = None, **event: Any):
@@ -313,13 +318,7 @@ def start_span(name: Optional[str] = None, type: Optional[str] = None, parent: O
             if target is None or (object_id and target._project_id != object_id) or (by_name and getattr(target, "_project", None) != by_name):
                 target = _slug_target(_type, object_id, parent)
             return Span(target, name, type, None, root_span_id=root_span_id, parent_span_id=span_id, event=event)
-        if target is None:
-            return NOOP_SPAN
-        if type is None:
-            # A root's default type, as in the official SDK: an experiment's roots are eval
-            # rows, a logger's are tasks.
-            type = "eval" if getattr(target, "_is_experiment", False) else "task"
-        return Span(target, name, type, None, event=event)
+        return _root_span(target, name, type, event)
     except Exception as e:  # noqa: BLE001 - tracing never raises into user code
         print(f"spanloom: could not start a span: {e}", file=sys.stderr)
         return NOOP_SPAN
