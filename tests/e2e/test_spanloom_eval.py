@@ -51,6 +51,11 @@ EVAL_SCRIPT = textwrap.dedent(
 )
 
 
+def attributes(row: dict) -> dict:
+    """A row's span attributes without `exec_counter` (a process-wide ordering hint)."""
+    return {k: v for k, v in row["span_attributes"].items() if k != "exec_counter"}
+
+
 def score_lines(out: str) -> list[str]:
     """The score lines of a printed summary (metrics such as duration differ between runs)."""
     return [line for line in out.splitlines() if line.endswith(" score") or " score\t(" in line]
@@ -98,7 +103,7 @@ def test_eval_summary_rows_and_comparison_match_the_official_sdk(server, client)
         for r in rows:
             root = r if not r["span_parents"] else roots[r["span_parents"][0]]
             assert r["root_span_id"] == root["root_span_id"]
-            attrs = {k: v for k, v in r["span_attributes"].items() if k != "exec_counter"}
+            attrs = attributes(r)
             fields = {k: r.get(k) for k in ("input", "output", "expected", "scores", "metadata", "tags", "error")}
             out.append([root["input"], attrs, fields, bool(r["span_parents"])])
         return sorted(out, key=json.dumps)
@@ -106,7 +111,7 @@ def test_eval_summary_rows_and_comparison_match_the_official_sdk(server, client)
     assert shape(rows) == shape(official)
     cherry = [r for r in rows if r["root_span_id"] == next(x["root_span_id"] for x in rows if x["input"] == "cherry" and not x["span_parents"])]
     scorer = next(r for r in cherry if r["span_attributes"]["name"] == "Levenshtein")
-    assert scorer["span_attributes"] == {"name": "Levenshtein", "type": "score", "purpose": "scorer"}
+    assert attributes(scorer) == {"name": "Levenshtein", "type": "score", "purpose": "scorer"}
     assert scorer["input"] == {"input": "cherry", "expected": "cherry", "metadata": {}, "output": "ch", "id": None, "tags": None}
     assert scorer["output"] == {"score": pytest.approx(2 / 6)} and scorer["scores"] == {"Levenshtein": pytest.approx(2 / 6)}
     for r in rows:
@@ -228,7 +233,7 @@ def test_eval_async_trials_concurrency_hooks_and_errors(server, client):
 
     rows = fetch_experiment(client, project, "async-run")
     roots = [r for r in rows if not r["span_parents"]]
-    assert len(roots) == 5 and all(r["span_attributes"] == {"name": "eval", "type": "eval"} for r in roots)
+    assert len(roots) == 5 and all(attributes(r) == {"name": "eval", "type": "eval"} for r in roots)
     exp_meta = client.get("/v1/experiment", params={"project_id": roots[0]["project_id"], "experiment_name": "async-run"}).json()["objects"][0]
     assert exp_meta.get("metadata") == {"model": "upper-v1"}
     by_parent: dict = {}
@@ -242,7 +247,7 @@ def test_eval_async_trials_concurrency_hooks_and_errors(server, client):
     children = {c["span_attributes"]["name"]: c for c in by_parent[hello_root["span_id"]]}
     assert set(children) == {"task", "Levenshtein", "async_exact", "as_dict", "many", "broken", "scorer_5", "traced_spans", "kind"}
     assert hello_root["classifications"] == {"kind": [{"id": "upper", "label": "Case"}]}
-    assert children["kind"]["span_attributes"] == {"name": "kind", "type": "classifier", "purpose": "scorer"}
+    assert attributes(children["kind"]) == {"name": "kind", "type": "classifier", "purpose": "scorer"}
     assert children["kind"]["output"] == {"id": "upper", "label": "Case"}
     task_span = children["task"]
     assert task_span["input"] == "hello" and task_span["output"] == "HELLO"
@@ -340,7 +345,7 @@ def test_experiments_log_spans_feedback_and_update(server, client):
     first, second = manual[logged["first"]], manual["row-2"]
     assert first["input"] == {"q": 1} and first["output"] == "one" and first["expected"] == "one"
     assert first["scores"] == {"correct": 1} and first["metadata"] == {"n": 1} and first["tags"] == ["a"]
-    assert first["span_attributes"] == {"name": "root", "type": "eval"} and first["span_parents"] is None
+    assert attributes(first) == {"name": "root", "type": "eval"} and first["span_parents"] is None
     assert first["metrics"]["start"] <= first["metrics"]["end"] <= second["metrics"]["start"] <= second["metrics"]["end"]
     assert second["scores"] == {"correct": 0.0, "partial": 0.25, "reviewed": 1.0}
     assert second["expected"] == "deux"

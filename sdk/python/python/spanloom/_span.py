@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import itertools
 import random
 import sys
 import time
@@ -59,6 +60,25 @@ def _leave(tokens: tuple) -> None:
 # and `hex` cost about a tenth of `uuid.uuid4()` plus `secrets.token_hex` per span.
 _randbytes = random.randbytes
 
+# `span_attributes.exec_counter`: a process-wide, increasing ordering hint, as the official
+# SDK sends it.
+_exec_counter = itertools.count(1)
+
+# `context.span_origin` of every span this SDK starts.
+_SPAN_ORIGIN = {"name": "spanloom.sdk.python", "instrumentation": {"name": "spanloom-python-logger"}}
+
+
+def _caller_context(frame: Any) -> dict:
+    """`context` of a new span, as the official SDK sends it: the first frame from `frame`
+    outwards that is outside this package (the code that started the span, or called the
+    traced function)."""
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("spanloom"):
+        frame = frame.f_back
+    if frame is None:
+        return {"span_origin": _SPAN_ORIGIN}
+    code = frame.f_code
+    return {"caller_functionname": code.co_name, "caller_filename": code.co_filename, "caller_lineno": frame.f_lineno, "span_origin": _SPAN_ORIGIN}
+
 
 def error_text(error: BaseException) -> str:
     """The formatted traceback of `error`, the way spans record errors."""
@@ -99,6 +119,7 @@ class Span:
         # The identity every later row of this span repeats (a merge into the first).
         self._ident = {"id": self.id, "span_id": self.span_id, "root_span_id": self.root_span_id, "span_parents": self._parents, "_is_merge": True}
         attributes = {"name": self.name, "type": type} if type else {"name": self.name}
+        attributes["exec_counter"] = next(_exec_counter)
         # `created` is left to the core, which derives it from `metrics.start`.
         row = {
             "id": self.id,
@@ -267,13 +288,15 @@ def current_span():
     return _current.get() or NOOP_SPAN
 
 
-def _start_traced(name: str, type: Optional[str], input: Any):
-    """`start_span(name=..., type=..., input=...)` for a traced call, without the keyword
-    plumbing (the general path when the OpenTelemetry bridge is installed)."""
+def _start_traced(name: str, type: Optional[str], input: Any, caller: Any):
+    """`start_span(name=..., type=..., input=...)` for a traced call called from the frame
+    `caller`, without the keyword plumbing (the general path when the OpenTelemetry bridge is
+    installed)."""
+    context = _caller_context(caller)
     if _bridge is not None:
-        return start_span(name=name, type=type, input=input)
+        return start_span(name=name, type=type, input=input, context=context)
     try:
-        event = None if input is None else {"input": input}
+        event = {"context": context} if input is None else {"input": input, "context": context}
         current = _current.get()
         if current is not None:
             return Span(current._logger, name, type, current, event=event)
@@ -297,6 +320,8 @@ def start_span(name: Optional[str] = None, type: Optional[str] = None, parent: O
     """Starts a span: a child of the current span, else of the `parent` slug, else a root of
     the current logger; a no-op span when there is no logger."""
     try:
+        if "context" not in event:
+            event["context"] = _caller_context(sys._getframe(1))
         current = _current.get()
         bridge = _bridge
         if bridge is not None and parent is None:
@@ -522,7 +547,8 @@ def traced(fn: Optional[Callable] = None, *, name: Optional[str] = None, type: O
             return _bound_input(f, args, kwargs)
 
         def begin(args: tuple, kwargs: dict) -> Any:
-            return _start_traced(span_name, type, None if notrace_io else bound_input(args, kwargs))
+            # sys._getframe(2): the caller of the wrapper that called this.
+            return _start_traced(span_name, type, None if notrace_io else bound_input(args, kwargs), sys._getframe(2))
 
         def untraced() -> bool:
             return _current.get() is None and _default_target() is None
