@@ -76,8 +76,19 @@ def _caller_context(frame: Any) -> dict:
         frame = frame.f_back
     if frame is None:
         return {"span_origin": _SPAN_ORIGIN}
-    code = frame.f_code
-    return {"caller_functionname": code.co_name, "caller_filename": code.co_filename, "caller_lineno": frame.f_lineno, "span_origin": _SPAN_ORIGIN}
+    # One dict per call site, shared by its spans (rows are never changed once logged).
+    key = (frame.f_code, frame.f_lineno)
+    context = _contexts.get(key)
+    if context is None:
+        if len(_contexts) >= 4096:
+            _contexts.clear()
+        code = frame.f_code
+        context = {"caller_functionname": code.co_name, "caller_filename": code.co_filename, "caller_lineno": frame.f_lineno, "span_origin": _SPAN_ORIGIN}
+        _contexts[key] = context
+    return context
+
+
+_contexts: dict = {}
 
 
 def error_text(error: BaseException) -> str:
