@@ -91,6 +91,14 @@ def _caller_context(frame: Any) -> dict:
 _contexts: dict = {}
 
 
+def _definition_context(fn: Callable) -> dict:
+    """`context` naming where `fn` is defined."""
+    code = getattr(inspect.unwrap(fn), "__code__", None)
+    if code is None:
+        return {"caller_functionname": getattr(fn, "__name__", ""), "span_origin": _SPAN_ORIGIN}
+    return {"caller_functionname": code.co_name, "caller_filename": code.co_filename, "caller_lineno": code.co_firstlineno, "span_origin": _SPAN_ORIGIN}
+
+
 def error_text(error: BaseException) -> str:
     """The formatted traceback of `error`, the way spans record errors."""
     try:
@@ -299,11 +307,9 @@ def current_span():
     return _current.get() or NOOP_SPAN
 
 
-def _start_traced(name: str, type: Optional[str], input: Any, caller: Any):
-    """`start_span(name=..., type=..., input=...)` for a traced call called from the frame
-    `caller`, without the keyword plumbing (the general path when the OpenTelemetry bridge is
-    installed)."""
-    context = _caller_context(caller)
+def _start_traced(name: str, type: Optional[str], input: Any, context: dict):
+    """`start_span(name=..., type=..., input=..., context=...)` for a traced call, without the
+    keyword plumbing (the general path when the OpenTelemetry bridge is installed)."""
     if _bridge is not None:
         return start_span(name=name, type=type, input=input, context=context)
     try:
@@ -551,6 +557,9 @@ def traced(fn: Optional[Callable] = None, *, name: Optional[str] = None, type: O
     def decorate(f: Callable) -> Callable:
         span_name = name or f.__name__
         positional = _positional_names(f)
+        # A traced call's `context` names the traced function itself (found once, here);
+        # looking up each call's caller would cost about a microsecond per call.
+        context = _definition_context(f)
 
         def bound_input(args: tuple, kwargs: dict) -> Any:
             if positional is not None and not kwargs and len(args) == len(positional):
@@ -558,8 +567,7 @@ def traced(fn: Optional[Callable] = None, *, name: Optional[str] = None, type: O
             return _bound_input(f, args, kwargs)
 
         def begin(args: tuple, kwargs: dict) -> Any:
-            # sys._getframe(2): the caller of the wrapper that called this.
-            return _start_traced(span_name, type, None if notrace_io else bound_input(args, kwargs), sys._getframe(2))
+            return _start_traced(span_name, type, None if notrace_io else bound_input(args, kwargs), context)
 
         def untraced() -> bool:
             return _current.get() is None and _default_target() is None
