@@ -167,6 +167,26 @@ impl Shared {
         // A panic while holding the lock cannot leave the queue half-updated; keep going.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// The worker's sleep while it has nothing to send (up to `timeout`, or until woken):
+    /// marked idle meanwhile, so the next row wakes it.
+    fn wait_idle<'a>(
+        &self,
+        mut state: MutexGuard<'a, State>,
+        timeout: Option<Duration>,
+    ) -> MutexGuard<'a, State> {
+        state.worker_idle = true;
+        let mut state = match timeout {
+            Some(t) => self
+                .changed
+                .wait_timeout(state, t)
+                .map(|(s, _)| s)
+                .unwrap_or_else(|p| p.into_inner().0),
+            None => self.changed.wait(state).unwrap_or_else(|p| p.into_inner()),
+        };
+        state.worker_idle = false;
+        state
+    }
 }
 
 /// The background logger. Dropping it flushes and stops the worker (unless abandoned, or
@@ -352,21 +372,10 @@ fn run(shared: &Shared, config: &LoggerConfig) {
                     if now >= at {
                         break;
                     }
-                    state.worker_idle = true;
-                    state = shared
-                        .changed
-                        .wait_timeout(state, at - now)
-                        .map(|(s, _)| s)
-                        .unwrap_or_else(|p| p.into_inner().0);
-                    state.worker_idle = false;
+                    state = shared.wait_idle(state, Some(at - now));
                     continue;
                 }
-                state.worker_idle = true;
-                state = shared
-                    .changed
-                    .wait(state)
-                    .unwrap_or_else(|p| p.into_inner());
-                state.worker_idle = false;
+                state = shared.wait_idle(state, None);
             }
             // Woken by a first row: give the rows after it a moment to join it.
             let linger_until = Instant::now() + LINGER;

@@ -191,7 +191,7 @@ impl LazyRow {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str(&Value::String(key.clone()).to_string());
+            out.push_str(&serde_json::to_string(key).unwrap_or_default());
             out.push(':');
             match field {
                 Field::Raw(raw) => out.push_str(raw.get()),

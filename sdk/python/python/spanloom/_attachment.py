@@ -426,13 +426,13 @@ def emit_row(row: dict) -> None:
     The common case (no attachment in the row, none waiting, a core logger running) is one
     orjson call and one copy into the core, without the pipeline's lock."""
     try:
-        core = _logger._state._core
+        core = _logger._state.started_core()
         if core is not None and not _pipeline._pending and _orjson is not None:
             try:
                 text = _orjson.dumps(row, default=_fast_default, option=_ORJSON_OPTIONS)
             except (TypeError, ValueError):  # an attachment, or what orjson cannot write
                 text = None
-            if text is not None and (_logger._FORK_HOOKED or _logger._state._core_pid == os.getpid()):
+            if text is not None:
                 core.log(text)
                 return
         _pipeline.emit(row)

@@ -249,6 +249,10 @@ class LLMCall:
 class Aggregator:
     """Collects a stream's chunks into the span's output; subclasses per wire format."""
 
+    # Set once `finish` has run (the stream's end, its close and its response's close may
+    # each call it).
+    _finishing = False
+
     def __init__(self, call: LLMCall) -> None:
         self.call = call
 
@@ -278,7 +282,7 @@ class Aggregator:
             output, metrics, metadata = self.result()
             self.call.finish(output, metrics, metadata)
 
-        if not self.call._done and not getattr(self, "_finishing", False):
+        if not self.call._done and not self._finishing:
             self._finishing = True
             guard("a stream's end", done)
 

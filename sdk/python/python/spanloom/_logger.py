@@ -112,8 +112,8 @@ class _State:
     def core(self) -> Optional[_core.Logger]:
         """This process's core logger (None before login). A forked child drops the inherited
         one in its at-fork hook (`_fork.py`), so the hot path needs no `getpid`."""
-        core = self._core
-        if core is not None and (_FORK_HOOKED or self._core_pid == os.getpid()):
+        core = self.started_core()
+        if core is not None:
             return core
         with self.lock:
             if self._core is not None and self._core_pid != os.getpid():
@@ -125,13 +125,18 @@ class _State:
                 self._core_pid = os.getpid()
             return self._core
 
+    def started_core(self) -> Optional[_core.Logger]:
+        """The core logger if this process started one, without building one: the hot path's
+        check (a forked child drops the inherited one in its at-fork hook, so `getpid` is
+        needed only where that hook does not exist)."""
+        core = self._core
+        if core is not None and (_FORK_HOOKED or self._core_pid == os.getpid()):
+            return core
+        return None
+
     @core.setter
     def core(self, value: Optional[_core.Logger]) -> None:
         self._core, self._core_pid = value, os.getpid()
-
-    def live_core(self) -> Optional[_core.Logger]:
-        """The core logger if this process already started one (never builds one)."""
-        return self._core if self._core is not None and self._core_pid == os.getpid() else None
 
     def abandon_core(self) -> None:
         """Drops an inherited core logger without flushing it or joining its (nonexistent)
@@ -192,7 +197,7 @@ def login(app_url: Optional[str] = None, api_key: Optional[str] = None, org_name
             spool_key=f"spool-{_spool_key(app)}",
             backoff_seconds=_env_float("RETRY_BACKOFF", 1.0),
         )
-        if force_login and _state.live_core() is not None:
+        if force_login and _state.started_core() is not None:
             # A new login may point elsewhere: the next row starts a new core (dropping the
             # old one sends what it holds first).
             _state._core = None
@@ -492,7 +497,7 @@ def _flush(timeout: float, at_exit: bool) -> None:
 
     resolved = _resolver.settle(timeout)
     drain()  # rows waiting for their attachment uploads reach the core first
-    core = _state.live_core()
+    core = _state.started_core()
     if core is not None:
         _sent, failed, spooled = core.flush_report()
         if failed:

@@ -82,10 +82,13 @@ def _caller_context(frame: Any) -> dict:
     if context is None:
         if len(_contexts) >= 4096:
             _contexts.clear()
-        code = frame.f_code
-        context = {"caller_functionname": code.co_name, "caller_filename": code.co_filename, "caller_lineno": frame.f_lineno, "span_origin": _SPAN_ORIGIN}
-        _contexts[key] = context
+        context = _contexts[key] = _context_at(frame.f_code, frame.f_lineno)
     return context
+
+
+def _context_at(code: Any, lineno: int) -> dict:
+    """`context` naming line `lineno` of `code`."""
+    return {"caller_functionname": code.co_name, "caller_filename": code.co_filename, "caller_lineno": lineno, "span_origin": _SPAN_ORIGIN}
 
 
 _contexts: dict = {}
@@ -96,7 +99,7 @@ def _definition_context(fn: Callable) -> dict:
     code = getattr(inspect.unwrap(fn), "__code__", None)
     if code is None:
         return {"caller_functionname": getattr(fn, "__name__", ""), "span_origin": _SPAN_ORIGIN}
-    return {"caller_functionname": code.co_name, "caller_filename": code.co_filename, "caller_lineno": code.co_firstlineno, "span_origin": _SPAN_ORIGIN}
+    return _context_at(code, code.co_firstlineno)
 
 
 def error_text(error: BaseException) -> str:
@@ -249,12 +252,16 @@ class Span:
         self.set_current()
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        # A generator closed early is not an error.
+    def _end_raised(self, exc: Optional[BaseException]) -> None:
+        """Ends the span, logging `exc` as its error unless it is a generator closed early
+        (which is not an error)."""
         if exc is not None and not isinstance(exc, GeneratorExit):
             self._end_with("error", error_text(exc))
         else:
             self.end()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._end_raised(exc)
         self.unset_current()
 
 
@@ -425,7 +432,7 @@ def _positional_names(fn: Callable) -> Optional[tuple]:
     (no `*args`, `**kwargs` or keyword-only): a call passing exactly those positionally binds
     by `zip`, several microseconds cheaper than `Signature.bind`. None otherwise."""
     try:
-        params = tuple(inspect.signature(fn).parameters.values())
+        params = tuple(_signature(fn).parameters.values())
     except (TypeError, ValueError):
         return None
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -447,10 +454,7 @@ def _end_failed(span: Any, error: BaseException) -> None:
     """Ends a traced call's span with the exception it raised (not a generator closed early)."""
     if isinstance(span, Span):
         try:
-            if isinstance(error, GeneratorExit):
-                span.end()
-            else:
-                span._end_with("error", error_text(error))
+            span._end_raised(error)
         except Exception as e:  # noqa: BLE001
             print(f"spanloom: could not end a span: {e}", file=sys.stderr)
 
