@@ -19,6 +19,7 @@ mod blobs;
 mod checkpoint;
 mod codec;
 mod config;
+mod fields;
 mod history;
 mod query;
 mod reader;
@@ -33,6 +34,7 @@ mod writer;
 pub use config::{DEFAULT_INDEXED_FIELDS, SqliteConfig, Synchronous};
 
 use async_trait::async_trait;
+use fields::IndexedFields;
 use reader::ReaderPool;
 use rusqlite::Connection;
 use serde_json::{Map, Value};
@@ -55,8 +57,8 @@ pub struct SqliteStore {
     checkpointer: Mutex<Option<checkpoint::Checkpointer>>,
     readers: Arc<ReaderPool>,
     queue_capacity: usize,
-    /// JSON paths of the indexed fields (for the query compiler).
-    indexed: Arc<Vec<String>>,
+    /// The indexed fields (for the query compiler).
+    indexed: Arc<IndexedFields>,
     /// The full-text index behind `MATCH`, and the thread that keeps it current.
     text_index: Option<Arc<text_index::TextIndex>>,
     indexer: Mutex<Option<text_index::Indexer>>,
@@ -99,6 +101,7 @@ impl SqliteStore {
             config.queue_capacity,
             syncer,
             wal_path(&path),
+            Arc::clone(&indexed),
         )
         .map_err(backend_err)?;
         let checkpointer = checkpoint::Checkpointer::spawn(&path).map_err(backend_err)?;

@@ -1,10 +1,11 @@
 //! Tables, indexes and connection settings.
 
 use crate::config::{SqliteConfig, Synchronous};
+use crate::fields::{self, IndexedFields};
 use rusqlite::Connection;
 
 /// The schema version this build writes. Bumped with each migration.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE orgs (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created TEXT NOT NULL);
@@ -91,6 +92,35 @@ const SCHEMA_V3: &str = "ALTER TABLE api_keys ADD COLUMN default_project TEXT;";
 /// (and queries find the rows it has not indexed yet) without a scan.
 const SCHEMA_V4: &str = "CREATE INDEX spans_by_xact ON spans (xact_id);";
 
+/// Version 5, for fewer random index pages per commit (each costs a WAL write):
+/// - `spans.fields` holds the indexed fields' values, which field indexes read instead of
+///   `data` (see `fields`); the old field indexes on `data` are dropped at open and rebuilt.
+/// - `traces` becomes a rowid table in order of first sight: summaries of recent traces
+///   share pages, where the old table keyed by random root span ids put each update of a
+///   summary on its own page. Its key stays unique through a (narrow) index.
+const SCHEMA_V5: &str = r#"
+ALTER TABLE spans ADD COLUMN fields TEXT;
+CREATE TABLE traces_v5 (
+    id INTEGER PRIMARY KEY,
+    kind INTEGER NOT NULL, object_id TEXT NOT NULL, root_span_id TEXT NOT NULL,
+    org_id TEXT NOT NULL, project_id TEXT NOT NULL, start REAL, start_key REAL NOT NULL, "end" REAL,
+    duration REAL, span_count INTEGER NOT NULL, error_count INTEGER NOT NULL,
+    prompt_tokens REAL NOT NULL, completion_tokens REAL NOT NULL, tokens REAL NOT NULL, cost REAL NOT NULL,
+    root_id TEXT, root_span_span_id TEXT, root_name TEXT, root_type TEXT,
+    input_preview TEXT, output_preview TEXT, tags TEXT, xact_id INTEGER NOT NULL,
+    UNIQUE (kind, object_id, root_span_id));
+INSERT INTO traces_v5 (kind, object_id, root_span_id, org_id, project_id, start, start_key, "end",
+    duration, span_count, error_count, prompt_tokens, completion_tokens, tokens, cost, root_id,
+    root_span_span_id, root_name, root_type, input_preview, output_preview, tags, xact_id)
+  SELECT kind, object_id, root_span_id, org_id, project_id, start, start_key, "end",
+    duration, span_count, error_count, prompt_tokens, completion_tokens, tokens, cost, root_id,
+    root_span_span_id, root_name, root_type, input_preview, output_preview, tags, xact_id
+  FROM traces ORDER BY start_key, root_span_id;
+DROP TABLE traces;
+ALTER TABLE traces_v5 RENAME TO traces;
+CREATE INDEX traces_by_start ON traces (kind, object_id, start_key DESC, root_span_id DESC);
+"#;
+
 /// Settings of the writer connection.
 pub(crate) fn configure_writer(conn: &Connection, config: &SqliteConfig) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -153,16 +183,22 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     if version < 4 {
         tx.execute_batch(SCHEMA_V4)?;
     }
+    if version < 5 {
+        tx.execute_batch(SCHEMA_V5)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()
 }
 
-/// Creates the expression index of each configured field (idempotent); returns their JSON
-/// paths as queries must write them.
+/// Creates the index of each configured field, filling `spans.fields` for rows stored before
+/// it existed, and drops the indexes of fields no longer configured (and those of schema
+/// version 4, which read `data`): an index the writer no longer keeps current must not be
+/// read.
 pub(crate) fn create_field_indexes(
     conn: &Connection,
     fields: &[String],
-) -> Result<Vec<String>, String> {
+) -> Result<IndexedFields, String> {
+    let mut names = Vec::new();
     let mut paths = Vec::new();
     // An empty entry (`--index-field ''`) asks for no index.
     for field in fields.iter().filter(|f| !f.trim().is_empty()) {
@@ -176,20 +212,44 @@ pub(crate) fn create_field_indexes(
                 "cannot index field {field:?}: use a dotted path outside input/output/expected"
             ));
         }
-        let path = crate::query::json_path_text(&segments);
-        let name: String = field
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        let sql = format!(
-            "CREATE INDEX IF NOT EXISTS spans_field_{name} ON spans (kind, object_id, {})",
-            crate::query::indexed_expression("", &path)
-        );
-        conn.execute_batch(&sql)
-            .map_err(|e| format!("cannot index field {field:?}: {e}"))?;
-        paths.push(path);
+        if !names.contains(field) {
+            names.push(field.clone());
+            paths.push(crate::query::json_path_text(&segments));
+        }
     }
-    Ok(paths)
+    let wanted: Vec<String> = names
+        .iter()
+        .map(|n| format!("spans_by_{}", fields::key_of(n)))
+        .collect();
+    let existing: Vec<String> = conn
+        .prepare(
+            "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'spans'
+               AND (substr(name, 1, 12) = 'spans_field_' OR substr(name, 1, 11) = 'spans_by_f_')",
+        )
+        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+        .map_err(|e| format!("cannot list field indexes: {e}"))?;
+    for stale in existing.iter().filter(|name| !wanted.contains(name)) {
+        conn.execute_batch(&format!("DROP INDEX \"{stale}\""))
+            .map_err(|e| format!("cannot drop index {stale}: {e}"))?;
+    }
+    for ((name, path), index) in names.iter().zip(&paths).zip(&wanted) {
+        if existing.contains(index) {
+            continue;
+        }
+        let key = fields::key_of(name);
+        let fill = format!(
+            "UPDATE spans SET fields = json_set(coalesce(fields, '{{}}'), '$.{key}', data -> ?1)
+             WHERE data ->> ?1 IS NOT NULL"
+        );
+        let create = format!(
+            "CREATE INDEX {index} ON spans (kind, object_id, {})",
+            fields::expression("", &key)
+        );
+        conn.execute(&fill, [path])
+            .and_then(|_| conn.execute_batch(&create))
+            .map_err(|e| format!("cannot index field {name:?}: {e}"))?;
+    }
+    Ok(IndexedFields::new(&names, &paths))
 }
 
 #[cfg(test)]

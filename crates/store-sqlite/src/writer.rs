@@ -7,6 +7,7 @@
 
 use crate::blobs::{self, BlobCache, BlobHash, BlobIds, Field, PAYLOAD_COUNT};
 use crate::codec::{self, Payload};
+use crate::fields::IndexedFields;
 use crate::rollups::{self, RollupDeltas};
 use crate::syncer::{Delivery, Syncer};
 use crate::{backend_err, reader};
@@ -20,6 +21,7 @@ use spanloom_store::rollup::Contribution;
 use spanloom_store::{StoreError, StoreResult, WriteReceipt};
 use std::collections::{BTreeSet, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
@@ -57,6 +59,7 @@ pub(crate) fn spawn(
     capacity: usize,
     syncer: Syncer,
     wal_path: std::path::PathBuf,
+    indexed: Arc<IndexedFields>,
 ) -> std::io::Result<WriterHandle> {
     let last_xact: Option<i64> = conn
         .query_row("SELECT max(xact_id) FROM write_log", [], |r| r.get(0))
@@ -73,6 +76,7 @@ pub(crate) fn spawn(
         syncer,
         wal_path,
         wal_checked: Instant::now(),
+        indexed,
     };
     std::thread::Builder::new()
         .name("spanloom-sqlite-writer".into())
@@ -83,6 +87,8 @@ pub(crate) fn spawn(
 struct RequestState<'a> {
     blobs: BlobIds<'a>,
     rollups: RollupDeltas,
+    /// The indexed fields (read only).
+    indexed: &'a IndexedFields,
 }
 
 /// A span's rollup contribution from its facts; `None` without a start time.
@@ -127,6 +133,8 @@ struct ExistingRow {
     contribution: Option<Contribution>,
     /// Stored input and output previews (kept when a merge does not touch those fields).
     previews: [Option<String>; 2],
+    /// Stored `spans.fields`.
+    fields: Option<String>,
 }
 
 fn min_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
@@ -171,6 +179,8 @@ struct Writer {
     wal_path: std::path::PathBuf,
     /// When the WAL size was last checked.
     wal_checked: Instant,
+    /// The fields with an index, whose values go to `spans.fields`.
+    indexed: Arc<IndexedFields>,
 }
 
 struct PendingWrite {
@@ -343,6 +353,7 @@ impl Writer {
                     request: HashMap::new(),
                 },
                 rollups: RollupDeltas::new(),
+                indexed: &self.indexed,
             };
             let outcome = apply_request(
                 &tx,
@@ -502,7 +513,7 @@ fn apply_row(
             "SELECT seq, data, has_base, base_hash, root_span_id, payload_mask, object_mask, input_preview, output_preview,
                     input_blob, output_blob, expected_blob, span_id, start_key,
                     start, \"end\", model, is_root, is_error, prompt_tokens, completion_tokens, tokens, cost,
-                    otel_blob
+                    otel_blob, fields
              FROM spans WHERE kind = ?1 AND object_id = ?2 AND row_id = ?3",
         )?
         .query_row(params![kind, object_id, row_id], |r| {
@@ -522,6 +533,7 @@ fn apply_row(
                     r.get(14)?, r.get(15)?, r.get(16)?, r.get(17)?, r.get(18)?,
                     [r.get(19)?, r.get(20)?, r.get(21)?, r.get(22)?],
                 ),
+                fields: r.get(24)?,
             })
         })
         .optional()?;
@@ -677,6 +689,7 @@ fn apply_row(
         .fold(0, |m, f| m | f.bit());
     let mut facts = span_facts(&state.data);
     [facts.input_preview, facts.output_preview] = previews;
+    let fields_json = request.indexed.extract(&state.data);
     let data_json = match (fresh && !repriced, core) {
         (true, Some(core)) => core,
         _ => Payload::Text(Value::Object(state.data).to_string()),
@@ -736,34 +749,35 @@ fn apply_row(
         &blob_refs[3],
     ];
     let keys: [&dyn rusqlite::ToSql; 3] = [&facts.span_id, &facts.root_span_id, &start_key];
+    let indexed: [&dyn rusqlite::ToSql; 1] = [&fields_json];
     match &existing {
-        // Index keys unchanged (the usual end-of-span merge): leave them out of the UPDATE so
-        // SQLite does not touch the indexes at all.
-        Some(e)
-            if e.span_id == facts.span_id
-                && e.root == facts.root_span_id
-                && e.start_key == start_key =>
-        {
-            let params = values
-                .iter()
-                .copied()
-                .chain([&e.seq as &dyn rusqlite::ToSql]);
-            tx.prepare_cached(&row_sql::SPAN_UPDATE)?
-                .execute(rusqlite::params_from_iter(params))?;
-        }
         Some(e) => {
+            // Indexed columns go into the UPDATE only when they change (the usual end-of-span
+            // merge changes none), so SQLite leaves those indexes alone.
+            let keys_changed = e.span_id != facts.span_id
+                || e.root != facts.root_span_id
+                || e.start_key != start_key;
+            let fields_changed = e.fields != fields_json;
+            let keys: &[&dyn rusqlite::ToSql] = if keys_changed { &keys } else { &[] };
+            let indexed: &[&dyn rusqlite::ToSql] = if fields_changed { &indexed } else { &[] };
             let params = values
                 .iter()
-                .chain(&keys)
+                .chain(keys)
+                .chain(indexed)
                 .copied()
                 .chain([&e.seq as &dyn rusqlite::ToSql]);
-            tx.prepare_cached(&row_sql::SPAN_UPDATE_WITH_KEYS)?
+            tx.prepare_cached(row_sql::span_update(keys_changed, fields_changed))?
                 .execute(rusqlite::params_from_iter(params))?;
         }
         None => {
             let identity: [&dyn rusqlite::ToSql; 5] =
                 [&org_id, &kind, &object_id, &row_id, &project_id];
-            let params = values.iter().chain(&keys).chain(&identity).copied();
+            let params = values
+                .iter()
+                .chain(&keys)
+                .chain(&indexed)
+                .chain(&identity)
+                .copied();
             tx.prepare_cached(&row_sql::SPAN_INSERT)?
                 .execute(rusqlite::params_from_iter(params))?;
         }
@@ -806,25 +820,42 @@ mod row_sql {
     ];
     /// Indexed `spans` columns, set only when they change (so SQLite leaves indexes alone).
     const SPAN_KEYS: [&str; 3] = ["span_id", "root_span_id", "start_key"];
+    /// The column the field indexes read, also set only when it changes.
+    const SPAN_FIELDS: [&str; 1] = ["fields"];
     /// `spans` columns fixed at insert.
     const SPAN_IDENTITY: [&str; 5] = ["org_id", "kind", "object_id", "row_id", "project_id"];
 
-    /// Update of a span's non-key columns, then `seq`.
-    pub(super) static SPAN_UPDATE: LazyLock<String> =
-        LazyLock::new(|| update("spans", &SPAN_VALUES, &["seq"]));
-    /// Update including the key columns, then `seq`.
-    pub(super) static SPAN_UPDATE_WITH_KEYS: LazyLock<String> = LazyLock::new(|| {
-        update(
-            "spans",
-            &[&SPAN_VALUES[..], &SPAN_KEYS[..]].concat(),
-            &["seq"],
-        )
+    /// Updates of a span: its values, then (by index `keys + 2 * fields`) the key columns
+    /// and `fields` when they change, then `seq`.
+    static SPAN_UPDATES: LazyLock<[String; 4]> = LazyLock::new(|| {
+        [(false, false), (true, false), (false, true), (true, true)].map(|(keys, fields)| {
+            let mut set = SPAN_VALUES.to_vec();
+            if keys {
+                set.extend(SPAN_KEYS);
+            }
+            if fields {
+                set.extend(SPAN_FIELDS);
+            }
+            update("spans", &set, &["seq"])
+        })
     });
-    /// Insert of a new span: values, keys, identity.
+
+    /// The update of a span's values, with its key columns and `fields` when they change.
+    pub(super) fn span_update(keys: bool, fields: bool) -> &'static str {
+        &SPAN_UPDATES[usize::from(keys) + 2 * usize::from(fields)]
+    }
+
+    /// Insert of a new span: values, keys, fields, identity.
     pub(super) static SPAN_INSERT: LazyLock<String> = LazyLock::new(|| {
         insert(
             "spans",
-            &[&SPAN_VALUES[..], &SPAN_KEYS[..], &SPAN_IDENTITY[..]].concat(),
+            &[
+                &SPAN_VALUES[..],
+                &SPAN_KEYS[..],
+                &SPAN_FIELDS[..],
+                &SPAN_IDENTITY[..],
+            ]
+            .concat(),
         )
     });
 
@@ -850,15 +881,15 @@ mod row_sql {
     ];
     const TRACE_KEY: [&str; 3] = ["kind", "object_id", "root_span_id"];
 
-    /// Update of a summary without its indexed `start_key`, then the trace key.
+    /// Update of a summary without its indexed `start_key`, then its `id`.
     pub(super) static TRACE_UPDATE: LazyLock<String> =
-        LazyLock::new(|| update("traces", &TRACE_VALUES, &TRACE_KEY));
-    /// Update including `start_key`, then the trace key.
+        LazyLock::new(|| update("traces", &TRACE_VALUES, &["id"]));
+    /// Update including `start_key`, then its `id`.
     pub(super) static TRACE_UPDATE_WITH_START: LazyLock<String> = LazyLock::new(|| {
         update(
             "traces",
             &[&TRACE_VALUES[..], &["start_key"]].concat(),
-            &TRACE_KEY,
+            &["id"],
         )
     });
     /// Insert of a new summary: values, `start_key`, key, org and project.
@@ -943,11 +974,11 @@ fn refresh_trace(
         _ => None,
     };
     let start_key = start.unwrap_or(0.0);
-    let old_start_key: Option<f64> = tx
+    let stored: Option<(i64, f64)> = tx
         .prepare_cached(
-            "SELECT start_key FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
+            "SELECT id, start_key FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
         )?
-        .query_row(params![kind, object_id, root], |r| r.get(0))
+        .query_row(params![kind, object_id, root], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let values: [&dyn rusqlite::ToSql; 17] = [
         &start,
@@ -970,15 +1001,19 @@ fn refresh_trace(
     ];
     let trace_key: [&dyn rusqlite::ToSql; 3] = [kind, object_id, root];
     let start: [&dyn rusqlite::ToSql; 1] = [&start_key];
-    match old_start_key {
+    match stored {
         // Same start: an UPDATE that leaves `start_key` (indexed) alone touches no index.
-        Some(old) if old == start_key => {
-            let params = values.iter().chain(&trace_key).copied();
+        Some((id, old)) if old == start_key => {
+            let params = values.iter().copied().chain([&id as &dyn rusqlite::ToSql]);
             tx.prepare_cached(&row_sql::TRACE_UPDATE)?
                 .execute(rusqlite::params_from_iter(params))?;
         }
-        Some(_) => {
-            let params = values.iter().chain(&start).chain(&trace_key).copied();
+        Some((id, _)) => {
+            let params = values
+                .iter()
+                .chain(&start)
+                .copied()
+                .chain([&id as &dyn rusqlite::ToSql]);
             tx.prepare_cached(&row_sql::TRACE_UPDATE_WITH_START)?
                 .execute(rusqlite::params_from_iter(params))?;
         }

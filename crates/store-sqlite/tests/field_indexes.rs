@@ -13,7 +13,7 @@ async fn filters_on_indexed_fields_use_the_index() {
     let plan: Vec<String> = conn
         .prepare(
             "EXPLAIN QUERY PLAN SELECT s.row_id FROM spans s
-             WHERE s.kind = 1 AND s.object_id = 'p' AND (s.data ->> '$.\"metadata\".\"user_id\"') = 'u1'",
+             WHERE s.kind = 1 AND s.object_id = 'p' AND (s.fields ->> '$.f_metadata_user_id') = 'u1'",
         )
         .expect("prepare")
         .query_map([], |r| r.get::<_, String>(3))
@@ -22,7 +22,7 @@ async fn filters_on_indexed_fields_use_the_index() {
         .expect("rows");
     assert!(
         plan.iter()
-            .any(|p| p.contains("spans_field_metadata_user_id")),
+            .any(|p| p.contains("spans_by_f_metadata_user_id")),
         "{plan:?}"
     );
 }

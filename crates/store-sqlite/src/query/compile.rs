@@ -1,6 +1,7 @@
 //! Compiles a BTQL plan into SQLite SQL over this backend's tables. Every value from the
 //! query is a bound parameter; only column names and operators chosen here are SQL text.
 
+use crate::fields::IndexedFields;
 use crate::text_index::{Candidates, HAYSTACK_SQL, TextIndex};
 use rusqlite::types::Value;
 use spanloom_model::timefmt;
@@ -30,8 +31,8 @@ pub(crate) fn payload_joins(keep: impl Fn(&str) -> bool) -> String {
 pub(crate) struct Sql {
     /// Parameters, `?1` first.
     pub(crate) params: Vec<Value>,
-    /// Core JSON paths that have an expression index (see [`indexed_expression`]).
-    pub(crate) indexed: Vec<String>,
+    /// The fields that have an index.
+    pub(crate) indexed: IndexedFields,
     /// The full-text index, when the store keeps one.
     pub(crate) text_index: Option<Arc<TextIndex>>,
     /// Index lookups already made for this query, by field and needle.
@@ -84,7 +85,7 @@ enum Kind {
 
 impl Sql {
     /// A compiler for a query over stores with these field indexes and text index.
-    pub(crate) fn new(indexed: Vec<String>, text_index: Option<Arc<TextIndex>>) -> Self {
+    pub(crate) fn new(indexed: IndexedFields, text_index: Option<Arc<TextIndex>>) -> Self {
         Self {
             indexed,
             text_index,
@@ -235,8 +236,8 @@ impl Sql {
     /// SQLite uses the index; any other path is a bound parameter.
     fn core_path(&mut self, segments: &[&str]) -> String {
         let path = json_path_text(segments);
-        if self.indexed.contains(&path) {
-            return indexed_expression("s.", &path);
+        if let Some(expression) = self.indexed.expression("s.", &path) {
+            return expression;
         }
         format!("(s.data ->> {})", self.bind(Value::Text(path)))
     }
@@ -414,15 +415,9 @@ pub(crate) fn json_path_text(segments: &[&str]) -> String {
     path
 }
 
-/// The indexed expression for a core JSON path, as both the index and queries write it. The
-/// path comes from configuration and is checked to hold no quote that could end the literal.
-pub(crate) fn indexed_expression(table: &str, path: &str) -> String {
-    format!("({table}data ->> '{}')", path.replace('\'', "''"))
-}
-
 /// True when a filter has a top-level equality on an indexed path, so matching spans are
 /// best found through that index rather than by walking traces.
-pub(crate) fn uses_index(expr: &Expr, indexed: &[String]) -> bool {
+pub(crate) fn uses_index(expr: &Expr, indexed: &IndexedFields) -> bool {
     match expr {
         Expr::Binary {
             op: BinaryOp::And,
@@ -443,7 +438,7 @@ pub(crate) fn uses_index(expr: &Expr, indexed: &[String]) -> bool {
     }
 }
 
-fn indexed_field(expr: &Expr, indexed: &[String]) -> bool {
+fn indexed_field(expr: &Expr, indexed: &IndexedFields) -> bool {
     match expr {
         Expr::Field(path) => {
             let segments: Vec<&str> = path.iter().map(String::as_str).collect();

@@ -6,5 +6,5 @@ pub(crate) mod functions;
 mod project;
 mod run;
 
-pub(crate) use compile::{indexed_expression, json_path_text};
+pub(crate) use compile::json_path_text;
 pub(crate) use run::run;

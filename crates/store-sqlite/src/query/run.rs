@@ -2,6 +2,7 @@
 
 use super::compile::{Sql, bounds_time, has_regex, payload_joins, uses_index};
 use super::project::project;
+use crate::fields::IndexedFields;
 use crate::text_index::{Candidates, MAX_CANDIDATES, TextIndex};
 use crate::{backend_err, blobs, codec, reader};
 use rusqlite::Connection;
@@ -29,7 +30,7 @@ pub(crate) fn run(
     c: &Connection,
     org_id: &str,
     q: &Query,
-    indexed: &[String],
+    indexed: &IndexedFields,
     text_index: Option<Arc<TextIndex>>,
 ) -> StoreResult<QueryOutput> {
     if q.filter.as_ref().is_some_and(has_regex)
@@ -43,7 +44,7 @@ pub(crate) fn run(
     }
     let object = ObjectRef::new(q.source.kind, q.source.id.clone());
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT) as usize;
-    let sql = Sql::new(indexed.to_vec(), text_index);
+    let sql = Sql::new(indexed.clone(), text_index);
     match (q.shape, q.is_aggregate()) {
         (Shape::Spans, false) => spans(c, sql, org_id, &object, q, limit),
         (Shape::Spans, true) => groups(c, sql, org_id, q, limit),
