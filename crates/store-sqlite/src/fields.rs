@@ -16,28 +16,47 @@ pub(crate) struct IndexedFields {
 
 /// One indexed field.
 #[derive(Debug, Clone)]
-struct IndexedField {
+pub(crate) struct IndexedField {
+    /// The dotted name it was configured by (`metadata.user_id`).
+    pub(crate) name: String,
     /// The JSON path into the row, as queries write it (`$."metadata"."user_id"`).
-    path: String,
+    pub(crate) path: String,
     /// The path's segments (`metadata`, `user_id`).
     segments: Vec<String>,
-    /// Its key in `spans.fields` (also the index's name suffix).
-    key: String,
+    /// Its key in `spans.fields`.
+    pub(crate) key: String,
+}
+
+impl IndexedField {
+    /// The name of its index on `spans`.
+    pub(crate) fn index_name(&self) -> String {
+        format!("spans_by_{}", self.key)
+    }
 }
 
 impl IndexedFields {
-    /// Fields from their dotted names; `paths` are their JSON paths in the same order.
-    pub(crate) fn new(names: &[String], paths: &[String]) -> Self {
-        let fields = names
-            .iter()
-            .zip(paths)
-            .map(|(name, path)| IndexedField {
-                path: path.clone(),
-                segments: name.split('.').map(str::to_owned).collect(),
+    /// Fields from their dotted names (already checked), each once.
+    pub(crate) fn new(names: &[String]) -> Self {
+        let mut fields: Vec<IndexedField> = Vec::new();
+        for name in names {
+            if fields.iter().any(|f| &f.name == name) {
+                continue;
+            }
+            let segments: Vec<String> = name.split('.').map(str::to_owned).collect();
+            let borrowed: Vec<&str> = segments.iter().map(String::as_str).collect();
+            fields.push(IndexedField {
+                name: name.clone(),
+                path: crate::query::json_path_text(&borrowed),
                 key: key_of(name),
-            })
-            .collect();
+                segments,
+            });
+        }
         Self { fields }
+    }
+
+    /// The fields, in configuration order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &IndexedField> {
+        self.fields.iter()
     }
 
     /// True when `path` (a JSON path as queries write it) has an index.
@@ -86,10 +105,10 @@ fn is_index(segment: &str) -> bool {
     !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// A field's key in `spans.fields` and the suffix of its index's name: the dotted name with
-/// every character other than an ASCII letter or digit made `_`, after `f_` (so a name starting
-/// with a digit is still a plain JSON path label).
-pub(crate) fn key_of(name: &str) -> String {
+/// A field's key in `spans.fields`: the dotted name with every character other than an ASCII
+/// letter or digit made `_`, after `f_` (so a name starting with a digit is still a plain JSON
+/// path label).
+fn key_of(name: &str) -> String {
     let safe: String = name
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -109,10 +128,7 @@ mod tests {
     use serde_json::json;
 
     fn fields() -> IndexedFields {
-        IndexedFields::new(
-            &["metadata.user_id".into(), "tags.0".into()],
-            &["$.\"metadata\".\"user_id\"".into(), "$.\"tags\"[0]".into()],
-        )
+        IndexedFields::new(&["metadata.user_id".into(), "tags.0".into()])
     }
 
     #[test]

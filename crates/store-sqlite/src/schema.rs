@@ -198,10 +198,13 @@ pub(crate) fn create_field_indexes(
     conn: &Connection,
     fields: &[String],
 ) -> Result<IndexedFields, String> {
-    let mut names = Vec::new();
-    let mut paths = Vec::new();
     // An empty entry (`--index-field ''`) asks for no index.
-    for field in fields.iter().filter(|f| !f.trim().is_empty()) {
+    let names: Vec<String> = fields
+        .iter()
+        .filter(|f| !f.trim().is_empty())
+        .cloned()
+        .collect();
+    for field in &names {
         let segments: Vec<&str> = field.split('.').collect();
         if segments
             .iter()
@@ -212,15 +215,8 @@ pub(crate) fn create_field_indexes(
                 "cannot index field {field:?}: use a dotted path outside input/output/expected"
             ));
         }
-        if !names.contains(field) {
-            names.push(field.clone());
-            paths.push(crate::query::json_path_text(&segments));
-        }
     }
-    let wanted: Vec<String> = names
-        .iter()
-        .map(|n| format!("spans_by_{}", fields::key_of(n)))
-        .collect();
+    let indexed = IndexedFields::new(&names);
     let existing: Vec<String> = conn
         .prepare(
             "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'spans'
@@ -228,28 +224,32 @@ pub(crate) fn create_field_indexes(
         )
         .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
         .map_err(|e| format!("cannot list field indexes: {e}"))?;
-    for stale in existing.iter().filter(|name| !wanted.contains(name)) {
+    for stale in existing
+        .iter()
+        .filter(|name| !indexed.iter().any(|f| &f.index_name() == *name))
+    {
         conn.execute_batch(&format!("DROP INDEX \"{stale}\""))
             .map_err(|e| format!("cannot drop index {stale}: {e}"))?;
     }
-    for ((name, path), index) in names.iter().zip(&paths).zip(&wanted) {
-        if existing.contains(index) {
+    for field in indexed.iter() {
+        let index = field.index_name();
+        if existing.contains(&index) {
             continue;
         }
-        let key = fields::key_of(name);
+        let key = &field.key;
         let fill = format!(
             "UPDATE spans SET fields = json_set(coalesce(fields, '{{}}'), '$.{key}', data -> ?1)
              WHERE data ->> ?1 IS NOT NULL"
         );
         let create = format!(
             "CREATE INDEX {index} ON spans (kind, object_id, {})",
-            fields::expression("", &key)
+            fields::expression("", key)
         );
-        conn.execute(&fill, [path])
+        conn.execute(&fill, [&field.path])
             .and_then(|_| conn.execute_batch(&create))
-            .map_err(|e| format!("cannot index field {name:?}: {e}"))?;
+            .map_err(|e| format!("cannot index field {:?}: {e}", field.name))?;
     }
-    Ok(IndexedFields::new(&names, &paths))
+    Ok(indexed)
 }
 
 #[cfg(test)]
