@@ -5,12 +5,14 @@
 //! writer only appends to the WAL; this thread copies it back on the other core.
 
 use crate::background::{BackgroundThread, StopSignal};
+use crate::wal_bound::WalProgress;
 use rusqlite::Connection;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How often the WAL is copied back when nothing asks sooner.
-const INTERVAL: Duration = Duration::from_millis(200);
+const INTERVAL: Duration = Duration::from_millis(100);
 
 /// The checkpoint thread; stops (after a final truncating checkpoint) when dropped via `stop`.
 pub(crate) struct Checkpointer {
@@ -18,14 +20,16 @@ pub(crate) struct Checkpointer {
 }
 
 impl Checkpointer {
-    pub(crate) fn spawn(path: &Path) -> rusqlite::Result<Self> {
+    /// Starts the thread; it reports each checkpoint's progress to `progress`.
+    pub(crate) fn spawn(path: &Path, progress: Arc<WalProgress>) -> rusqlite::Result<Self> {
         let conn = Connection::open(path)?;
         conn.pragma_update(None, "busy_timeout", 1_000)?;
         // Flush the database file at each checkpoint before the WAL can be reused.
         conn.pragma_update(None, "synchronous", "FULL")?;
-        let thread =
-            BackgroundThread::spawn("spanloom-sqlite-checkpoint", move |stop| run(conn, &stop))
-                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        let thread = BackgroundThread::spawn("spanloom-sqlite-checkpoint", move |stop| {
+            run(conn, &progress, &stop)
+        })
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         Ok(Self { thread })
     }
 
@@ -35,7 +39,7 @@ impl Checkpointer {
     }
 }
 
-fn run(conn: Connection, stop: &StopSignal) {
+fn run(conn: Connection, progress: &WalProgress, stop: &StopSignal) {
     loop {
         if stop.wait(INTERVAL) {
             if let Err(e) = checkpoint(&conn, "TRUNCATE") {
@@ -44,21 +48,44 @@ fn run(conn: Connection, stop: &StopSignal) {
             return;
         }
         // Copies the WAL into the database without blocking anyone. Under continuous ingest
-        // the WAL never drains completely, so the writer truncates it when it grows too big
-        // (see `Writer::bound_wal`); by then this thread has copied nearly all of it.
-        if let Err(e) = checkpoint(&conn, "PASSIVE") {
-            tracing::debug!(error = %e, "WAL checkpoint deferred");
+        // the WAL never drains completely, so the writer starts it over when it grows too big
+        // (see `wal_bound`); by then this thread has copied nearly all of it.
+        match checkpoint_status(&conn, "PASSIVE") {
+            Ok(status) => progress.record_checkpoint(status.log, status.copied),
+            Err(e) => tracing::debug!(error = %e, "WAL checkpoint deferred"),
         }
     }
 }
 
-/// Runs one checkpoint; returns the WAL's size in frames.
-pub(crate) fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<i64> {
+/// What one checkpoint reported.
+pub(crate) struct CheckpointStatus {
+    /// A reader or another checkpoint kept it from finishing what its mode asks.
+    pub(crate) busy: bool,
+    /// Frames in the WAL (-1 when unknown).
+    pub(crate) log: i64,
+    /// Frames of it copied into the database (-1 when unknown).
+    pub(crate) copied: i64,
+}
+
+/// Runs one checkpoint (`mode` is PASSIVE, FULL, RESTART or TRUNCATE).
+pub(crate) fn checkpoint_status(
+    conn: &Connection,
+    mode: &str,
+) -> rusqlite::Result<CheckpointStatus> {
     let started = std::time::Instant::now();
-    let frames = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-        r.get::<_, i64>(1)
+    let status = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        Ok(CheckpointStatus {
+            busy: r.get::<_, i64>(0)? != 0,
+            log: r.get(1)?,
+            copied: r.get(2)?,
+        })
     })?;
     metrics::histogram!("spanloom_store_checkpoint_seconds")
         .record(started.elapsed().as_secs_f64());
-    Ok(frames)
+    Ok(status)
+}
+
+/// Runs one checkpoint, ignoring whether it was kept from finishing.
+pub(crate) fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<()> {
+    checkpoint_status(conn, mode).map(|_| ())
 }

@@ -32,7 +32,14 @@ pub struct SqliteConfig {
     /// Keep a full-text index for `MATCH` (built by a background thread; without it, `MATCH`
     /// scans every payload).
     pub text_index: bool,
+    /// WAL content (bytes of frames in use) past which the writer starts the WAL over, once
+    /// the checkpoint thread has copied it back. The file keeps its size and is reused.
+    pub wal_limit_bytes: u64,
 }
+
+/// Default [`SqliteConfig::wal_limit_bytes`]: large enough that restarts are rare (about
+/// one per second and a half at peak ingest here), small enough to stay in the page cache.
+pub const DEFAULT_WAL_LIMIT_BYTES: u64 = 128 * 1024 * 1024;
 
 impl SqliteConfig {
     /// Defaults for a data directory.
@@ -47,6 +54,7 @@ impl SqliteConfig {
                 .map(|f| (*f).to_owned())
                 .collect(),
             text_index: true,
+            wal_limit_bytes: DEFAULT_WAL_LIMIT_BYTES,
         }
     }
 

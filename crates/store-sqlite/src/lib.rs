@@ -29,9 +29,10 @@ mod schema;
 mod statements;
 mod syncer;
 mod text_index;
+mod wal_bound;
 mod writer;
 
-pub use config::{DEFAULT_INDEXED_FIELDS, SqliteConfig, Synchronous};
+pub use config::{DEFAULT_INDEXED_FIELDS, DEFAULT_WAL_LIMIT_BYTES, SqliteConfig, Synchronous};
 
 use async_trait::async_trait;
 use fields::IndexedFields;
@@ -95,16 +96,19 @@ impl SqliteStore {
             Synchronous::Full => syncer::Syncer::background(&path).map_err(backend_err)?,
             Synchronous::Normal => syncer::Syncer::Immediate,
         };
+        let wal_progress = Arc::new(wal_bound::WalProgress::default());
         let writer = writer::spawn(
             conn,
             receiver,
             config.queue_capacity,
             syncer,
-            wal_path(&path),
             Arc::clone(&indexed),
+            Arc::clone(&wal_progress),
+            config.wal_limit_bytes,
         )
         .map_err(backend_err)?;
-        let checkpointer = checkpoint::Checkpointer::spawn(&path).map_err(backend_err)?;
+        let checkpointer =
+            checkpoint::Checkpointer::spawn(&path, wal_progress).map_err(backend_err)?;
         let (text_index, indexer) = if config.text_index {
             // The index is derived data: if it cannot start, MATCH scans and nothing is lost.
             match text_index::TextIndex::open(&config.dir)

@@ -122,6 +122,9 @@ CREATE INDEX traces_by_start ON traces (kind, object_id, start_key DESC, root_sp
 "#;
 
 /// Settings of the writer connection.
+/// How long the writer waits for a lock held by a checkpoint or a reader.
+pub(crate) const WRITER_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub(crate) fn configure_writer(conn: &Connection, config: &SqliteConfig) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // With `Full`, commits are made durable by the fsync thread (see `syncer`) before they are
@@ -131,7 +134,7 @@ pub(crate) fn configure_writer(conn: &Connection, config: &SqliteConfig) -> rusq
         Synchronous::Normal => "NORMAL",
     };
     conn.pragma_update(None, "synchronous", sync)?;
-    conn.pragma_update(None, "busy_timeout", 10_000)?;
+    conn.busy_timeout(WRITER_BUSY_TIMEOUT)?;
     conn.pragma_update(None, "cache_size", -65_536)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Checkpoints run on their own thread (see `checkpoint`), not inside the writer's commits.

@@ -10,6 +10,7 @@ use crate::codec::{self, Payload};
 use crate::fields::IndexedFields;
 use crate::rollups::{self, RollupDeltas};
 use crate::syncer::{Delivery, Syncer};
+use crate::wal_bound::{WalBound, WalProgress};
 use crate::{backend_err, reader};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde_json::{Map, Value};
@@ -28,10 +29,6 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Most requests committed together.
 const MAX_GROUP: usize = 256;
-/// WAL size past which the writer truncates it.
-const WAL_LIMIT_BYTES: u64 = 256 * 1024 * 1024;
-/// How often the writer looks at the WAL's size.
-const WAL_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 /// Blob hashes remembered per generation for deduplication (two generations, ~100 bytes each).
 const BLOB_CACHE_ENTRIES: usize = 250_000;
 /// Stop adding requests to a group past this many rows.
@@ -54,13 +51,21 @@ pub(crate) enum Job {
 pub(crate) type WriterHandle = JoinHandle<()>;
 
 pub(crate) fn spawn(
-    conn: Connection,
+    mut conn: Connection,
     receiver: mpsc::Receiver<Job>,
     capacity: usize,
     syncer: Syncer,
-    wal_path: std::path::PathBuf,
     indexed: Arc<IndexedFields>,
+    wal_progress: Arc<WalProgress>,
+    wal_limit_bytes: u64,
 ) -> std::io::Result<WriterHandle> {
+    let wal = WalBound::install(
+        &mut conn,
+        wal_progress,
+        wal_limit_bytes,
+        crate::schema::WRITER_BUSY_TIMEOUT,
+    )
+    .map_err(std::io::Error::other)?;
     let last_xact: Option<i64> = conn
         .query_row("SELECT max(xact_id) FROM write_log", [], |r| r.get(0))
         .optional()
@@ -74,8 +79,7 @@ pub(crate) fn spawn(
         blobs: BlobCache::new(BLOB_CACHE_ENTRIES),
         capacity,
         syncer,
-        wal_path,
-        wal_checked: Instant::now(),
+        wal,
         indexed,
     };
     std::thread::Builder::new()
@@ -175,10 +179,8 @@ struct Writer {
     capacity: usize,
     /// Makes commits durable before their answers go out.
     syncer: Syncer,
-    /// The WAL file, whose size the writer bounds.
-    wal_path: std::path::PathBuf,
-    /// When the WAL size was last checked.
-    wal_checked: Instant,
+    /// Starts the WAL over when it holds too much.
+    wal: WalBound,
     /// The fields with an index, whose values go to `spans.fields`.
     indexed: Arc<IndexedFields>,
 }
@@ -228,49 +230,10 @@ impl Writer {
             metrics::gauge!("spanloom_store_writer_queue_depth")
                 .set((self.capacity - receiver.capacity()) as f64);
             self.commit_group(group);
-            self.bound_wal();
+            self.wal.enforce(&mut self.conn);
         }
         self.syncer.stop();
         tracing::info!("writer drained its queue and stopped");
-    }
-
-    /// Truncates the WAL when it has grown past [`WAL_LIMIT_BYTES`]. Under continuous ingest
-    /// the checkpoint thread copies frames but the WAL is never empty at the moment a new
-    /// transaction starts, so it would never restart and would grow without bound. The
-    /// truncating checkpoint runs here, between groups, with `synchronous=FULL` so the
-    /// database file is flushed before the WAL is cut; the checkpoint thread has already
-    /// copied nearly everything, so the pause is short.
-    fn bound_wal(&mut self) {
-        if self.wal_checked.elapsed() < WAL_CHECK_INTERVAL {
-            return;
-        }
-        self.wal_checked = Instant::now();
-        let size = std::fs::metadata(&self.wal_path)
-            .map(|m| m.len())
-            .unwrap_or(0);
-        if size < WAL_LIMIT_BYTES {
-            return;
-        }
-        let started = Instant::now();
-        let sync: String = self
-            .conn
-            .pragma_query_value(None, "synchronous", |r| r.get::<_, i64>(0))
-            .map_or("OFF".into(), |v| v.to_string());
-        let result = self
-            .conn
-            .pragma_update(None, "synchronous", "FULL")
-            .and_then(|_| crate::checkpoint::checkpoint(&self.conn, "TRUNCATE"))
-            .and_then(|_| self.conn.pragma_update(None, "synchronous", &sync));
-        match result {
-            Ok(_) => tracing::debug!(
-                bytes = size,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "truncated the WAL"
-            ),
-            Err(e) => {
-                tracing::warn!(error = %e, bytes = size, "could not truncate the WAL; will retry")
-            }
-        }
     }
 
     fn commit_group(&mut self, group: Vec<PendingWrite>) {

@@ -16,8 +16,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Rows per pass (a pass always takes whole transactions, so it may take more).
-const PASS_ROWS: i64 = 4_096;
+/// Rows per pass (a pass always takes whole transactions, so it may take more); their texts
+/// are held in memory while they are tokenized.
+const PASS_ROWS: i64 = 1_024;
 /// Wait between passes when the index has caught up.
 const IDLE_INTERVAL: Duration = Duration::from_millis(300);
 /// Segments of one level merged into one of the next level.
@@ -169,9 +170,22 @@ impl Worker {
         let sql = format!(
             "SELECT s.seq, {HAYSTACK_SQL} FROM spans s INDEXED BY spans_by_xact{joins} WHERE s.xact_id > ?1 AND s.xact_id <= ?2"
         );
+        // The texts are copied out and the read transaction ends before tokenizing: a read
+        // transaction pins the WAL, and one held through a whole pass kept the checkpoint
+        // thread from copying it and the writer from starting it over (half-second stalls).
+        let mut texts: Vec<(i64, String)> = Vec::new();
+        {
+            let mut stmt = tx.prepare_cached(&sql)?;
+            let mut cursor = stmt.query(params![self.watermark, upper])?;
+            while let Some(row) = cursor.next()? {
+                let text = row.get_ref(1)?.as_str().unwrap_or("").to_owned();
+                texts.push((row.get(0)?, text));
+            }
+        }
+        tx.finish()?;
+        let rows = texts.len() as i64;
         let mut by_term: HashMap<u32, Vec<i64>> = HashMap::new();
         let mut new_terms: Vec<String> = Vec::new();
-        let mut rows = 0i64;
         {
             let dictionary = self
                 .index
@@ -179,14 +193,10 @@ impl Worker {
                 .read()
                 .unwrap_or_else(|e| e.into_inner());
             let mut pending: HashMap<String, u32> = HashMap::new();
-            let mut stmt = tx.prepare_cached(&sql)?;
-            let mut cursor = stmt.query(params![self.watermark, upper])?;
             let mut ids: Vec<u32> = Vec::new();
-            while let Some(row) = cursor.next()? {
-                let seq: i64 = row.get(0)?;
-                let text = row.get_ref(1)?.as_str().unwrap_or("");
+            for (seq, text) in texts {
                 ids.clear();
-                tokens::for_each_term(text, |term| {
+                tokens::for_each_term(&text, |term| {
                     let id = match dictionary.get(term) {
                         Some(id) => id,
                         None => match pending.get(term) {
@@ -206,10 +216,8 @@ impl Worker {
                 for &id in &ids {
                     by_term.entry(id).or_default().push(seq);
                 }
-                rows += 1;
             }
         }
-        tx.finish()?;
         // New terms go into the dictionary before their postings are committed, so a lookup
         // that sees the new segment also sees its terms.
         {
