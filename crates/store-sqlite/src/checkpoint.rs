@@ -13,6 +13,8 @@ use std::time::Duration;
 
 /// How often the WAL is copied back when nothing asks sooner.
 const INTERVAL: Duration = Duration::from_millis(100);
+/// How often while the writer waits to start the WAL over.
+const URGENT_INTERVAL: Duration = Duration::from_millis(5);
 
 /// The checkpoint thread; stops (after a final truncating checkpoint) when dropped via `stop`.
 pub(crate) struct Checkpointer {
@@ -41,7 +43,12 @@ impl Checkpointer {
 
 fn run(conn: Connection, progress: &WalProgress, stop: &StopSignal) {
     loop {
-        if stop.wait(INTERVAL) {
+        let interval = if progress.urgent() {
+            URGENT_INTERVAL
+        } else {
+            INTERVAL
+        };
+        if stop.wait(interval) {
             if let Err(e) = checkpoint(&conn, "TRUNCATE") {
                 tracing::warn!(error = %e, "final WAL checkpoint failed");
             }
