@@ -152,6 +152,9 @@ with sync.chat.completions.stream(model="gpt-4o-mini", messages=[{"role": "user"
         break
 out["helper_left_at"] = time.time()
 time.sleep(0.05)
+# the older spelling under client.beta is traced too
+parsed = sync.beta.chat.completions.parse(model="gpt-4o-mini", messages=[{"role": "user", "content": "beta parse"}])
+out["beta_parsed"] = parsed.choices[0].message.content
 spanloom.flush()
 print(json.dumps(out))
 """
@@ -164,10 +167,13 @@ def test_wrap_openai_async_streams_tools_and_raw_responses(client, wrapped):
     assert out["tool_args"] == '{"city": "Paris"}' and out["stream_is_openai_stream"] and out["streamed_tool_chunks"] == 2
     assert out["raw_status"] == 200 and out["raw_content"] == "Echo: raw please" and out["helper_final"] == "Echo: helper stream"
 
-    rows = spans(client, "wrappers-openai", 10)
+    rows = spans(client, "wrappers-openai", 11)
     chats = by_name(rows, "Chat Completion")
-    assert len(chats) == 9 and all(r["span_attributes"]["type"] == "llm" for r in chats), [(r["span_attributes"], r.get("output")) for r in rows]
-    a_json, a_stream, tool_json, tool_stream, with_image, raw, helper, early, helper_early = chats
+    assert len(chats) == 10 and all(r["span_attributes"]["type"] == "llm" for r in chats), [(r["span_attributes"], r.get("output")) for r in rows]
+    a_json, a_stream, tool_json, tool_stream, with_image, raw, helper, early, helper_early, beta_parse = chats
+    assert out["beta_parsed"] == "Echo: beta parse"
+    assert beta_parse["input"] == [{"role": "user", "content": "beta parse"}]
+    assert beta_parse["output"][0]["message"]["content"] == "Echo: beta parse" and beta_parse["metrics"]["completion_tokens"] > 0
     assert helper_early["input"] == [{"role": "user", "content": "helper left early"}]
     assert helper_early["metrics"]["start"] <= helper_early["metrics"]["end"] <= out["helper_left_at"], helper_early
     [emb] = by_name(rows, "Embedding")

@@ -46,7 +46,8 @@ def _instrument_openai() -> bool:
     }
     patched = False
     for path, method, start, respond_for in _openai.TARGETS:
-        for cls in classes[path]:
+        # `client.beta.chat.completions` is another instance of the same classes: patched here.
+        for cls in classes.get(path.removeprefix("beta."), ()):
             patched = _patch(cls, method, lambda fn, is_async, s=start, r=respond_for: _openai.traced_method(fn, s, r, is_async)) or patched
     return patched
 

@@ -1,6 +1,7 @@
 """`wrap_openai`: the calls of an `openai.OpenAI` / `openai.AsyncOpenAI` client become LLM spans.
 
-Traced: `chat.completions.create` and `.parse` (span "Chat Completion"), `responses.create`
+Traced: `chat.completions.create` and `.parse` (span "Chat Completion"; also under
+`client.beta`), `responses.create`
 and `.parse` ("openai.responses.create"), `embeddings.create` ("Embedding"), streaming
 included (`stream=True`, and the `chat.completions.stream()` / `responses.stream()` helpers,
 which call `create`). The span's input is the messages (or the Responses/embeddings `input`),
@@ -271,6 +272,9 @@ def _embeddings_respond(is_async: bool) -> Callable:
 TARGETS = (
     ("chat.completions", "create", _start_chat, _chat_respond),
     ("chat.completions", "parse", _start_chat, _chat_respond),
+    # The same methods under `client.beta` (older code calls `beta.chat.completions.parse`).
+    ("beta.chat.completions", "create", _start_chat, _chat_respond),
+    ("beta.chat.completions", "parse", _start_chat, _chat_respond),
     ("responses", "create", _start_responses, _responses_respond),
     ("responses", "parse", _start_responses, _responses_respond),
     ("embeddings", "create", _start_embeddings, _embeddings_respond),
