@@ -29,6 +29,7 @@ mod schema;
 mod statements;
 mod syncer;
 mod text_index;
+mod trace_summary;
 mod wal_bound;
 mod writer;
 

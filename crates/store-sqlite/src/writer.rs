@@ -10,6 +10,7 @@ use crate::codec::{self, Payload};
 use crate::fields::IndexedFields;
 use crate::rollups::{self, RollupDeltas};
 use crate::syncer::{Delivery, Syncer};
+use crate::trace_summary::{SpanTotals, TraceChange, TraceChanges, TraceKey};
 use crate::wal_bound::{WalBound, WalProgress};
 use crate::{backend_err, reader};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -20,7 +21,7 @@ use spanloom_normalize::span_facts;
 use spanloom_store::apply::{Applied, RowState, apply};
 use spanloom_store::rollup::Contribution;
 use spanloom_store::{StoreError, StoreResult, WriteReceipt};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -139,35 +140,9 @@ struct ExistingRow {
     previews: [Option<String>; 2],
     /// Stored `spans.fields`.
     fields: Option<String>,
+    /// What the row adds to its trace's summary.
+    totals: SpanTotals,
 }
-
-fn min_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// The root span's facts that a trace summary shows.
-#[derive(Default)]
-struct RootFacts {
-    row_id: Option<String>,
-    span_id: Option<String>,
-    name: Option<String>,
-    span_type: Option<String>,
-    input_preview: Option<String>,
-    output_preview: Option<String>,
-}
-
-/// Key of a trace: (object kind code, object id, root span id).
-type TraceKey = (i64, String, String);
 
 struct Writer {
     conn: Connection,
@@ -299,8 +274,7 @@ impl Writer {
         group: Vec<(String, PreparedWrite)>,
     ) -> rusqlite::Result<Vec<StoreResult<WriteReceipt>>> {
         let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
-        let mut touched: BTreeSet<TraceKey> = BTreeSet::new();
-        let mut trace_projects: HashMap<TraceKey, (String, String)> = HashMap::new();
+        let mut traces = TraceChanges::default();
         let mut results = Vec::with_capacity(group.len());
         let mut last_xact = self.last_xact;
         let mut group_blobs: HashMap<BlobHash, i64> = HashMap::new();
@@ -336,9 +310,8 @@ impl Writer {
                     for (key, delta) in request_rollups {
                         group_rollups.entry(key).or_default().merge(&delta);
                     }
-                    for (key, org_project) in request_touched {
-                        trace_projects.insert(key.clone(), org_project);
-                        touched.insert(key);
+                    for (key, change, org_project) in request_touched {
+                        traces.record(key, change, xact.as_i64(), org_project);
                     }
                     results.push(Ok(receipt));
                 }
@@ -348,11 +321,7 @@ impl Writer {
                 }
             }
         }
-        for key in &touched {
-            if let Some((org_id, project_id)) = trace_projects.get(key) {
-                refresh_trace(&tx, key, org_id, project_id)?;
-            }
-        }
+        traces.apply(&tx)?;
         rollups::flush(&tx, group_rollups)?;
         tx.commit()?;
         self.last_xact = last_xact;
@@ -370,7 +339,7 @@ fn apply_request(
     org_id: &str,
     write: PreparedWrite,
     xact: XactId,
-    touched: &mut Vec<(TraceKey, (String, String))>,
+    touched: &mut Vec<(TraceKey, TraceChange, (String, String))>,
 ) -> StoreResult<WriteReceipt> {
     let mut row_ids = Vec::with_capacity(write.rows.len());
     let mut log_blobs: Vec<(ObjectRef, Map<String, Value>)> = Vec::new();
@@ -379,10 +348,10 @@ fn apply_request(
         let project_id = resolve_project(tx, projects, org_id, &object)?;
         row_ids.push(row.row.id.clone());
         let mut refs = Vec::new();
-        for key in apply_row(tx, org_id, &project_id, row, xact, request, &mut refs)
+        for (key, change) in apply_row(tx, org_id, &project_id, row, xact, request, &mut refs)
             .map_err(backend_err)?
         {
-            touched.push((key, (org_id.to_owned(), project_id.clone())));
+            touched.push((key, change, (org_id.to_owned(), project_id.clone())));
         }
         if !refs.is_empty() {
             let map = match log_blobs.iter_mut().find(|(o, _)| *o == object) {
@@ -445,7 +414,7 @@ fn apply_row(
     xact: XactId,
     request: &mut RequestState<'_>,
     log_refs: &mut Vec<(BlobHash, i64)>,
-) -> rusqlite::Result<Vec<TraceKey>> {
+) -> rusqlite::Result<Vec<(TraceKey, TraceChange)>> {
     let PreparedRow {
         row,
         comment,
@@ -476,7 +445,7 @@ fn apply_row(
             "SELECT seq, data, has_base, base_hash, root_span_id, payload_mask, object_mask, input_preview, output_preview,
                     input_blob, output_blob, expected_blob, span_id, start_key,
                     start, \"end\", model, is_root, is_error, prompt_tokens, completion_tokens, tokens, cost,
-                    otel_blob, fields
+                    otel_blob, fields, tags IS NOT NULL
              FROM spans WHERE kind = ?1 AND object_id = ?2 AND row_id = ?3",
         )?
         .query_row(params![kind, object_id, row_id], |r| {
@@ -497,12 +466,22 @@ fn apply_row(
                     [r.get(19)?, r.get(20)?, r.get(21)?, r.get(22)?],
                 ),
                 fields: r.get(24)?,
+                totals: SpanTotals {
+                    is_root: r.get(17)?,
+                    is_error: r.get(18)?,
+                    has_tags: r.get(25)?,
+                    start: r.get(14)?,
+                    end: r.get(15)?,
+                    sums: [r.get(19)?, r.get(20)?, r.get(21)?, r.get(22)?]
+                        .map(|v: Option<f64>| v.unwrap_or(0.0)),
+                },
             })
         })
         .optional()?;
+    // The trace the row was in; a write that keeps it there replaces this by a finer change.
     let mut touched = Vec::new();
     if let Some(root) = existing.as_ref().and_then(|e| e.root.clone()) {
-        touched.push((kind, object_id.to_owned(), root));
+        touched.push(((kind, object_id.to_owned(), root), TraceChange::Recompute));
     }
 
     if matches!(op, WriteOp::Delete) {
@@ -658,7 +637,33 @@ fn apply_row(
         _ => Payload::Text(Value::Object(state.data).to_string()),
     };
     if let Some(root) = &facts.root_span_id {
-        touched.push((kind, object_id.to_owned(), root.clone()));
+        let new = SpanTotals {
+            is_root: facts.is_root,
+            is_error: facts.is_error,
+            has_tags: facts.tags.is_some(),
+            start: facts.start,
+            end: facts.end,
+            sums: [
+                facts.prompt_tokens,
+                facts.completion_tokens,
+                facts.tokens,
+                facts.cost,
+            ]
+            .map(|v| v.unwrap_or(0.0)),
+        };
+        let key = (kind, object_id.to_owned(), root.clone());
+        let same_trace = existing.as_ref().map(|e| e.root.as_ref() == Some(root));
+        match same_trace {
+            // Still in the same trace: one change from its old totals to the new ones.
+            Some(true) => {
+                let old = existing.as_ref().map(|e| e.totals);
+                touched.clear();
+                touched.push((key, TraceChange::between(old, new)));
+            }
+            // Moved here from another trace (which is recomputed): recompute this one too.
+            Some(false) => touched.push((key, TraceChange::Recompute)),
+            None => touched.push((key, TraceChange::between(None, new))),
+        }
     }
     let old_contribution = existing.as_ref().and_then(|e| e.contribution.clone());
     let new_contribution = contribution(
@@ -821,178 +826,6 @@ mod row_sql {
             .concat(),
         )
     });
-
-    /// `traces` summary columns, in the order of the writer's values.
-    const TRACE_VALUES: [&str; 17] = [
-        "start",
-        "\"end\"",
-        "duration",
-        "span_count",
-        "error_count",
-        "prompt_tokens",
-        "completion_tokens",
-        "tokens",
-        "cost",
-        "root_id",
-        "root_span_span_id",
-        "root_name",
-        "root_type",
-        "input_preview",
-        "output_preview",
-        "tags",
-        "xact_id",
-    ];
-    const TRACE_KEY: [&str; 3] = ["kind", "object_id", "root_span_id"];
-
-    /// Update of a summary without its indexed `start_key`, then its `id`.
-    pub(super) static TRACE_UPDATE: LazyLock<String> =
-        LazyLock::new(|| update("traces", &TRACE_VALUES, &["id"]));
-    /// Update including `start_key`, then its `id`.
-    pub(super) static TRACE_UPDATE_WITH_START: LazyLock<String> = LazyLock::new(|| {
-        update(
-            "traces",
-            &[&TRACE_VALUES[..], &["start_key"]].concat(),
-            &["id"],
-        )
-    });
-    /// Insert of a new summary: values, `start_key`, key, org and project.
-    pub(super) static TRACE_INSERT: LazyLock<String> = LazyLock::new(|| {
-        insert(
-            "traces",
-            &[
-                &TRACE_VALUES[..],
-                &["start_key"],
-                &TRACE_KEY[..],
-                &["org_id", "project_id"],
-            ]
-            .concat(),
-        )
-    });
-}
-
-/// Recomputes one trace's summary from its spans' indexed facts (no payload parsing), in one
-/// scan of the trace's index range.
-fn refresh_trace(
-    tx: &Transaction<'_>,
-    key: &TraceKey,
-    org_id: &str,
-    project_id: &str,
-) -> rusqlite::Result<()> {
-    let (kind, object_id, root) = key;
-    let mut stmt = tx.prepare_cached(
-        "SELECT is_error, start, \"end\", prompt_tokens, completion_tokens, tokens, cost, xact_id, is_root, start_key,
-                row_id, span_id, name, span_type, input_preview, output_preview, tags
-         FROM spans WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3 ORDER BY start_key, seq",
-    )?;
-    let mut rows = stmt.query(params![kind, object_id, root])?;
-    let (mut count, mut errors) = (0_i64, 0_i64);
-    let (mut start, mut end): (Option<f64>, Option<f64>) = (None, None);
-    let (mut prompt, mut completion, mut tokens, mut cost) = (0.0, 0.0, 0.0, 0.0);
-    let mut xact: i64 = 0;
-    let mut root_row: Option<RootFacts> = None;
-    let mut tags: Vec<String> = Vec::new();
-    while let Some(r) = rows.next()? {
-        count += 1;
-        errors += r.get::<_, i64>(0)?;
-        let span_start: Option<f64> = r.get(1)?;
-        let span_end: Option<f64> = r.get(2)?;
-        start = min_opt(start, span_start);
-        end = max_opt(end, span_end);
-        prompt += r.get::<_, Option<f64>>(3)?.unwrap_or(0.0);
-        completion += r.get::<_, Option<f64>>(4)?.unwrap_or(0.0);
-        tokens += r.get::<_, Option<f64>>(5)?.unwrap_or(0.0);
-        cost += r.get::<_, Option<f64>>(6)?.unwrap_or(0.0);
-        xact = xact.max(r.get(7)?);
-        // Rows come by start: the first root is the earliest one.
-        if root_row.is_none() && r.get::<_, bool>(8)? {
-            root_row = Some(RootFacts {
-                row_id: Some(r.get(10)?),
-                span_id: r.get(11)?,
-                name: r.get(12)?,
-                span_type: r.get(13)?,
-                input_preview: r.get(14)?,
-                output_preview: r.get(15)?,
-            });
-        }
-        if let Some(text) = r.get_ref(16)?.as_str_or_null()? {
-            for tag in serde_json::from_str::<Vec<String>>(text).unwrap_or_default() {
-                if !tags.contains(&tag) {
-                    tags.push(tag);
-                }
-            }
-        }
-    }
-    drop(rows);
-    if count == 0 {
-        tx.prepare_cached(
-            "DELETE FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
-        )?
-        .execute(params![kind, object_id, root])?;
-        return Ok(());
-    }
-    let root_row = root_row.unwrap_or_default();
-    let tags = (!tags.is_empty()).then(|| Value::from(tags).to_string());
-    let duration = match (start, end) {
-        (Some(s), Some(e)) => Some(e - s),
-        _ => None,
-    };
-    let start_key = start.unwrap_or(0.0);
-    let stored: Option<(i64, f64)> = tx
-        .prepare_cached(
-            "SELECT id, start_key FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
-        )?
-        .query_row(params![kind, object_id, root], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let values: [&dyn rusqlite::ToSql; 17] = [
-        &start,
-        &end,
-        &duration,
-        &count,
-        &errors,
-        &prompt,
-        &completion,
-        &tokens,
-        &cost,
-        &root_row.row_id,
-        &root_row.span_id,
-        &root_row.name,
-        &root_row.span_type,
-        &root_row.input_preview,
-        &root_row.output_preview,
-        &tags,
-        &xact,
-    ];
-    let trace_key: [&dyn rusqlite::ToSql; 3] = [kind, object_id, root];
-    let start: [&dyn rusqlite::ToSql; 1] = [&start_key];
-    match stored {
-        // Same start: an UPDATE that leaves `start_key` (indexed) alone touches no index.
-        Some((id, old)) if old == start_key => {
-            let params = values.iter().copied().chain([&id as &dyn rusqlite::ToSql]);
-            tx.prepare_cached(&row_sql::TRACE_UPDATE)?
-                .execute(rusqlite::params_from_iter(params))?;
-        }
-        Some((id, _)) => {
-            let params = values
-                .iter()
-                .chain(&start)
-                .copied()
-                .chain([&id as &dyn rusqlite::ToSql]);
-            tx.prepare_cached(&row_sql::TRACE_UPDATE_WITH_START)?
-                .execute(rusqlite::params_from_iter(params))?;
-        }
-        None => {
-            let owner: [&dyn rusqlite::ToSql; 2] = [&org_id, &project_id];
-            let params = values
-                .iter()
-                .chain(&start)
-                .chain(&trace_key)
-                .chain(&owner)
-                .copied();
-            tx.prepare_cached(&row_sql::TRACE_INSERT)?
-                .execute(rusqlite::params_from_iter(params))?;
-        }
-    }
-    Ok(())
 }
 
 /// A write request with everything the writer stores already encoded. Encoding (serializing,

@@ -22,7 +22,7 @@ macro_rules! store_conformance_suite {
             merge_rules, merges_before_their_row_end_up_right, retried_requests_are_idempotent,
             delete_removes_the_row, one_fixed_width_xact_per_request,
             unknown_object_rejects_the_whole_request, orgs_are_isolated,
-            fetch_pages_never_skip_or_repeat, trace_summaries_stay_current,
+            fetch_pages_never_skip_or_repeat, trace_summaries_stay_current, long_trace_summaries_add_up,
             trace_list_newest_first_with_range_and_cursor, whole_trace_and_single_span,
             experiment_and_dataset_rows, comments_are_not_spans, experiments_names_and_ensure_new,
             bad_cursor_is_rejected, payload_fields_follow_the_merge_rules,
@@ -613,6 +613,116 @@ pub async fn trace_summaries_stay_current(store: &dyn Store) {
     assert_eq!(s.output_preview.as_deref(), Some("bye"));
     let tags: HashSet<_> = s.tags.iter().map(String::as_str).collect();
     assert_eq!(tags, HashSet::from(["prod", "llm"]));
+}
+
+/// A long trace written a few spans per request (as an agent streams it) keeps a summary that
+/// adds up, through child starts and ends, errors, a start that moves earlier, an end that
+/// moves back, and a span that moves to another trace.
+pub async fn long_trace_summaries_add_up(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    let summary = |trace: &'static str| {
+        let (org, obj) = (org.clone(), obj.clone());
+        async move {
+            store
+                .get_trace(&org, &obj, trace)
+                .await
+                .expect("trace")
+                .expect("exists")
+                .summary
+        }
+    };
+    let root = span(
+        &obj,
+        "root",
+        "t",
+        "r",
+        None,
+        json!({"metrics": {"start": 100.0}}),
+    );
+    store.write(&org, rows(vec![root])).await.expect("write");
+    // 40 children, 8 per request: start rows, then end merges with tokens, cost and errors.
+    for batch in 0..5 {
+        let starts = (0..8)
+            .map(|i| {
+                let n = batch * 8 + i;
+                span(
+                    &obj,
+                    &format!("c{n}"),
+                    "t",
+                    &format!("s{n}"),
+                    Some("r"),
+                    json!({"metrics": {"start": 101.0 + f64::from(n)}}),
+                )
+            })
+            .collect();
+        store.write(&org, rows(starts)).await.expect("write");
+    }
+    let s = summary("t").await;
+    assert_eq!((s.span_count, s.start, s.end), (41, Some(100.0), None));
+    for batch in 0..5 {
+        let ends = (0..8)
+            .map(|i| {
+                let n = batch * 8 + i;
+                let mut end = json!({"id": format!("c{n}"), "project_id": obj.id, "log_id": "g", "_is_merge": true,
+                    "metrics": {"end": 101.5 + f64::from(n), "prompt_tokens": 2, "completion_tokens": 1, "estimated_cost": 0.5}});
+                if n % 10 == 3 {
+                    end["error"] = json!("boom");
+                }
+                end
+            })
+            .collect();
+        store.write(&org, rows(ends)).await.expect("write");
+    }
+    let s = summary("t").await;
+    assert_eq!((s.span_count, s.error_count), (41, 4));
+    assert_eq!((s.start, s.end), (Some(100.0), Some(140.5)));
+    assert_eq!(
+        (s.prompt_tokens, s.completion_tokens, s.tokens),
+        (80.0, 40.0, 120.0)
+    );
+    assert!(
+        (s.estimated_cost - 20.0).abs() < 1e-9,
+        "{}",
+        s.estimated_cost
+    );
+    // A child's start moves before the root's; the last child's end moves back.
+    let earlier = json!({"id": "c5", "project_id": obj.id, "log_id": "g", "_is_merge": true, "metrics": {"start": 99.0}});
+    let back = json!({"id": "c39", "project_id": obj.id, "log_id": "g", "_is_merge": true, "metrics": {"end": 139.2}});
+    store
+        .write(&org, rows(vec![earlier, back]))
+        .await
+        .expect("write");
+    let s = summary("t").await;
+    assert_eq!((s.start, s.end), (Some(99.0), Some(139.5)));
+    assert_eq!(s.duration, Some(40.5));
+    // A child (with an error) replaced into another trace leaves this one.
+    let moved = span(
+        &obj,
+        "c13",
+        "u",
+        "s13",
+        None,
+        json!({"metrics": {"start": 200.0, "end": 201.0}}),
+    );
+    store.write(&org, rows(vec![moved])).await.expect("write");
+    let s = summary("t").await;
+    assert_eq!((s.span_count, s.error_count, s.tokens), (40, 3, 117.0));
+    assert!(
+        (s.estimated_cost - 19.5).abs() < 1e-9,
+        "{}",
+        s.estimated_cost
+    );
+    let u = summary("u").await;
+    assert_eq!(
+        (u.span_count, u.start, u.end),
+        (1, Some(200.0), Some(201.0))
+    );
+    // The root ends: the summary is whole (recomputed) and still adds up.
+    let end = json!({"id": "root", "project_id": obj.id, "log_id": "g", "_is_merge": true, "metrics": {"end": 150.0}});
+    store.write(&org, rows(vec![end])).await.expect("write");
+    let s = summary("t").await;
+    assert_eq!((s.span_count, s.error_count, s.tokens), (40, 3, 117.0));
+    assert_eq!((s.start, s.end), (Some(99.0), Some(150.0)));
 }
 
 /// Trace lists are newest first, filter by time range and page with cursors.

@@ -1,0 +1,397 @@
+//! One summary per trace (start, end, duration, span and error counts, token and cost
+//! totals, the root span's name and previews, tags), kept current in the writer's transaction.
+//!
+//! A group's row changes are collected per trace. When every change in a trace only adds to
+//! its sums (a child span started or ended: no root, no tags, no start or end moved back), the
+//! stored summary is updated by the differences, without reading the trace's spans; otherwise
+//! the summary is recomputed from them. Recomputing every time made each request of a long
+//! agent trace read the whole trace again: quadratic in its length.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Key of a trace: (object kind code, object id, root span id).
+pub(crate) type TraceKey = (i64, String, String);
+
+/// What one span adds to its trace's summary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct SpanTotals {
+    pub(crate) is_root: bool,
+    pub(crate) is_error: bool,
+    pub(crate) has_tags: bool,
+    pub(crate) start: Option<f64>,
+    pub(crate) end: Option<f64>,
+    /// Prompt, completion and total tokens, cost (missing ones count as 0, as in a recompute).
+    pub(crate) sums: [f64; 4],
+}
+
+/// One row change, as its trace sees it.
+pub(crate) enum TraceChange {
+    /// The trace must be recomputed (a root, tags, a delete, a span moved between traces...).
+    Recompute,
+    /// The span was `old` (absent for a new row) and is now `new`.
+    Update {
+        old: Option<SpanTotals>,
+        new: SpanTotals,
+    },
+}
+
+impl TraceChange {
+    /// The change from `old` to `new` within one trace, recomputing when differences cannot
+    /// express it.
+    pub(crate) fn between(old: Option<SpanTotals>, new: SpanTotals) -> Self {
+        let roots_or_tags = |t: &SpanTotals| t.is_root || t.has_tags;
+        let additive = match &old {
+            None => !roots_or_tags(&new),
+            // A start or end that moved may have been the trace's extreme.
+            Some(o) => {
+                !roots_or_tags(o)
+                    && !roots_or_tags(&new)
+                    && (o.start.is_none() || o.start == new.start)
+                    && (o.end.is_none() || o.end == new.end)
+            }
+        };
+        if additive {
+            Self::Update { old, new }
+        } else {
+            Self::Recompute
+        }
+    }
+}
+
+/// Differences to apply to one stored summary.
+#[derive(Default)]
+struct Delta {
+    recompute: bool,
+    spans: i64,
+    errors: i64,
+    sums: [f64; 4],
+    start: Option<f64>,
+    end: Option<f64>,
+    xact: i64,
+}
+
+/// A group's changes per trace, applied at the end of the group's transaction.
+#[derive(Default)]
+pub(crate) struct TraceChanges {
+    traces: BTreeMap<TraceKey, (Delta, (String, String))>,
+}
+
+impl TraceChanges {
+    /// Records a change of committed request `xact` to a trace of `org_project`.
+    pub(crate) fn record(
+        &mut self,
+        key: TraceKey,
+        change: TraceChange,
+        xact: i64,
+        org_project: (String, String),
+    ) {
+        let (delta, owner) = self
+            .traces
+            .entry(key)
+            .or_insert_with(|| (Delta::default(), org_project.clone()));
+        *owner = org_project;
+        delta.xact = delta.xact.max(xact);
+        match change {
+            TraceChange::Recompute => delta.recompute = true,
+            TraceChange::Update { old, new } => {
+                let flag = |b: bool| i64::from(b);
+                delta.spans += 1 - flag(old.is_some());
+                delta.errors += flag(new.is_error) - old.map_or(0, |o| flag(o.is_error));
+                for (i, sum) in delta.sums.iter_mut().enumerate() {
+                    *sum += new.sums[i] - old.map_or(0.0, |o| o.sums[i]);
+                }
+                delta.start = min_opt(delta.start, new.start);
+                delta.end = max_opt(delta.end, new.end);
+            }
+        }
+    }
+
+    /// Brings every changed trace's summary up to date.
+    pub(crate) fn apply(self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        for (key, (delta, (org_id, project_id))) in self.traces {
+            if delta.recompute || !add(tx, &key, &delta)? {
+                refresh(tx, &key, &org_id, &project_id)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Adds a delta to a stored summary; false when there is none yet (the caller recomputes).
+fn add(tx: &Transaction<'_>, key: &TraceKey, delta: &Delta) -> rusqlite::Result<bool> {
+    let (kind, object_id, root) = key;
+    let stored: Option<(i64, Option<f64>, Option<f64>, f64)> = tx
+        .prepare_cached(
+            "SELECT id, start, \"end\", start_key FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
+        )?
+        .query_row(params![kind, object_id, root], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    let Some((id, stored_start, stored_end, stored_key)) = stored else {
+        return Ok(false);
+    };
+    let start = min_opt(stored_start, delta.start);
+    let end = max_opt(stored_end, delta.end);
+    let duration = match (start, end) {
+        (Some(s), Some(e)) => Some(e - s),
+        _ => None,
+    };
+    let start_key = start.unwrap_or(0.0);
+    let [prompt, completion, tokens, cost] = delta.sums;
+    let values: [&dyn rusqlite::ToSql; 10] = [
+        &start,
+        &end,
+        &duration,
+        &delta.spans,
+        &delta.errors,
+        &prompt,
+        &completion,
+        &tokens,
+        &cost,
+        &delta.xact,
+    ];
+    // An unchanged `start_key` stays out of the UPDATE, so its index is left alone.
+    let statement = if start_key == stored_key {
+        sql::TRACE_ADD
+    } else {
+        sql::TRACE_ADD_WITH_START
+    };
+    let key_value: [&dyn rusqlite::ToSql; 1] = [&start_key];
+    let keys: &[&dyn rusqlite::ToSql] = if start_key == stored_key {
+        &[]
+    } else {
+        &key_value
+    };
+    let params = values
+        .iter()
+        .chain(keys)
+        .copied()
+        .chain([&id as &dyn rusqlite::ToSql]);
+    tx.prepare_cached(statement)?
+        .execute(rusqlite::params_from_iter(params))?;
+    Ok(true)
+}
+
+fn min_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The root span's facts that a trace summary shows.
+#[derive(Default)]
+struct RootFacts {
+    row_id: Option<String>,
+    span_id: Option<String>,
+    name: Option<String>,
+    span_type: Option<String>,
+    input_preview: Option<String>,
+    output_preview: Option<String>,
+}
+
+/// Recomputes one trace's summary from its spans' indexed facts (no payload parsing), in one
+/// scan of the trace's index range.
+fn refresh(
+    tx: &Transaction<'_>,
+    key: &TraceKey,
+    org_id: &str,
+    project_id: &str,
+) -> rusqlite::Result<()> {
+    let (kind, object_id, root) = key;
+    let mut stmt = tx.prepare_cached(
+        "SELECT is_error, start, \"end\", prompt_tokens, completion_tokens, tokens, cost, xact_id, is_root, start_key,
+                row_id, span_id, name, span_type, input_preview, output_preview, tags
+         FROM spans WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3 ORDER BY start_key, seq",
+    )?;
+    let mut rows = stmt.query(params![kind, object_id, root])?;
+    let (mut count, mut errors) = (0_i64, 0_i64);
+    let (mut start, mut end): (Option<f64>, Option<f64>) = (None, None);
+    let (mut prompt, mut completion, mut tokens, mut cost) = (0.0, 0.0, 0.0, 0.0);
+    let mut xact: i64 = 0;
+    let mut root_row: Option<RootFacts> = None;
+    let mut tags: Vec<String> = Vec::new();
+    while let Some(r) = rows.next()? {
+        count += 1;
+        errors += r.get::<_, i64>(0)?;
+        let span_start: Option<f64> = r.get(1)?;
+        let span_end: Option<f64> = r.get(2)?;
+        start = min_opt(start, span_start);
+        end = max_opt(end, span_end);
+        prompt += r.get::<_, Option<f64>>(3)?.unwrap_or(0.0);
+        completion += r.get::<_, Option<f64>>(4)?.unwrap_or(0.0);
+        tokens += r.get::<_, Option<f64>>(5)?.unwrap_or(0.0);
+        cost += r.get::<_, Option<f64>>(6)?.unwrap_or(0.0);
+        xact = xact.max(r.get(7)?);
+        // Rows come by start: the first root is the earliest one.
+        if root_row.is_none() && r.get::<_, bool>(8)? {
+            root_row = Some(RootFacts {
+                row_id: Some(r.get(10)?),
+                span_id: r.get(11)?,
+                name: r.get(12)?,
+                span_type: r.get(13)?,
+                input_preview: r.get(14)?,
+                output_preview: r.get(15)?,
+            });
+        }
+        if let Some(text) = r.get_ref(16)?.as_str_or_null()? {
+            for tag in serde_json::from_str::<Vec<String>>(text).unwrap_or_default() {
+                if !tags.contains(&tag) {
+                    tags.push(tag);
+                }
+            }
+        }
+    }
+    drop(rows);
+    if count == 0 {
+        tx.prepare_cached(
+            "DELETE FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
+        )?
+        .execute(params![kind, object_id, root])?;
+        return Ok(());
+    }
+    let root_row = root_row.unwrap_or_default();
+    let tags = (!tags.is_empty()).then(|| Value::from(tags).to_string());
+    let duration = match (start, end) {
+        (Some(s), Some(e)) => Some(e - s),
+        _ => None,
+    };
+    let start_key = start.unwrap_or(0.0);
+    let stored: Option<(i64, f64)> = tx
+        .prepare_cached(
+            "SELECT id, start_key FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
+        )?
+        .query_row(params![kind, object_id, root], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let values: [&dyn rusqlite::ToSql; 17] = [
+        &start,
+        &end,
+        &duration,
+        &count,
+        &errors,
+        &prompt,
+        &completion,
+        &tokens,
+        &cost,
+        &root_row.row_id,
+        &root_row.span_id,
+        &root_row.name,
+        &root_row.span_type,
+        &root_row.input_preview,
+        &root_row.output_preview,
+        &tags,
+        &xact,
+    ];
+    let trace_key: [&dyn rusqlite::ToSql; 3] = [kind, object_id, root];
+    let start: [&dyn rusqlite::ToSql; 1] = [&start_key];
+    match stored {
+        // Same start: an UPDATE that leaves `start_key` (indexed) alone touches no index.
+        Some((id, old)) if old == start_key => {
+            let params = values.iter().copied().chain([&id as &dyn rusqlite::ToSql]);
+            tx.prepare_cached(&sql::TRACE_UPDATE)?
+                .execute(rusqlite::params_from_iter(params))?;
+        }
+        Some((id, _)) => {
+            let params = values
+                .iter()
+                .chain(&start)
+                .copied()
+                .chain([&id as &dyn rusqlite::ToSql]);
+            tx.prepare_cached(&sql::TRACE_UPDATE_WITH_START)?
+                .execute(rusqlite::params_from_iter(params))?;
+        }
+        None => {
+            let owner: [&dyn rusqlite::ToSql; 2] = [&org_id, &project_id];
+            let params = values
+                .iter()
+                .chain(&start)
+                .chain(&trace_key)
+                .chain(&owner)
+                .copied();
+            tx.prepare_cached(&sql::TRACE_INSERT)?
+                .execute(rusqlite::params_from_iter(params))?;
+        }
+    }
+    Ok(())
+}
+
+/// The statements that write `traces` rows.
+mod sql {
+    use crate::statements::{insert, update};
+    use std::sync::LazyLock;
+
+    /// `traces` summary columns, in the order of the writer's values.
+    const TRACE_VALUES: [&str; 17] = [
+        "start",
+        "\"end\"",
+        "duration",
+        "span_count",
+        "error_count",
+        "prompt_tokens",
+        "completion_tokens",
+        "tokens",
+        "cost",
+        "root_id",
+        "root_span_span_id",
+        "root_name",
+        "root_type",
+        "input_preview",
+        "output_preview",
+        "tags",
+        "xact_id",
+    ];
+    const TRACE_KEY: [&str; 3] = ["kind", "object_id", "root_span_id"];
+
+    /// Update of a summary without its indexed `start_key`, then its `id`.
+    pub(super) static TRACE_UPDATE: LazyLock<String> =
+        LazyLock::new(|| update("traces", &TRACE_VALUES, &["id"]));
+    /// Update including `start_key`, then its `id`.
+    pub(super) static TRACE_UPDATE_WITH_START: LazyLock<String> = LazyLock::new(|| {
+        update(
+            "traces",
+            &[&TRACE_VALUES[..], &["start_key"]].concat(),
+            &["id"],
+        )
+    });
+    /// Insert of a new summary: values, `start_key`, key, org and project.
+    pub(super) static TRACE_INSERT: LazyLock<String> = LazyLock::new(|| {
+        insert(
+            "traces",
+            &[
+                &TRACE_VALUES[..],
+                &["start_key"],
+                &TRACE_KEY[..],
+                &["org_id", "project_id"],
+            ]
+            .concat(),
+        )
+    });
+
+    /// An UPDATE that adds differences: start, end, duration, then span and error counts,
+    /// token and cost sums and the newest `xact_id`, then what `$tail` names.
+    macro_rules! add {
+        ($tail:literal) => {
+            concat!(
+                "UPDATE traces SET start = ?1, \"end\" = ?2, duration = ?3, ",
+                "span_count = span_count + ?4, error_count = error_count + ?5, ",
+                "prompt_tokens = prompt_tokens + ?6, completion_tokens = completion_tokens + ?7, ",
+                "tokens = tokens + ?8, cost = cost + ?9, xact_id = max(xact_id, ?10)",
+                $tail
+            )
+        };
+    }
+    /// Adds differences to the summary with this `id`.
+    pub(super) const TRACE_ADD: &str = add!(" WHERE id = ?11");
+    /// The same for a summary whose `start_key` moved: `start_key`, then the `id`.
+    pub(super) const TRACE_ADD_WITH_START: &str = add!(", start_key = ?11 WHERE id = ?12");
+}
