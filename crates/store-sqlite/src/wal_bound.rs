@@ -93,7 +93,11 @@ impl WalBound {
 
     /// Starts the WAL over if it holds more than the limit and the checkpoint thread
     /// has nearly caught up (or it holds twice that); called between groups.
-    pub(crate) fn enforce(&mut self, conn: &mut Connection) {
+    ///
+    /// `idle` says no write is waiting: a restart then delays nobody, so it is done as soon as
+    /// the checkpoint thread has caught up; with writes waiting it is put off until the WAL
+    /// holds half as much again over the limit.
+    pub(crate) fn enforce(&mut self, conn: &mut Connection, idle: bool) {
         let now = Instant::now();
         if now < self.next_check {
             return;
@@ -106,7 +110,8 @@ impl WalBound {
         if bytes < limit {
             return;
         }
-        if behind > RESTART_GAP_FRAMES && bytes < limit.saturating_mul(2) {
+        let busy = !idle && bytes < limit.saturating_add(limit / 2);
+        if (behind > RESTART_GAP_FRAMES || busy) && bytes < limit.saturating_mul(2) {
             // Ask the checkpoint thread to hurry and look again soon.
             self.progress.urgent.store(true, Ordering::Relaxed);
             self.next_check = now + RETRY_INTERVAL;

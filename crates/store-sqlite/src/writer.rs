@@ -205,7 +205,7 @@ impl Writer {
             metrics::gauge!("spanloom_store_writer_queue_depth")
                 .set((self.capacity - receiver.capacity()) as f64);
             self.commit_group(group);
-            self.wal.enforce(&mut self.conn);
+            self.wal.enforce(&mut self.conn, receiver.is_empty());
         }
         self.syncer.stop();
         tracing::info!("writer drained its queue and stopped");
