@@ -57,7 +57,7 @@ fn run(conn: Connection, progress: &WalProgress, stop: &StopSignal) {
         // Copies the WAL into the database without blocking anyone. Under continuous ingest
         // the WAL never drains completely, so the writer starts it over when it grows too big
         // (see `wal_bound`); by then this thread has copied nearly all of it.
-        match checkpoint_status(&conn, "PASSIVE") {
+        match checkpoint(&conn, "PASSIVE") {
             Ok(status) => progress.record_checkpoint(status.log, status.copied),
             Err(e) => tracing::debug!(error = %e, "WAL checkpoint deferred"),
         }
@@ -75,10 +75,7 @@ pub(crate) struct CheckpointStatus {
 }
 
 /// Runs one checkpoint (`mode` is PASSIVE, FULL, RESTART or TRUNCATE).
-pub(crate) fn checkpoint_status(
-    conn: &Connection,
-    mode: &str,
-) -> rusqlite::Result<CheckpointStatus> {
+pub(crate) fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<CheckpointStatus> {
     let started = std::time::Instant::now();
     let status = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
         Ok(CheckpointStatus {
@@ -90,9 +87,4 @@ pub(crate) fn checkpoint_status(
     metrics::histogram!("spanloom_store_checkpoint_seconds")
         .record(started.elapsed().as_secs_f64());
     Ok(status)
-}
-
-/// Runs one checkpoint, ignoring whether it was kept from finishing.
-pub(crate) fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<()> {
-    checkpoint_status(conn, mode).map(|_| ())
 }

@@ -87,10 +87,7 @@ impl TraceChanges {
         xact: i64,
         org_project: (String, String),
     ) {
-        let (delta, owner) = self
-            .traces
-            .entry(key)
-            .or_insert_with(|| (Delta::default(), org_project.clone()));
+        let (delta, owner) = self.traces.entry(key).or_default();
         *owner = org_project;
         delta.xact = delta.xact.max(xact);
         match change {
@@ -119,6 +116,11 @@ impl TraceChanges {
     }
 }
 
+/// A trace's duration from its extremes, when it has both.
+fn duration(start: Option<f64>, end: Option<f64>) -> Option<f64> {
+    Some(end? - start?)
+}
+
 /// Adds a delta to a stored summary; false when there is none yet (the caller recomputes).
 fn add(tx: &Transaction<'_>, key: &TraceKey, delta: &Delta) -> rusqlite::Result<bool> {
     let (kind, object_id, root) = key;
@@ -135,10 +137,7 @@ fn add(tx: &Transaction<'_>, key: &TraceKey, delta: &Delta) -> rusqlite::Result<
     };
     let start = min_opt(stored_start, delta.start);
     let end = max_opt(stored_end, delta.end);
-    let duration = match (start, end) {
-        (Some(s), Some(e)) => Some(e - s),
-        _ => None,
-    };
+    let duration = duration(start, end);
     let start_key = start.unwrap_or(0.0);
     let [prompt, completion, tokens, cost] = delta.sums;
     let values: [&dyn rusqlite::ToSql; 10] = [
@@ -154,16 +153,11 @@ fn add(tx: &Transaction<'_>, key: &TraceKey, delta: &Delta) -> rusqlite::Result<
         &delta.xact,
     ];
     // An unchanged `start_key` stays out of the UPDATE, so its index is left alone.
-    let statement = if start_key == stored_key {
-        sql::TRACE_ADD
-    } else {
-        sql::TRACE_ADD_WITH_START
-    };
     let key_value: [&dyn rusqlite::ToSql; 1] = [&start_key];
-    let keys: &[&dyn rusqlite::ToSql] = if start_key == stored_key {
-        &[]
+    let (statement, keys): (&str, &[&dyn rusqlite::ToSql]) = if start_key == stored_key {
+        (sql::TRACE_ADD, &[])
     } else {
-        &key_value
+        (sql::TRACE_ADD_WITH_START, &key_value)
     };
     let params = values
         .iter()
@@ -262,10 +256,7 @@ fn refresh(
     }
     let root_row = root_row.unwrap_or_default();
     let tags = (!tags.is_empty()).then(|| Value::from(tags).to_string());
-    let duration = match (start, end) {
-        (Some(s), Some(e)) => Some(e - s),
-        _ => None,
-    };
+    let duration = duration(start, end);
     let start_key = start.unwrap_or(0.0);
     let stored: Option<(i64, f64)> = tx
         .prepare_cached(

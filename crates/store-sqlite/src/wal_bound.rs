@@ -5,9 +5,10 @@
 //! starts it over and it would grow forever. When the frames in use pass a limit, the writer
 //! (between groups) waits until the checkpoint thread has copied nearly all of it, then runs a
 //! `RESTART` checkpoint: it copies the little that is left, flushes the database file, and
-//! makes the next commit write from the start of the WAL again. The file keeps its size: rewriting pages the kernel already holds costs a copy,
-//! while a truncated WAL made every later frame allocate new blocks and zero new pages (a
-//! fifth of the writer's time) and the truncate itself stalled commits for up to 0.7 s.
+//! makes the next commit write from the start of the WAL again. The file keeps its size:
+//! rewriting pages the kernel already holds costs a copy, while a truncated WAL made every
+//! later frame allocate new blocks and zero new pages (a fifth of the writer's time) and the
+//! truncate itself stalled commits for up to 0.7 s.
 
 use rusqlite::Connection;
 use std::sync::Arc;
@@ -150,12 +151,16 @@ impl WalBound {
     /// before any frame it copied can be overwritten) and short busy waits; true when done.
     fn restart(&self, conn: &mut Connection) -> rusqlite::Result<bool> {
         let sync: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0))?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_handler(Some(|polls: i32| {
-            std::thread::sleep(RESTART_POLL);
-            polls < RESTART_POLLS
-        }))?;
-        let outcome = crate::checkpoint::checkpoint_status(conn, "RESTART");
+        let outcome = conn
+            .pragma_update(None, "synchronous", "FULL")
+            .and_then(|()| {
+                conn.busy_handler(Some(|polls: i32| {
+                    std::thread::sleep(RESTART_POLL);
+                    polls < RESTART_POLLS
+                }))
+            })
+            .and_then(|()| crate::checkpoint::checkpoint(conn, "RESTART"));
+        // The writer's own settings come back whatever happened.
         conn.busy_timeout(self.busy_timeout)?;
         conn.pragma_update(None, "synchronous", sync)?;
         outcome.map(|status| !status.busy)
