@@ -523,3 +523,47 @@ def test_generator_output_limit_and_notrace_io(server, client):
     assert spans["three"].get("output") is None  # over the limit: not logged (the official rule)
     assert spans["quiet"].get("output") is None and spans["quiet"].get("input") is None
     assert all(row["metrics"]["end"] >= row["metrics"]["start"] for row in spans.values())
+
+
+QUEUE_SCRIPT = textwrap.dedent(
+    """
+    import sys, spanloom
+
+    spanloom.init_logger(project=sys.argv[1])
+
+    @spanloom.traced
+    def step(i):
+        return i
+
+    step(-1)
+    spanloom.flush()  # logged in: later rows go straight to the core's queue
+    for i in range(int(sys.argv[2])):
+        step(i)
+    spanloom.flush()
+    print("queue ok", flush=True)
+    """
+)
+
+
+def run_queue_script(server, project: str, spans: int, env: dict) -> str:
+    full = {**os.environ, "SPANLOOM_APP_URL": server.url, "SPANLOOM_API_KEY": server.admin_key, **env}
+    full.pop("BRAINTRUST_API_URL", None)
+    proc = subprocess.run([sys.executable, "-c", QUEUE_SCRIPT, project, str(spans)], env=full, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "queue ok", proc.stderr
+    return proc.stderr
+
+
+def test_a_full_queue_says_what_it_dropped_and_blocking_drops_nothing(server, client):
+    # Nothing is sent before the flush, so 50 traced calls (100 rows) meet a queue of 20 rows:
+    # the newest 20 (the last 10 calls) stay, and stderr reports the 80 dropped.
+    stderr = run_queue_script(server, "lifecycle-queue-drop", 50, {"SPANLOOM_SYNC_FLUSH": "true", "SPANLOOM_QUEUE_SIZE": "20"})
+    assert "spanloom: dropped 80 of the oldest queued rows (80 in all)" in stderr, stderr
+    assert "SPANLOOM_QUEUE_BLOCK" in stderr
+    rows = project_rows(client, "lifecycle-queue-drop", expect=11)
+    assert sorted(r["output"] for r in rows) == [-1, *range(40, 50)]
+    # Blocking instead: the same small queue, 2,000 calls logged as fast as the loop goes,
+    # every one arrives and nothing is reported dropped.
+    stderr = run_queue_script(server, "lifecycle-queue-block", 2000, {"SPANLOOM_QUEUE_BLOCK": "true", "SPANLOOM_QUEUE_SIZE": "20"})
+    assert "dropped" not in stderr, stderr
+    rows = project_rows(client, "lifecycle-queue-block", expect=2001)
+    assert sorted(r["output"] for r in rows) == [-1, *range(2000)]

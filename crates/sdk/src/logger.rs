@@ -2,7 +2,9 @@
 //! network) and sent by a worker thread in batches.
 //!
 //! * **Queue.** Bounded in rows and in bytes; when full, either the oldest rows are dropped
-//!   (counted, as the official SDK does) or `log` blocks until there is room. Rows are queued
+//!   (counted, as the official SDK does, and reported through the warning hook: at the first
+//!   drop, then at most every [`DROP_WARNING_PERIOD`] and when the logger stops) or `log`
+//!   blocks until there is room. Rows are queued
 //!   as JSON text ([`BackgroundLogger::log_json`]; [`BackgroundLogger::log`] serializes a
 //!   value first), so the calling thread (a Python thread holding the GIL) pays for a copy
 //!   only. The worker is woken only when it is idle or a batch is full, and lingers a moment
@@ -135,6 +137,10 @@ type Queued = Vec<u8>;
 /// full or a flush is wanted): rows logged in a burst then travel in one request.
 const LINGER: Duration = Duration::from_millis(5);
 
+/// Least time between two warnings about rows dropped from a full queue (the first drop is
+/// reported at once).
+pub const DROP_WARNING_PERIOD: Duration = Duration::from_secs(10);
+
 #[derive(Default)]
 struct State {
     queue: VecDeque<Queued>,
@@ -149,6 +155,9 @@ struct State {
     done: u64,
     flush_wanted: u64,
     dropped: u64,
+    /// `dropped` when the worker last warned about drops, and when.
+    dropped_warned: u64,
+    drop_warned_at: Option<Instant>,
     report: FlushReport,
     stopping: bool,
     /// Spool files of this key may be waiting (re-checked on a timer).
@@ -395,6 +404,11 @@ fn run(shared: &Shared, config: &LoggerConfig) {
                     .unwrap_or_else(|p| p.into_inner().0);
             }
             if state.stopping && state.queue.is_empty() && !state.spool_pending {
+                let drops = take_drop_warning(&mut state, config, true);
+                drop(state);
+                if let Some(message) = drops {
+                    warn(config, &message);
+                }
                 return;
             }
             if state.stopping && state.queue.is_empty() {
@@ -411,8 +425,12 @@ fn run(shared: &Shared, config: &LoggerConfig) {
             };
             state.taken += rows.len() as u64;
             let upto = state.taken;
+            let drops = take_drop_warning(&mut state, config, false);
             drop(state);
             shared.changed.notify_all();
+            if let Some(message) = drops {
+                warn(config, &message);
+            }
             (rows, upto)
         };
         let spool_empty = config.spool_dir.is_none() || replay_spool(config, &mut link);
@@ -436,6 +454,31 @@ fn run(shared: &Shared, config: &LoggerConfig) {
         drop(state);
         shared.changed.notify_all();
     }
+}
+
+/// The warning about rows dropped since the last one, if it is due: at the first drop, then
+/// once per [`DROP_WARNING_PERIOD`], and (with `last`) for any not reported yet when the
+/// logger stops.
+fn take_drop_warning(state: &mut State, config: &LoggerConfig, last: bool) -> Option<String> {
+    let new = state.dropped - state.dropped_warned;
+    let due = match state.drop_warned_at {
+        None => true,
+        Some(at) => last || at.elapsed() >= DROP_WARNING_PERIOD,
+    };
+    if new == 0 || !due {
+        return None;
+    }
+    state.dropped_warned = state.dropped;
+    state.drop_warned_at = Some(Instant::now());
+    Some(format!(
+        "spanloom: dropped {new} of the oldest queued rows ({} in all): rows are logged faster than \
+         the server takes them and the queue is full (at most {} rows and {} MiB of row JSON; \
+         raise SPANLOOM_QUEUE_SIZE / SPANLOOM_QUEUE_BYTES, or wait for room with \
+         SPANLOOM_QUEUE_BLOCK=true)",
+        state.dropped,
+        config.queue_capacity,
+        config.queue_bytes / (1024 * 1024)
+    ))
 }
 
 /// Splits rows (JSON text) into request bodies under the count and byte limits.

@@ -313,6 +313,13 @@ fn full_queue_keeps_the_newest_ten(limit: impl FnOnce(&mut LoggerConfig, &str)) 
     let mut config = LoggerConfig::new(stalled.clone());
     limit(&mut config, &pid);
     config.full_queue = FullQueue::DropOldest;
+    let warnings = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = Arc::clone(&warnings);
+    config.on_warning = Some(Arc::new(move |m: &str| {
+        seen.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(m.to_owned())
+    }));
     let logger = BackgroundLogger::start(config);
     logger.log(span_rows(&pid, 0)[0].clone());
     std::thread::sleep(Duration::from_millis(100)); // the worker takes it and stalls
@@ -329,6 +336,31 @@ fn full_queue_keeps_the_newest_ten(limit: impl FnOnce(&mut LoggerConfig, &str)) 
         .collect();
     assert_eq!(ids.len(), 11, "the first row and the newest 10");
     assert!(ids.contains("r0") && ids.contains("r30") && !ids.contains("r1"));
+    // The drops are reported, once (more within the warning period wait for it).
+    let first = warnings.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let drops: Vec<&String> = first.iter().filter(|w| w.contains("dropped")).collect();
+    assert_eq!(drops.len(), 1, "{first:?}");
+    assert!(
+        drops[0].contains("dropped 20 of the oldest queued rows (20 in all)"),
+        "{}",
+        drops[0]
+    );
+    // Rows dropped later are reported when the logger stops, even within the period.
+    *stalled.release.lock().unwrap_or_else(|p| p.into_inner()) = false;
+    logger.log(span_rows(&pid, 31)[0].clone());
+    std::thread::sleep(Duration::from_millis(100));
+    for i in 32..=50 {
+        logger.log(span_rows(&pid, i)[0].clone());
+    }
+    *stalled.release.lock().unwrap_or_else(|p| p.into_inner()) = true;
+    stalled.cv.notify_all();
+    drop(logger);
+    let warnings = warnings.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let last = warnings.last().map(String::as_str).unwrap_or_default();
+    assert!(
+        last.contains("dropped 9 of the oldest queued rows (29 in all)"),
+        "{warnings:?}"
+    );
 }
 
 /// A transport to an address nothing listens on (the server is down).

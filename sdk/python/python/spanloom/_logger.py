@@ -59,10 +59,11 @@ def _env_float(name: str, default: float) -> float:
 
 
 def _queue_size() -> int:
-    """`SPANLOOM_QUEUE_SIZE`: rows queued at most (100,000; the official SDK keeps 25,000). A
-    traced loop logs rows far faster than any server takes them, so the queue holds a burst
-    of 50,000 spans without losing one; `SPANLOOM_QUEUE_BYTES` (256 MiB) bounds its memory."""
-    return max(1, _env_int("QUEUE_SIZE", 100_000))
+    """`SPANLOOM_QUEUE_SIZE`: rows queued at most (500,000; the official SDK keeps 25,000). A
+    traced loop logs rows far faster than any server takes them (a traced call is two rows),
+    so the queue holds a burst of 250,000 small spans without losing one, while
+    `SPANLOOM_QUEUE_BYTES` (256 MiB) bounds its memory whatever the rows' size."""
+    return max(1, _env_int("QUEUE_SIZE", 500_000))
 
 
 _log = logging.getLogger("spanloom")
@@ -187,6 +188,9 @@ def login(app_url: Optional[str] = None, api_key: Optional[str] = None, org_name
             max_request_bytes=max_bytes,
             queue_capacity=_queue_size(),
             queue_bytes=max(1, _env_int("QUEUE_BYTES", 256 * 1024 * 1024)),
+            # `SPANLOOM_QUEUE_BLOCK`: a full queue makes the logging call wait for room
+            # instead of dropping the oldest rows (the GIL is released while it waits).
+            block_when_full=(_env("QUEUE_BLOCK") or "").lower() in _TRUE,
             num_retries=_env_int("NUM_RETRIES", 2),
             # Requests in flight at once: the server decodes one while it commits another.
             concurrency=max(1, _env_int("SEND_CONCURRENCY", 4)),
