@@ -9,7 +9,9 @@
 //!   value first), so the calling thread (a Python thread holding the GIL) pays for a copy
 //!   only. The worker is woken only when it is idle or a batch is full, and lingers a moment
 //!   after a wake so rows travel together.
-//! * **Rows.** Before a send the worker completes and merges the queued rows
+//! * **Rows.** The worker takes a wave of rows at a time from the front of the queue (what
+//!   `concurrency` requests carry), so a backlog is never parsed all at once; it completes
+//!   and merges them
 //!   ([`crate::rows::prepare`]): a replace row without `created` gets one from its
 //!   `metrics.start`, and rows of one span become one (a replace then its merges become one
 //!   replace row; identity fields and `created` of the first row stay), the protocol's
@@ -418,8 +420,7 @@ fn run(shared: &Shared, config: &LoggerConfig) {
             // Woken only to retry the spool: with `sync_flush` the queue waits for a flush.
             let wanted = !config.sync_flush || state.flush_wanted > state.taken || state.stopping;
             let rows: VecDeque<Queued> = if wanted {
-                state.queue_bytes = 0;
-                std::mem::take(&mut state.queue)
+                take_wave(&mut state, config)
             } else {
                 VecDeque::new()
             };
@@ -454,6 +455,32 @@ fn run(shared: &Shared, config: &LoggerConfig) {
         drop(state);
         shared.changed.notify_all();
     }
+}
+
+/// Takes the rows of one send wave from the front of the queue: at most `concurrency`
+/// requests' worth (`max_request_bytes` each, and twice `batch_rows` rows each, since a
+/// span's start and end rows merge into one), at least one row. A
+/// backlog is then parsed, merged and sent a wave at a time: taking all of it at once held
+/// every row parsed in memory (about 1 GiB for 300,000 small queued rows) while the server
+/// waited for the first request.
+fn take_wave(state: &mut State, config: &LoggerConfig) -> VecDeque<Queued> {
+    let concurrency = config.concurrency.max(1);
+    let max_rows = config.batch_rows.max(1).saturating_mul(2 * concurrency);
+    let max_bytes = config.max_request_bytes.saturating_mul(concurrency);
+    if state.queue.len() <= max_rows && state.queue_bytes <= max_bytes {
+        state.queue_bytes = 0;
+        return std::mem::take(&mut state.queue);
+    }
+    let (mut count, mut bytes) = (0, 0);
+    for row in &state.queue {
+        if count > 0 && (count == max_rows || bytes + row.len() > max_bytes) {
+            break;
+        }
+        count += 1;
+        bytes += row.len();
+    }
+    state.queue_bytes -= bytes;
+    state.queue.drain(..count).collect()
 }
 
 /// The warning about rows dropped since the last one, if it is due: at the first drop, then
