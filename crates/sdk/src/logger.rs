@@ -10,8 +10,10 @@
 //!   only. The worker is woken only when it is idle or a batch is full, and lingers a moment
 //!   after a wake so rows travel together.
 //! * **Rows.** The worker takes a wave of rows at a time from the front of the queue (what
-//!   `concurrency` requests carry), so a backlog is never parsed all at once; it completes
-//!   and merges them
+//!   `concurrency` requests carry), so a backlog is never parsed all at once. A wave is sent
+//!   on a thread of its own; under a backlog the worker meanwhile takes and prepares the next
+//!   one, which goes out once the first is answered (waves never overlap on the wire, so rows
+//!   of one span in two waves arrive in order). It completes and merges the rows
 //!   ([`crate::rows::prepare`]): a replace row without `created` gets one from its
 //!   `metrics.start`, and rows of one span become one (a replace then its merges become one
 //!   replace row; identity fields and `created` of the first row stay), the protocol's
@@ -365,96 +367,252 @@ impl Drop for BackgroundLogger {
 }
 
 fn run(shared: &Shared, config: &LoggerConfig) {
-    let mut link = Link::default();
+    // The link travels with the wave being sent and comes back when it is finished.
+    let mut link = Some(Link::default());
     let mut retry_at: Option<Instant> = None;
+    let mut in_flight: Option<InFlight> = None;
     loop {
-        let (rows, upto) = {
-            let mut state = shared.lock();
-            loop {
-                let wanted = !state.queue.is_empty()
-                    && (!config.sync_flush || state.flush_wanted > state.taken);
-                if wanted || state.stopping {
-                    break;
-                }
-                if state.spool_pending {
-                    // Spooled files wait for the server: try them again on a timer.
-                    let at = *retry_at.get_or_insert_with(Instant::now);
-                    let now = Instant::now();
-                    if now >= at {
-                        break;
-                    }
-                    state = shared.wait_idle(state, Some(at - now));
-                    continue;
-                }
-                state = shared.wait_idle(state, None);
+        let (rows, upto) = match next_wave(shared, config, retry_at, in_flight.is_some()) {
+            Next::Wave(rows, upto) => (rows, upto),
+            Next::Idle => {
+                finish(shared, config, in_flight.take(), &mut link, &mut retry_at);
+                continue;
             }
-            // Woken by a first row: give the rows after it a moment to join it.
-            let linger_until = Instant::now() + LINGER;
-            while !state.stopping
-                && state.flush_wanted <= state.taken
-                && state.queue.len() < config.batch_rows.max(1)
-                && !config.sync_flush
-            {
-                let now = Instant::now();
-                if now >= linger_until {
-                    break;
-                }
-                state = shared
-                    .changed
-                    .wait_timeout(state, linger_until - now)
-                    .map(|(s, _)| s)
-                    .unwrap_or_else(|p| p.into_inner().0);
-            }
-            if state.stopping && state.queue.is_empty() && !state.spool_pending {
-                let drops = take_drop_warning(&mut state, config, true);
-                drop(state);
+            Next::Stop => {
+                finish(shared, config, in_flight.take(), &mut link, &mut retry_at);
+                let drops = take_drop_warning(&mut shared.lock(), config, true);
                 if let Some(message) = drops {
                     warn(config, &message);
                 }
                 return;
             }
-            if state.stopping && state.queue.is_empty() {
-                // One last try at the spool, then stop (the files stay for a later start).
-                state.spool_pending = false;
-            }
-            // Woken only to retry the spool: with `sync_flush` the queue waits for a flush.
-            let wanted = !config.sync_flush || state.flush_wanted > state.taken || state.stopping;
-            let rows: VecDeque<Queued> = if wanted {
-                take_wave(&mut state, config)
-            } else {
-                VecDeque::new()
-            };
-            state.taken += rows.len() as u64;
-            let upto = state.taken;
-            let drops = take_drop_warning(&mut state, config, false);
-            drop(state);
-            shared.changed.notify_all();
-            if let Some(message) = drops {
-                warn(config, &message);
-            }
-            (rows, upto)
         };
-        let spool_empty = config.spool_dir.is_none() || replay_spool(config, &mut link);
+        // Parsed and merged while the previous wave is still on the wire.
         let (rows, errors) = crate::rows::prepare(rows);
         for e in &errors {
             warn(config, &format!("spanloom: {e}; dropped"));
         }
-        let mut report = send_all(config, rows, !spool_empty, &mut link);
-        report.failed_rows += errors.len() as u64;
-        let still_pending = config.spool_dir.is_some() && (!spool_empty || report.spooled_rows > 0);
-        retry_at = still_pending.then(|| Instant::now() + link.retry_delay(config));
-        let mut state = shared.lock();
-        state.report.sent_rows += report.sent_rows;
-        state.report.failed_rows += report.failed_rows;
-        state.report.spooled_rows += report.spooled_rows;
-        state.done = state.done.max(upto);
-        state.spool_tried = true;
-        if !state.stopping {
-            state.spool_pending = still_pending;
-        }
-        drop(state);
-        shared.changed.notify_all();
+        // Waves go out one after another: rows of one span in two waves arrive in order.
+        finish(shared, config, in_flight.take(), &mut link, &mut retry_at);
+        let link = link.take().unwrap_or_default();
+        in_flight = Some(InFlight::start(config, rows, errors.len(), upto, link));
     }
+}
+
+/// What the worker does next.
+enum Next {
+    /// Send these rows (taken up to this sequence number).
+    Wave(VecDeque<Queued>, u64),
+    /// Nothing to take now, but a wave is in flight: finish it first.
+    Idle,
+    /// Stopping, with nothing left to send.
+    Stop,
+}
+
+/// Waits for rows to send (or a spool retry, or the stop) and takes one wave of them.
+/// `busy`: a wave is in flight, so rather than sleep the worker finishes it.
+fn next_wave(
+    shared: &Shared,
+    config: &LoggerConfig,
+    retry_at: Option<Instant>,
+    busy: bool,
+) -> Next {
+    let mut state = shared.lock();
+    loop {
+        let wanted =
+            !state.queue.is_empty() && (!config.sync_flush || state.flush_wanted > state.taken);
+        // While a wave is in flight, the next one is taken early only when it is full (a
+        // backlog): a few rows would make a small wave of their own, and those arriving
+        // after them would wait a round trip more.
+        if busy && !(wanted && wave_is_full(&state, config)) {
+            return Next::Idle;
+        }
+        if wanted || state.stopping {
+            break;
+        }
+        if state.spool_pending {
+            // Spooled files wait for the server: try them again on a timer.
+            let at = retry_at.unwrap_or_else(Instant::now);
+            let now = Instant::now();
+            if now >= at {
+                break;
+            }
+            state = shared.wait_idle(state, Some(at - now));
+            continue;
+        }
+        state = shared.wait_idle(state, None);
+    }
+    // Woken by a first row: give the rows after it a moment to join it.
+    let linger_until = Instant::now() + LINGER;
+    while !state.stopping
+        && state.flush_wanted <= state.taken
+        && state.queue.len() < config.batch_rows.max(1)
+        && !config.sync_flush
+    {
+        let now = Instant::now();
+        if now >= linger_until {
+            break;
+        }
+        state = shared
+            .changed
+            .wait_timeout(state, linger_until - now)
+            .map(|(s, _)| s)
+            .unwrap_or_else(|p| p.into_inner().0);
+    }
+    if state.stopping && state.queue.is_empty() {
+        if busy {
+            // Its outcome decides whether the spool is tried once more.
+            return Next::Idle;
+        }
+        if !state.spool_pending {
+            return Next::Stop;
+        }
+        // One last try at the spool, then stop (the files stay for a later start).
+        state.spool_pending = false;
+    }
+    // Woken only to retry the spool: with `sync_flush` the queue waits for a flush.
+    let wanted = !config.sync_flush || state.flush_wanted > state.taken || state.stopping;
+    let rows: VecDeque<Queued> = if wanted {
+        take_wave(&mut state, config)
+    } else {
+        VecDeque::new()
+    };
+    state.taken += rows.len() as u64;
+    let upto = state.taken;
+    let drops = take_drop_warning(&mut state, config, false);
+    drop(state);
+    shared.changed.notify_all();
+    if let Some(message) = drops {
+        warn(config, &message);
+    }
+    Next::Wave(rows, upto)
+}
+
+/// A wave's rows, ready to go: the spool first (when there is one), then the rows.
+struct Wave {
+    config: LoggerConfig,
+    rows: Vec<String>,
+    /// Queued rows that were not valid JSON objects (counted as failed).
+    invalid: usize,
+    link: Link,
+}
+
+/// What sending a wave came to: its report, whether the spool was empty before it, and the
+/// link back.
+type WaveOutcome = (FlushReport, bool, Link);
+
+impl Wave {
+    fn send(mut self) -> WaveOutcome {
+        let config = &self.config;
+        let spool_empty = config.spool_dir.is_none() || replay_spool(config, &mut self.link);
+        let mut report = send_all(config, self.rows, !spool_empty, &mut self.link);
+        report.failed_rows += self.invalid as u64;
+        (report, spool_empty, self.link)
+    }
+}
+
+/// A wave being sent on its own thread, so the worker prepares the next wave meanwhile.
+struct InFlight {
+    sending: Sending,
+    /// Sequence number up to which rows are done once this wave is.
+    upto: u64,
+}
+
+enum Sending {
+    Thread(JoinHandle<Option<WaveOutcome>>),
+    /// Sent inline: no thread could be started.
+    Done(Option<WaveOutcome>),
+}
+
+impl InFlight {
+    fn start(
+        config: &LoggerConfig,
+        rows: Vec<String>,
+        invalid: usize,
+        upto: u64,
+        link: Link,
+    ) -> Self {
+        let wave = Arc::new(Mutex::new(Some(Wave {
+            config: config.clone(),
+            rows,
+            invalid,
+            link,
+        })));
+        let take =
+            |wave: &Mutex<Option<Wave>>| wave.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let queued = Arc::clone(&wave);
+        let spawned = std::thread::Builder::new()
+            .name("spanloom-sender".into())
+            .spawn(move || take(&queued).map(Wave::send));
+        let sending = match spawned {
+            Ok(handle) => Sending::Thread(handle),
+            // The closure never ran: the wave is still there to send here.
+            Err(_) => Sending::Done(take(&wave).map(Wave::send)),
+        };
+        Self { sending, upto }
+    }
+
+    /// Waits for the wave; `None` if its thread panicked (its rows count as failed then).
+    fn join(self) -> Option<WaveOutcome> {
+        match self.sending {
+            Sending::Thread(handle) => handle.join().ok().flatten(),
+            Sending::Done(outcome) => outcome,
+        }
+    }
+}
+
+/// Waits for the wave in flight (if any) and records what became of it.
+fn finish(
+    shared: &Shared,
+    config: &LoggerConfig,
+    in_flight: Option<InFlight>,
+    link: &mut Option<Link>,
+    retry_at: &mut Option<Instant>,
+) {
+    let Some(in_flight) = in_flight else { return };
+    let upto = in_flight.upto;
+    let (report, spool_empty) = match in_flight.join() {
+        Some((report, spool_empty, back)) => {
+            *link = Some(back);
+            (report, spool_empty)
+        }
+        None => {
+            warn(
+                config,
+                "spanloom: the sending thread panicked; its rows are lost",
+            );
+            (FlushReport::default(), true)
+        }
+    };
+    let link = link.get_or_insert_with(Link::default);
+    let still_pending = config.spool_dir.is_some() && (!spool_empty || report.spooled_rows > 0);
+    *retry_at = still_pending.then(|| Instant::now() + link.retry_delay(config));
+    let mut state = shared.lock();
+    state.report.sent_rows += report.sent_rows;
+    state.report.failed_rows += report.failed_rows;
+    state.report.spooled_rows += report.spooled_rows;
+    state.done = state.done.max(upto);
+    state.spool_tried = true;
+    if !state.stopping {
+        state.spool_pending = still_pending;
+    }
+    drop(state);
+    shared.changed.notify_all();
+}
+
+/// The most rows and bytes of row JSON one wave takes.
+fn wave_limits(config: &LoggerConfig) -> (usize, usize) {
+    let concurrency = config.concurrency.max(1);
+    (
+        config.batch_rows.max(1).saturating_mul(2 * concurrency),
+        config.max_request_bytes.saturating_mul(concurrency),
+    )
+}
+
+/// Whether the queue holds a whole wave.
+fn wave_is_full(state: &State, config: &LoggerConfig) -> bool {
+    let (max_rows, max_bytes) = wave_limits(config);
+    state.queue.len() >= max_rows || state.queue_bytes >= max_bytes
 }
 
 /// Takes the rows of one send wave from the front of the queue: at most `concurrency`
@@ -464,9 +622,7 @@ fn run(shared: &Shared, config: &LoggerConfig) {
 /// every row parsed in memory (about 1 GiB for 300,000 small queued rows) while the server
 /// waited for the first request.
 fn take_wave(state: &mut State, config: &LoggerConfig) -> VecDeque<Queued> {
-    let concurrency = config.concurrency.max(1);
-    let max_rows = config.batch_rows.max(1).saturating_mul(2 * concurrency);
-    let max_bytes = config.max_request_bytes.saturating_mul(concurrency);
+    let (max_rows, max_bytes) = wave_limits(config);
     if state.queue.len() <= max_rows && state.queue_bytes <= max_bytes {
         state.queue_bytes = 0;
         return std::mem::take(&mut state.queue);
