@@ -5,7 +5,9 @@
 //! its sums (a child span started or ended: no root, no tags, no start or end moved back), the
 //! stored summary is updated by the differences, without reading the trace's spans; otherwise
 //! the summary is recomputed from them. Recomputing every time made each request of a long
-//! agent trace read the whole trace again: quadratic in its length.
+//! agent trace read the whole trace again: quadratic in its length. A trace whose every
+//! change in the group is a row new to the store, and which has no summary yet, is
+//! summarized from those rows' facts alone and inserted, without reading anything back.
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::Value;
@@ -35,6 +37,19 @@ pub(crate) enum TraceChange {
         old: Option<SpanTotals>,
         new: SpanTotals,
     },
+    /// A row new to the store, with every fact a summary shows.
+    New(Box<NewSpan>),
+}
+
+/// A row new to the store, as a trace summary sees it.
+pub(crate) struct NewSpan {
+    pub(crate) totals: SpanTotals,
+    /// `spans.start_key`: what summaries order spans by.
+    pub(crate) start_key: f64,
+    /// The row's tags (JSON text).
+    pub(crate) tags: Option<String>,
+    /// For a root span: what the summary shows of it.
+    pub(crate) root: Option<RootFacts>,
 }
 
 impl TraceChange {
@@ -64,6 +79,10 @@ impl TraceChange {
 #[derive(Default)]
 struct Delta {
     recompute: bool,
+    /// The group's new rows in this trace, in the order written.
+    new_rows: Vec<NewSpan>,
+    /// Some change was not a new row.
+    not_only_new: bool,
     spans: i64,
     errors: i64,
     sums: [f64; 4],
@@ -90,7 +109,20 @@ impl TraceChanges {
         let (delta, owner) = self.traces.entry(key).or_default();
         *owner = org_project;
         delta.xact = delta.xact.max(xact);
+        let change = match change {
+            TraceChange::New(row) => {
+                // Also counted as an addition, for when the trace turns out to be stored.
+                let change = TraceChange::between(None, row.totals);
+                delta.new_rows.push(*row);
+                change
+            }
+            other => {
+                delta.not_only_new = true;
+                other
+            }
+        };
         match change {
+            TraceChange::New(_) => unreachable!("turned into an addition above"),
             TraceChange::Recompute => delta.recompute = true,
             TraceChange::Update { old, new } => {
                 let flag = |b: bool| i64::from(b);
@@ -108,6 +140,9 @@ impl TraceChanges {
     /// Brings every changed trace's summary up to date.
     pub(crate) fn apply(self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
         for (key, (delta, (org_id, project_id))) in self.traces {
+            if !delta.not_only_new && insert_new(tx, &key, &delta, &org_id, &project_id)? {
+                continue;
+            }
             if delta.recompute || !add(tx, &key, &delta)? {
                 refresh(tx, &key, &org_id, &project_id)?;
             }
@@ -184,14 +219,90 @@ fn max_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 }
 
 /// The root span's facts that a trace summary shows.
+#[derive(Default, Clone)]
+pub(crate) struct RootFacts {
+    pub(crate) row_id: Option<String>,
+    pub(crate) span_id: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) span_type: Option<String>,
+    pub(crate) input_preview: Option<String>,
+    pub(crate) output_preview: Option<String>,
+}
+
+/// A summary's values, as `refresh` computes them from a trace's spans in order of start.
 #[derive(Default)]
-struct RootFacts {
-    row_id: Option<String>,
-    span_id: Option<String>,
-    name: Option<String>,
-    span_type: Option<String>,
-    input_preview: Option<String>,
-    output_preview: Option<String>,
+struct Summary {
+    count: i64,
+    errors: i64,
+    start: Option<f64>,
+    end: Option<f64>,
+    sums: [f64; 4],
+    xact: i64,
+    root: Option<RootFacts>,
+    tags: Vec<String>,
+}
+
+impl Summary {
+    /// Whether this span's root facts are the summary's: it is the first root.
+    fn wants_root(&self, totals: &SpanTotals) -> bool {
+        totals.is_root && self.root.is_none()
+    }
+
+    /// Adds a span (spans come in order of `start_key`, then of arrival), with its root facts
+    /// when [`Self::wants_root`] said so.
+    fn add(&mut self, totals: &SpanTotals, xact: i64, tags: Option<&str>, root: Option<RootFacts>) {
+        self.count += 1;
+        self.errors += i64::from(totals.is_error);
+        self.start = min_opt(self.start, totals.start);
+        self.end = max_opt(self.end, totals.end);
+        for (sum, add) in self.sums.iter_mut().zip(totals.sums) {
+            *sum += add;
+        }
+        self.xact = self.xact.max(xact);
+        // The first root is the earliest one.
+        if self.wants_root(totals) {
+            self.root = root;
+        }
+        if let Some(text) = tags {
+            for tag in serde_json::from_str::<Vec<String>>(text).unwrap_or_default() {
+                if !self.tags.contains(&tag) {
+                    self.tags.push(tag);
+                }
+            }
+        }
+    }
+}
+
+/// Inserts the summary of a trace whose changes in the group are all new rows, computed from
+/// them alone; false (nothing written) when the trace already has a summary, and so may have
+/// stored spans too.
+fn insert_new(
+    tx: &Transaction<'_>,
+    key: &TraceKey,
+    delta: &Delta,
+    org_id: &str,
+    project_id: &str,
+) -> rusqlite::Result<bool> {
+    let mut order: Vec<&NewSpan> = delta.new_rows.iter().collect();
+    // Stable: rows with the same start keep the order they were written in (`seq`).
+    order.sort_by(|a, b| a.start_key.total_cmp(&b.start_key));
+    let mut summary = Summary::default();
+    for row in order {
+        let root = summary
+            .wants_root(&row.totals)
+            .then(|| row.root.clone())
+            .flatten();
+        summary.add(&row.totals, delta.xact, row.tags.as_deref(), root);
+    }
+    write_summary(
+        tx,
+        key,
+        summary,
+        org_id,
+        project_id,
+        &sql::TRACE_INSERT_NEW,
+        None,
+    )
 }
 
 /// Recomputes one trace's summary from its spans' indexed facts (no payload parsing), in one
@@ -209,67 +320,80 @@ fn refresh(
          FROM spans WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3 ORDER BY start_key, seq",
     )?;
     let mut rows = stmt.query(params![kind, object_id, root])?;
-    let (mut count, mut errors) = (0_i64, 0_i64);
-    let (mut start, mut end): (Option<f64>, Option<f64>) = (None, None);
-    let (mut prompt, mut completion, mut tokens, mut cost) = (0.0, 0.0, 0.0, 0.0);
-    let mut xact: i64 = 0;
-    let mut root_row: Option<RootFacts> = None;
-    let mut tags: Vec<String> = Vec::new();
+    let mut summary = Summary::default();
     while let Some(r) = rows.next()? {
-        count += 1;
-        errors += r.get::<_, i64>(0)?;
-        let span_start: Option<f64> = r.get(1)?;
-        let span_end: Option<f64> = r.get(2)?;
-        start = min_opt(start, span_start);
-        end = max_opt(end, span_end);
-        prompt += r.get::<_, Option<f64>>(3)?.unwrap_or(0.0);
-        completion += r.get::<_, Option<f64>>(4)?.unwrap_or(0.0);
-        tokens += r.get::<_, Option<f64>>(5)?.unwrap_or(0.0);
-        cost += r.get::<_, Option<f64>>(6)?.unwrap_or(0.0);
-        xact = xact.max(r.get(7)?);
-        // Rows come by start: the first root is the earliest one.
-        if root_row.is_none() && r.get::<_, bool>(8)? {
-            root_row = Some(RootFacts {
+        let totals = SpanTotals {
+            is_root: r.get(8)?,
+            is_error: r.get(0)?,
+            has_tags: false,
+            start: r.get(1)?,
+            end: r.get(2)?,
+            sums: [r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?]
+                .map(|v: Option<f64>| v.unwrap_or(0.0)),
+        };
+        let root = match summary.wants_root(&totals) {
+            true => Some(RootFacts {
                 row_id: Some(r.get(10)?),
                 span_id: r.get(11)?,
                 name: r.get(12)?,
                 span_type: r.get(13)?,
                 input_preview: r.get(14)?,
                 output_preview: r.get(15)?,
-            });
-        }
-        if let Some(text) = r.get_ref(16)?.as_str_or_null()? {
-            for tag in serde_json::from_str::<Vec<String>>(text).unwrap_or_default() {
-                if !tags.contains(&tag) {
-                    tags.push(tag);
-                }
-            }
-        }
+            }),
+            false => None,
+        };
+        summary.add(&totals, r.get(7)?, r.get_ref(16)?.as_str_or_null()?, root);
     }
     drop(rows);
-    if count == 0 {
+    if summary.count == 0 {
         tx.prepare_cached(
             "DELETE FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
         )?
         .execute(params![kind, object_id, root])?;
         return Ok(());
     }
-    let root_row = root_row.unwrap_or_default();
-    let tags = (!tags.is_empty()).then(|| Value::from(tags).to_string());
-    let duration = duration(start, end);
-    let start_key = start.unwrap_or(0.0);
     let stored: Option<(i64, f64)> = tx
         .prepare_cached(
             "SELECT id, start_key FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
         )?
         .query_row(params![kind, object_id, root], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
+    write_summary(
+        tx,
+        key,
+        summary,
+        org_id,
+        project_id,
+        &sql::TRACE_INSERT,
+        stored,
+    )?;
+    Ok(())
+}
+
+/// Writes a summary: an UPDATE of the stored one (`stored`: its id and `start_key`), else
+/// `insert`; returns whether a row was written (an insert that ignores a conflict may not).
+fn write_summary(
+    tx: &Transaction<'_>,
+    key: &TraceKey,
+    summary: Summary,
+    org_id: &str,
+    project_id: &str,
+    insert: &str,
+    stored: Option<(i64, f64)>,
+) -> rusqlite::Result<bool> {
+    let (kind, object_id, root) = key;
+    let root_row = summary.root.unwrap_or_default();
+    let tags = (!summary.tags.is_empty()).then(|| Value::from(summary.tags).to_string());
+    let (start, end) = (summary.start, summary.end);
+    let duration = duration(start, end);
+    let start_key = start.unwrap_or(0.0);
+    let [prompt, completion, tokens, cost] = summary.sums;
     let values: [&dyn rusqlite::ToSql; 17] = [
         &start,
         &end,
         &duration,
-        &count,
-        &errors,
+        &summary.count,
+        &summary.errors,
         &prompt,
         &completion,
         &tokens,
@@ -281,16 +405,16 @@ fn refresh(
         &root_row.input_preview,
         &root_row.output_preview,
         &tags,
-        &xact,
+        &summary.xact,
     ];
     let trace_key: [&dyn rusqlite::ToSql; 3] = [kind, object_id, root];
     let start: [&dyn rusqlite::ToSql; 1] = [&start_key];
-    match stored {
+    let written = match stored {
         // Same start: an UPDATE that leaves `start_key` (indexed) alone touches no index.
         Some((id, old)) if old == start_key => {
             let params = values.iter().copied().chain([&id as &dyn rusqlite::ToSql]);
             tx.prepare_cached(&sql::TRACE_UPDATE)?
-                .execute(rusqlite::params_from_iter(params))?;
+                .execute(rusqlite::params_from_iter(params))?
         }
         Some((id, _)) => {
             let params = values
@@ -299,7 +423,7 @@ fn refresh(
                 .copied()
                 .chain([&id as &dyn rusqlite::ToSql]);
             tx.prepare_cached(&sql::TRACE_UPDATE_WITH_START)?
-                .execute(rusqlite::params_from_iter(params))?;
+                .execute(rusqlite::params_from_iter(params))?
         }
         None => {
             let owner: [&dyn rusqlite::ToSql; 2] = [&org_id, &project_id];
@@ -309,11 +433,11 @@ fn refresh(
                 .chain(&trace_key)
                 .chain(&owner)
                 .copied();
-            tx.prepare_cached(&sql::TRACE_INSERT)?
-                .execute(rusqlite::params_from_iter(params))?;
+            tx.prepare_cached(insert)?
+                .execute(rusqlite::params_from_iter(params))?
         }
-    }
-    Ok(())
+    };
+    Ok(written > 0)
 }
 
 /// The statements that write `traces` rows.
@@ -365,6 +489,14 @@ mod sql {
                 &["org_id", "project_id"],
             ]
             .concat(),
+        )
+    });
+
+    /// The same insert, which leaves an existing summary as it is (and writes nothing).
+    pub(super) static TRACE_INSERT_NEW: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "{} ON CONFLICT (kind, object_id, root_span_id) DO NOTHING",
+            TRACE_INSERT.as_str()
         )
     });
 

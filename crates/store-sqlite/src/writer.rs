@@ -10,7 +10,7 @@ use crate::codec::{self, Payload};
 use crate::fields::IndexedFields;
 use crate::rollups::{self, RollupDeltas};
 use crate::syncer::{Delivery, Syncer};
-use crate::trace_summary::{SpanTotals, TraceChange, TraceChanges, TraceKey};
+use crate::trace_summary::{NewSpan, RootFacts, SpanTotals, TraceChange, TraceChanges, TraceKey};
 use crate::wal_bound::{WalBound, WalProgress};
 use crate::{backend_err, reader};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -662,7 +662,24 @@ fn apply_row(
             }
             // Moved here from another trace (which is recomputed): recompute this one too.
             Some(false) => touched.push((key, TraceChange::Recompute)),
-            None => touched.push((key, TraceChange::between(None, new))),
+            // New to the store: the summary may be built from the group's rows alone.
+            None => {
+                let root = facts.is_root.then(|| RootFacts {
+                    row_id: Some(row_id.clone()),
+                    span_id: facts.span_id.clone(),
+                    name: facts.name.clone(),
+                    span_type: facts.span_type.clone(),
+                    input_preview: facts.input_preview.clone(),
+                    output_preview: facts.output_preview.clone(),
+                });
+                let row = NewSpan {
+                    totals: new,
+                    start_key: facts.start.unwrap_or(0.0),
+                    tags: facts.tags.clone(),
+                    root,
+                };
+                touched.push((key, TraceChange::New(Box::new(row))));
+            }
         }
     }
     let old_contribution = existing.as_ref().and_then(|e| e.contribution.clone());

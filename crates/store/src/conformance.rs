@@ -7,7 +7,7 @@
 //! spanloom_store::store_conformance_suite!(async { let dir = tempdir(); (Arc::new(open(&dir)), dir) });
 //! ```
 
-use crate::{PageRequest, Store, TraceQuery};
+use crate::{PageRequest, Store, TraceQuery, TraceSummary};
 use serde_json::{Value, json};
 use spanloom_ingest::{WriteRow, logs3::decode_logs3};
 use spanloom_model::{ObjectKind, ObjectRef, XactId};
@@ -23,6 +23,7 @@ macro_rules! store_conformance_suite {
             delete_removes_the_row, one_fixed_width_xact_per_request,
             unknown_object_rejects_the_whole_request, orgs_are_isolated,
             fetch_pages_never_skip_or_repeat, trace_summaries_stay_current, long_trace_summaries_add_up,
+            new_trace_summaries_match_recomputed_ones,
             trace_list_newest_first_with_range_and_cursor, whole_trace_and_single_span,
             experiment_and_dataset_rows, comments_are_not_spans, experiments_names_and_ensure_new,
             bad_cursor_is_rejected, payload_fields_follow_the_merge_rules,
@@ -613,6 +614,134 @@ pub async fn trace_summaries_stay_current(store: &dyn Store) {
     assert_eq!(s.output_preview.as_deref(), Some("bye"));
     let tags: HashSet<_> = s.tags.iter().map(String::as_str).collect();
     assert_eq!(tags, HashSet::from(["prod", "llm"]));
+}
+
+/// A trace that arrives whole in one request is summarized exactly as one built span by span
+/// (where each arrival recomputes or adds to the stored summary): counts, errors, sums,
+/// extremes, the root's facts (the earliest root, even when it is not the first row) and the
+/// union of every span's tags in order of start.
+pub async fn new_trace_summaries_match_recomputed_ones(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    let spans = |trace: &str| -> Vec<Value> {
+        let id = |n: &str| format!("{trace}-{n}");
+        vec![
+            span(
+                &obj,
+                &id("c1"),
+                trace,
+                &id("s1"),
+                Some(&id("s0")),
+                json!({
+                "metrics": {"start": 10.5, "end": 12.0, "prompt_tokens": 3, "completion_tokens": 2},
+                "tags": ["slow"], "error": "boom", "span_attributes": {"name": "child one"}}),
+            ),
+            span(
+                &obj,
+                &id("root"),
+                trace,
+                &id("s0"),
+                None,
+                json!({
+                "metrics": {"start": 10.0, "end": 15.0}, "input": {"question": "why?"}, "output": "because",
+                "tags": ["prod", "slow"], "span_attributes": {"name": "agent", "type": "task"}}),
+            ),
+            span(
+                &obj,
+                &id("c2"),
+                trace,
+                &id("s2"),
+                Some(&id("s0")),
+                json!({
+                "metrics": {"start": 9.0, "estimated_cost": 0.25}, "tags": ["early"]}),
+            ),
+            span(
+                &obj,
+                &id("c3"),
+                trace,
+                &id("s3"),
+                Some(&id("s0")),
+                json!({"metrics": {"end": 16.0}}),
+            ),
+        ]
+    };
+    store
+        .write(&org, rows(spans("whole")))
+        .await
+        .expect("write");
+    for row in spans("pieces") {
+        store.write(&org, rows(vec![row])).await.expect("write");
+    }
+    let summary = |trace: &'static str| {
+        let (org, obj) = (org.clone(), obj.clone());
+        async move {
+            store
+                .get_trace(&org, &obj, trace)
+                .await
+                .expect("trace")
+                .expect("exists")
+                .summary
+        }
+    };
+    let (whole, pieces) = (summary("whole").await, summary("pieces").await);
+    assert_eq!(whole.span_count, 4);
+    assert_eq!(
+        (whole.error_count, whole.start, whole.end, whole.duration),
+        (1, Some(9.0), Some(16.0), Some(7.0))
+    );
+    assert_eq!(whole.root_id.as_deref(), Some("whole-root"));
+    assert_eq!(whole.root_name.as_deref(), Some("agent"));
+    assert_eq!(whole.tags, vec!["early", "prod", "slow"]);
+    let comparable = |s: &TraceSummary, trace: &str| {
+        let strip = |v: &Option<String>| v.as_ref().map(|v| v.replace(trace, "T"));
+        (
+            (s.span_count, s.error_count, s.start, s.end, s.duration),
+            (
+                s.prompt_tokens,
+                s.completion_tokens,
+                s.tokens,
+                s.estimated_cost,
+            ),
+            (
+                strip(&s.root_id),
+                strip(&s.root_span_span_id),
+                s.root_name.clone(),
+                s.root_type.clone(),
+            ),
+            (
+                s.input_preview.clone(),
+                s.output_preview.clone(),
+                s.tags.clone(),
+            ),
+        )
+    };
+    assert_eq!(comparable(&whole, "whole"), comparable(&pieces, "pieces"));
+    // A request that adds to a trace stored before it is not mistaken for a new trace.
+    let late = span(
+        &obj,
+        "whole-c4",
+        "whole",
+        "whole-s4",
+        Some("whole-s0"),
+        json!({"metrics": {"start": 20.0, "end": 21.0}}),
+    );
+    let fresh = span(
+        &obj,
+        "other-root",
+        "other",
+        "other-s0",
+        None,
+        json!({"metrics": {"start": 30.0}}),
+    );
+    store
+        .write(&org, rows(vec![late, fresh]))
+        .await
+        .expect("write");
+    let whole = summary("whole").await;
+    assert_eq!(
+        (whole.span_count, whole.end, whole.duration),
+        (5, Some(21.0), Some(12.0))
+    );
+    assert_eq!(summary("other").await.span_count, 1);
 }
 
 /// A long trace written a few spans per request (as an agent streams it) keeps a summary that
