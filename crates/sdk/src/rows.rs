@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use spanloom_model::{fields, merge};
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 /// A row with its top-level fields kept as JSON text until something needs their value.
 #[derive(Debug)]
@@ -47,6 +48,49 @@ impl Field {
     }
 }
 
+/// A JSON object's top level, in order, each value kept as text (parsed straight into the
+/// row's field list: no map in between).
+struct TopLevel(Vec<(String, Field)>);
+
+impl<'de> serde::Deserialize<'de> for TopLevel {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = TopLevel;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<TopLevel, A::Error> {
+                let mut fields: Vec<(String, Field)> =
+                    Vec::with_capacity(map.size_hint().unwrap_or(12));
+                while let Some((key, value)) = map.next_entry::<String, Box<RawValue>>()? {
+                    // A repeated key: the last one wins, as when parsing into a map.
+                    match fields.iter_mut().find(|(k, _)| *k == key) {
+                        Some(slot) => slot.1 = Field::Raw(value),
+                        None => fields.push((key, Field::Raw(value))),
+                    }
+                }
+                Ok(TopLevel(fields))
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
+}
+
+/// Appends `key` as a JSON string.
+fn push_key(out: &mut String, key: &str) {
+    if key.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(key);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::to_string(key).unwrap_or_default());
+    }
+}
+
 /// Why a queued row could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RowError {
@@ -61,8 +105,8 @@ pub enum RowError {
 impl LazyRow {
     /// Parses the top level of a row.
     pub fn parse(text: &[u8]) -> Result<Self, RowError> {
-        let map: HashMap<String, Box<RawValue>> = match serde_json::from_slice(text) {
-            Ok(map) => map,
+        let fields: TopLevel = match serde_json::from_slice(text) {
+            Ok(fields) => fields,
             // Valid JSON of another shape is named as such.
             Err(e) => {
                 return Err(match serde_json::from_slice::<Value>(text) {
@@ -72,9 +116,7 @@ impl LazyRow {
                 });
             }
         };
-        Ok(Self {
-            fields: map.into_iter().map(|(k, v)| (k, Field::Raw(v))).collect(),
-        })
+        Ok(Self { fields: fields.0 })
     }
 
     fn get(&self, key: &str) -> Option<&Field> {
@@ -159,6 +201,18 @@ impl LazyRow {
                 }
                 continue;
             };
+            // What the merge would give anyway, without parsing either side: an identity
+            // field keeps a value it has, and any other (but tags, which are normalized)
+            // merged with the same text is that text.
+            if let Field::Raw(current) = &self.fields[at].1 {
+                let kept_identity =
+                    fields::IDENTITY_FIELDS.contains(&key.as_str()) && current.get() != "null";
+                let same = key != fields::TAGS
+                    && matches!(&patch, Field::Raw(p) if p.get() == current.get());
+                if kept_identity || same {
+                    continue;
+                }
+            }
             let (name, current) = self.fields.swap_remove(at);
             let mut base = Map::from_iter([(name, current.into_value())]);
             merge::merge_row(&mut base, Map::from_iter([(key, patch.into_value())]), &[]);
@@ -191,11 +245,13 @@ impl LazyRow {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str(&serde_json::to_string(key).unwrap_or_default());
+            push_key(&mut out, key);
             out.push(':');
             match field {
                 Field::Raw(raw) => out.push_str(raw.get()),
-                Field::Parsed(v) => out.push_str(&v.to_string()),
+                Field::Parsed(v) => {
+                    let _ = write!(out, "{v}");
+                }
             }
         }
         out.push('}');
