@@ -12,8 +12,9 @@
 //! * **Rows.** The worker takes a wave of rows at a time from the front of the queue (what
 //!   `concurrency` requests carry), so a backlog is never parsed all at once. A wave is sent
 //!   on a thread of its own; under a backlog the worker meanwhile takes and prepares the next
-//!   one, which goes out once the first is answered (waves never overlap on the wire, so rows
-//!   of one span in two waves arrive in order). It completes and merges the rows
+//!   one, which goes out at once (two waves in flight at most) when no span has rows in both
+//!   and no spool is configured, else once the waves before it are answered: rows of one
+//!   span always arrive in order. It completes and merges the rows
 //!   ([`crate::rows::prepare`]): a replace row without `created` gets one from its
 //!   `metrics.start`, and rows of one span become one (a replace then its merges become one
 //!   replace row; identity fields and `created` of the first row stay), the protocol's
@@ -367,19 +368,21 @@ impl Drop for BackgroundLogger {
 }
 
 fn run(shared: &Shared, config: &LoggerConfig) {
-    // The link travels with the wave being sent and comes back when it is finished.
-    let mut link = Some(Link::default());
+    let link = Arc::new(SharedLink::default());
     let mut retry_at: Option<Instant> = None;
-    let mut in_flight: Option<InFlight> = None;
+    // Waves being sent, oldest first; they finish in that order.
+    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
     loop {
-        let (rows, upto) = match next_wave(shared, config, retry_at, in_flight.is_some()) {
+        let (rows, upto) = match next_wave(shared, config, retry_at, !in_flight.is_empty()) {
             Next::Wave(rows, upto) => (rows, upto),
             Next::Idle => {
-                finish(shared, config, in_flight.take(), &mut link, &mut retry_at);
+                finish(shared, config, in_flight.pop_front(), &link, &mut retry_at);
                 continue;
             }
             Next::Stop => {
-                finish(shared, config, in_flight.take(), &mut link, &mut retry_at);
+                while let Some(wave) = in_flight.pop_front() {
+                    finish(shared, config, Some(wave), &link, &mut retry_at);
+                }
                 let drops = take_drop_warning(&mut shared.lock(), config, true);
                 if let Some(message) = drops {
                     warn(config, &message);
@@ -387,17 +390,34 @@ fn run(shared: &Shared, config: &LoggerConfig) {
                 return;
             }
         };
-        // Parsed and merged while the previous wave is still on the wire.
-        let (rows, errors) = crate::rows::prepare(rows);
-        for e in &errors {
+        // Parsed and merged while the waves before it are still on the wire.
+        let prepared = crate::rows::prepare_wave(rows);
+        for e in &prepared.errors {
             warn(config, &format!("spanloom: {e}; dropped"));
         }
-        // Waves go out one after another: rows of one span in two waves arrive in order.
-        finish(shared, config, in_flight.take(), &mut link, &mut retry_at);
-        let link = link.take().unwrap_or_default();
-        in_flight = Some(InFlight::start(config, rows, errors.len(), upto, link));
+        // The new wave goes out alongside the one in flight only if no span has rows in both
+        // (so rows of one span still arrive in order) and there is no spool (whose batches
+        // must stay in order); otherwise the earlier waves finish first.
+        while !in_flight.is_empty() {
+            let shares_a_span = in_flight
+                .iter()
+                .any(|w| !w.keys.is_disjoint(&prepared.keys));
+            let may_overlap = config.spool_dir.is_none()
+                && in_flight.len() < MAX_WAVES_IN_FLIGHT
+                && !shares_a_span;
+            if may_overlap {
+                break;
+            }
+            finish(shared, config, in_flight.pop_front(), &link, &mut retry_at);
+        }
+        in_flight.push_back(InFlight::start(config, prepared, upto, Arc::clone(&link)));
     }
 }
+
+/// Waves sent at once at most: the server parses the next wave's requests while it commits
+/// the current one's, so its writer does not wait for a whole request to be decoded between
+/// waves.
+const MAX_WAVES_IN_FLIGHT: usize = 2;
 
 /// What the worker does next.
 enum Next {
@@ -494,28 +514,29 @@ struct Wave {
     rows: Vec<String>,
     /// Queued rows that were not valid JSON objects (counted as failed).
     invalid: usize,
-    link: Link,
+    link: Arc<SharedLink>,
 }
 
-/// What sending a wave came to: its report, whether the spool was empty before it, and the
-/// link back.
-type WaveOutcome = (FlushReport, bool, Link);
+/// What sending a wave came to: its report, and whether the spool was empty before it.
+type WaveOutcome = (FlushReport, bool);
 
 impl Wave {
-    fn send(mut self) -> WaveOutcome {
+    fn send(self) -> WaveOutcome {
         let config = &self.config;
-        let spool_empty = config.spool_dir.is_none() || replay_spool(config, &mut self.link);
-        let mut report = send_all(config, self.rows, !spool_empty, &mut self.link);
+        let spool_empty = config.spool_dir.is_none() || replay_spool(config, &self.link);
+        let mut report = send_all(config, self.rows, !spool_empty, &self.link);
         report.failed_rows += self.invalid as u64;
-        (report, spool_empty, self.link)
+        (report, spool_empty)
     }
 }
 
 /// A wave being sent on its own thread, so the worker prepares the next wave meanwhile.
 struct InFlight {
     sending: Sending,
-    /// Sequence number up to which rows are done once this wave is.
+    /// Sequence number up to which rows are done once this wave (and those before it) are.
     upto: u64,
+    /// The identities of its rows.
+    keys: std::collections::HashSet<String>,
 }
 
 enum Sending {
@@ -527,15 +548,14 @@ enum Sending {
 impl InFlight {
     fn start(
         config: &LoggerConfig,
-        rows: Vec<String>,
-        invalid: usize,
+        prepared: crate::rows::Prepared,
         upto: u64,
-        link: Link,
+        link: Arc<SharedLink>,
     ) -> Self {
         let wave = Arc::new(Mutex::new(Some(Wave {
             config: config.clone(),
-            rows,
-            invalid,
+            rows: prepared.rows,
+            invalid: prepared.errors.len(),
             link,
         })));
         let take =
@@ -549,7 +569,11 @@ impl InFlight {
             // The closure never ran: the wave is still there to send here.
             Err(_) => Sending::Done(take(&wave).map(Wave::send)),
         };
-        Self { sending, upto }
+        Self {
+            sending,
+            upto,
+            keys: prepared.keys,
+        }
     }
 
     /// Waits for the wave; `None` if its thread panicked (its rows count as failed then).
@@ -561,30 +585,23 @@ impl InFlight {
     }
 }
 
-/// Waits for the wave in flight (if any) and records what became of it.
+/// Waits for a wave in flight (if any) and records what became of it.
 fn finish(
     shared: &Shared,
     config: &LoggerConfig,
     in_flight: Option<InFlight>,
-    link: &mut Option<Link>,
+    link: &SharedLink,
     retry_at: &mut Option<Instant>,
 ) {
     let Some(in_flight) = in_flight else { return };
     let upto = in_flight.upto;
-    let (report, spool_empty) = match in_flight.join() {
-        Some((report, spool_empty, back)) => {
-            *link = Some(back);
-            (report, spool_empty)
-        }
-        None => {
-            warn(
-                config,
-                "spanloom: the sending thread panicked; its rows are lost",
-            );
-            (FlushReport::default(), true)
-        }
-    };
-    let link = link.get_or_insert_with(Link::default);
+    let (report, spool_empty) = in_flight.join().unwrap_or_else(|| {
+        warn(
+            config,
+            "spanloom: the sending thread panicked; its rows are lost",
+        );
+        (FlushReport::default(), true)
+    });
     let still_pending = config.spool_dir.is_some() && (!spool_empty || report.spooled_rows > 0);
     *retry_at = still_pending.then(|| Instant::now() + link.retry_delay(config));
     let mut state = shared.lock();
@@ -706,6 +723,28 @@ fn dump(dir: &Option<PathBuf>, body: &str) {
     let _ = std::fs::write(dir.join(name), body);
 }
 
+/// The [`Link`] of every wave in flight (each call locks it briefly).
+#[derive(Default)]
+struct SharedLink(Mutex<Link>);
+
+impl SharedLink {
+    fn lock(&self) -> MutexGuard<'_, Link> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn ok(&self, config: &LoggerConfig) {
+        self.lock().ok(config);
+    }
+
+    fn failed(&self, config: &LoggerConfig, why: &str) {
+        self.lock().failed(config, why);
+    }
+
+    fn retry_delay(&self, config: &LoggerConfig) -> Duration {
+        self.lock().retry_delay(config)
+    }
+}
+
 /// Whether the server is reachable, as the worker last saw it (for warning once per outage).
 #[derive(Default)]
 struct Link {
@@ -769,7 +808,7 @@ fn send_all(
     config: &LoggerConfig,
     rows: Vec<String>,
     spool_first: bool,
-    link: &mut Link,
+    link: &SharedLink,
 ) -> FlushReport {
     let mut report = FlushReport::default();
     // Once a batch is spooled, the rest of the wave goes behind it, in order.
@@ -941,7 +980,7 @@ fn spool_files(dir: &std::path::Path, key: &str) -> Vec<PathBuf> {
 
 /// Re-sends spooled bodies, oldest first, one try each. True when no file of this key is
 /// left (or none could be claimed: another process has them).
-fn replay_spool(config: &LoggerConfig, link: &mut Link) -> bool {
+fn replay_spool(config: &LoggerConfig, link: &SharedLink) -> bool {
     let Some(dir) = &config.spool_dir else {
         return true;
     };

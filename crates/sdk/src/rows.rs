@@ -268,6 +268,27 @@ where
     I: IntoIterator,
     I::Item: AsRef<[u8]>,
 {
+    let prepared = prepare_wave(texts);
+    (prepared.rows, prepared.errors)
+}
+
+/// Queued rows made ready to send, by [`prepare_wave`].
+pub struct Prepared {
+    /// The rows as JSON text, rows of one span merged.
+    pub rows: Vec<String>,
+    /// Why some queued rows could not be used.
+    pub errors: Vec<RowError>,
+    /// The identity ([`LazyRow::key`]) of every row: two waves sharing none may be sent at
+    /// once, as no span has rows in both.
+    pub keys: std::collections::HashSet<String>,
+}
+
+/// [`prepare`], also giving the rows' identities.
+pub fn prepare_wave<I>(texts: I) -> Prepared
+where
+    I: IntoIterator,
+    I::Item: AsRef<[u8]>,
+{
     let mut out: Vec<LazyRow> = Vec::new();
     let mut errors = Vec::new();
     let mut at: HashMap<String, usize> = HashMap::new();
@@ -289,7 +310,11 @@ where
             }
         }
     }
-    (out.iter().map(LazyRow::to_json).collect(), errors)
+    Prepared {
+        rows: out.iter().map(LazyRow::to_json).collect(),
+        errors,
+        keys: at.into_keys().collect(),
+    }
 }
 
 #[cfg(test)]

@@ -529,3 +529,86 @@ fn a_server_refusing_gzip_gets_plain_bodies() {
     assert!(!heads[1].0.contains("content-encoding") && heads[1].1 == 100_000);
     assert!(!heads[2].0.contains("content-encoding") && heads[2].1 == 100_000);
 }
+
+/// Passes bodies on to the server, recording when each starts and ends, and holding those
+/// that contain `slow` for a while.
+struct Recording {
+    inner: Arc<dyn Transport>,
+    slow: Vec<&'static str>,
+    events: Mutex<Vec<(bool, String)>>,
+}
+
+impl Transport for Recording {
+    fn post_logs3(&self, body: &[u8]) -> PostResult {
+        let text = String::from_utf8_lossy(body).into_owned();
+        let record = |done: bool| {
+            self.events
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((done, text.clone()))
+        };
+        record(false);
+        if self.slow.iter().any(|marker| text.contains(marker)) {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let result = self.inner.post_logs3(body);
+        record(true);
+        result
+    }
+}
+
+#[test]
+fn a_wave_goes_out_beside_the_one_in_flight_unless_they_share_a_span() {
+    let server = start();
+    let pid = project(&server, "waves");
+    let recording = Arc::new(Recording {
+        inner: http(&server),
+        slow: vec!["\"r0\"", "\"r4\""],
+        events: Mutex::new(Vec::new()),
+    });
+    let mut config = LoggerConfig::new(recording.clone());
+    // Waves of 4 queued rows (2 requests of 2 rows), sent on flush.
+    (config.batch_rows, config.concurrency, config.sync_flush) = (2, 1, true);
+    let logger = BackgroundLogger::start(config);
+    let [start0, end0] = span_rows(&pid, 0);
+    // Wave 1: the starts of r0..r3. Wave 2: r0's end and the starts of r4..r6 (it must wait
+    // for wave 1). Wave 3: the starts of r7..r10 (it may go out beside wave 2).
+    let mut queued = vec![start0];
+    queued.extend((1..4).map(|i| span_rows(&pid, i)[0].clone()));
+    queued.push(end0);
+    queued.extend((4..11).map(|i| span_rows(&pid, i)[0].clone()));
+    for row in queued {
+        logger.log(row);
+    }
+    logger.flush();
+    let events = recording
+        .events
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let at = |done: bool, marker: &str, pred: &dyn Fn(&str) -> bool| {
+        events
+            .iter()
+            .position(|(d, body)| *d == done && body.contains(marker) && pred(body))
+            .unwrap_or_else(|| panic!("no {marker} event ({done}) in {events:?}"))
+    };
+    let any = |_: &str| true;
+    let r0_start_done = at(true, "\"r0\"", &|b| b.contains("input"));
+    let r0_end_sent = at(false, "\"r0\"", &|b| b.contains("_is_merge"));
+    assert!(
+        r0_start_done < r0_end_sent,
+        "r0's end went out before its start was in: {events:?}"
+    );
+    // Wave 3 (r7..r10) went out while wave 2 (slow) was still on the wire.
+    assert!(
+        at(false, "\"r8\"", &any) < at(true, "\"r4\"", &any),
+        "{events:?}"
+    );
+    let stored = rows(&server, &pid);
+    assert_eq!(stored.len(), 11);
+    let r0 = stored.iter().find(|r| r["id"] == "r0").expect("r0");
+    assert_eq!(
+        (r0["input"]["i"].clone(), r0["metrics"]["end"].clone()),
+        (json!(0), json!(2.0))
+    );
+}

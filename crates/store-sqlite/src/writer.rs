@@ -247,8 +247,14 @@ impl Writer {
                     .collect()
             }
         };
-        metrics::histogram!("spanloom_store_commit_seconds")
-            .record(started.elapsed().as_secs_f64());
+        let elapsed = started.elapsed();
+        tracing::debug!(
+            requests,
+            rows = sizes.iter().sum::<usize>(),
+            elapsed_ms = elapsed.as_secs_f64() * 1e3,
+            "group committed"
+        );
+        metrics::histogram!("spanloom_store_commit_seconds").record(elapsed.as_secs_f64());
         metrics::histogram!("spanloom_store_commit_rows")
             .record(sizes.iter().sum::<usize>() as f64);
         let committed: usize = results
