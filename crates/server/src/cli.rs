@@ -126,6 +126,11 @@ pub struct ServeArgs {
     /// Store sync mode.
     #[arg(long, env = "SPANLOOM_SYNC", value_enum, default_value_t = SyncMode::Full)]
     pub sync: SyncMode,
+    /// MiB of write-ahead log past which the writer starts the log over (a pause of tens of
+    /// milliseconds for the writes queued meanwhile): larger means rarer pauses and a larger
+    /// `-wal` file (up to twice this).
+    #[arg(long = "wal-limit-mib", env = "SPANLOOM_WAL_LIMIT_MIB", default_value_t = spanloom_store_sqlite::DEFAULT_WAL_LIMIT_BYTES / (1024 * 1024), value_parser = clap::value_parser!(u64).range(1..))]
+    pub wal_limit_mib: u64,
     /// Row fields to index for fast filtering (dotted paths, e.g. `metadata.user_id`); repeat
     /// the flag or separate with commas; `--index-field ''` indexes none. Each index costs some
     /// ingest throughput (about 5% each on the ingest benchmark).

@@ -58,6 +58,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         synchronous: sync,
         indexed_fields: args.index_fields.clone(),
         text_index: args.text_index == crate::cli::Switch::On,
+        wal_limit_bytes: args.wal_limit_mib.saturating_mul(1024 * 1024),
         ..SqliteConfig::new(data_dir)
     };
     let store: Arc<dyn Store> = Arc::new(open_store_with(config)?);
