@@ -12,9 +12,9 @@
 //! * **Rows.** The worker takes a wave of rows at a time from the front of the queue (what
 //!   `concurrency` requests carry), so a backlog is never parsed all at once. A wave is sent
 //!   on a thread of its own; under a backlog the worker meanwhile takes and prepares the next
-//!   one, which goes out at once (two waves in flight at most) when no span has rows in both
-//!   and no spool is configured, else once the waves before it are answered: rows of one
-//!   span always arrive in order. It completes and merges the rows
+//!   one, which goes out at once (two waves in flight at most, within one wave's bytes) when
+//!   no span has rows in both and no spool is configured, else once the waves before it are
+//!   answered: rows of one span always arrive in order. It completes and merges the rows
 //!   ([`crate::rows::prepare`]): a replace row without `created` gets one from its
 //!   `metrics.start`, and rows of one span become one (a replace then its merges become one
 //!   replace row; identity fields and `created` of the first row stay), the protocol's
@@ -395,6 +395,7 @@ fn run(shared: &Shared, config: &LoggerConfig) {
         for e in &prepared.errors {
             warn(config, &format!("spanloom: {e}; dropped"));
         }
+        let wave_bytes: usize = prepared.rows.iter().map(String::len).sum();
         // The new wave goes out alongside the one in flight only if no span has rows in both
         // (so rows of one span still arrive in order) and there is no spool (whose batches
         // must stay in order); otherwise the earlier waves finish first.
@@ -402,15 +403,25 @@ fn run(shared: &Shared, config: &LoggerConfig) {
             let shares_a_span = in_flight
                 .iter()
                 .any(|w| !w.keys.is_disjoint(&prepared.keys));
+            // Large rows make full waves on their own: those go one at a time, so the rows
+            // in flight stay within one wave's bytes.
+            let bytes: usize = in_flight.iter().map(|w| w.bytes).sum::<usize>() + wave_bytes;
             let may_overlap = config.spool_dir.is_none()
                 && in_flight.len() < MAX_WAVES_IN_FLIGHT
+                && bytes <= wave_limits(config).1
                 && !shares_a_span;
             if may_overlap {
                 break;
             }
             finish(shared, config, in_flight.pop_front(), &link, &mut retry_at);
         }
-        in_flight.push_back(InFlight::start(config, prepared, upto, Arc::clone(&link)));
+        in_flight.push_back(InFlight::start(
+            config,
+            prepared,
+            wave_bytes,
+            upto,
+            Arc::clone(&link),
+        ));
     }
 }
 
@@ -537,6 +548,8 @@ struct InFlight {
     upto: u64,
     /// The identities of its rows.
     keys: std::collections::HashSet<String>,
+    /// Bytes of its rows' JSON.
+    bytes: usize,
 }
 
 enum Sending {
@@ -549,6 +562,7 @@ impl InFlight {
     fn start(
         config: &LoggerConfig,
         prepared: crate::rows::Prepared,
+        bytes: usize,
         upto: u64,
         link: Arc<SharedLink>,
     ) -> Self {
@@ -573,6 +587,7 @@ impl InFlight {
             sending,
             upto,
             keys: prepared.keys,
+            bytes,
         }
     }
 

@@ -10,12 +10,6 @@ use spanloom_sdk::transport::HttpTransport;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// mimalloc for the core's own allocations (Python's objects are Python's): the worker parses,
-/// merges and re-serializes every queued row, many small allocations each, and with the system
-/// allocator a third of that time went to malloc and free (pydantic-core does the same).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The background logger of one API endpoint.
 #[pyclass(frozen)]
 struct Logger {
