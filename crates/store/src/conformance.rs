@@ -91,6 +91,16 @@ async fn row(store: &dyn Store, org: &str, object: &ObjectRef, id: &str) -> Opti
         .map(|r| r.to_event_value())
 }
 
+/// The stored summary of a trace that must exist.
+async fn trace_summary(store: &dyn Store, org: &str, obj: &ObjectRef, trace: &str) -> TraceSummary {
+    store
+        .get_trace(org, obj, trace)
+        .await
+        .expect("trace")
+        .expect("exists")
+        .summary
+}
+
 fn span(
     object: &ObjectRef,
     id: &str,
@@ -671,17 +681,7 @@ pub async fn new_trace_summaries_match_recomputed_ones(store: &dyn Store) {
     for row in spans("pieces") {
         store.write(&org, rows(vec![row])).await.expect("write");
     }
-    let summary = |trace: &'static str| {
-        let (org, obj) = (org.clone(), obj.clone());
-        async move {
-            store
-                .get_trace(&org, &obj, trace)
-                .await
-                .expect("trace")
-                .expect("exists")
-                .summary
-        }
-    };
+    let summary = |trace: &'static str| trace_summary(store, &org, &obj, trace);
     let (whole, pieces) = (summary("whole").await, summary("pieces").await);
     assert_eq!(whole.span_count, 4);
     assert_eq!(
@@ -749,17 +749,7 @@ pub async fn new_trace_summaries_match_recomputed_ones(store: &dyn Store) {
 /// moves back, and a span that moves to another trace.
 pub async fn long_trace_summaries_add_up(store: &dyn Store) {
     let (org, obj) = setup(store, "o").await;
-    let summary = |trace: &'static str| {
-        let (org, obj) = (org.clone(), obj.clone());
-        async move {
-            store
-                .get_trace(&org, &obj, trace)
-                .await
-                .expect("trace")
-                .expect("exists")
-                .summary
-        }
-    };
+    let summary = |trace: &'static str| trace_summary(store, &org, &obj, trace);
     let root = span(
         &obj,
         "root",
