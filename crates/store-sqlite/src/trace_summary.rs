@@ -11,6 +11,7 @@
 
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::Value;
+use spanloom_normalize::SpanFacts;
 use std::collections::BTreeMap;
 
 /// Key of a trace: (object kind code, object id, root span id).
@@ -26,6 +27,26 @@ pub(crate) struct SpanTotals {
     pub(crate) end: Option<f64>,
     /// Prompt, completion and total tokens, cost (missing ones count as 0, as in a recompute).
     pub(crate) sums: [f64; 4],
+}
+
+impl SpanTotals {
+    /// What a span with these facts adds.
+    pub(crate) fn from_facts(facts: &SpanFacts) -> Self {
+        Self {
+            is_root: facts.is_root,
+            is_error: facts.is_error,
+            has_tags: facts.tags.is_some(),
+            start: facts.start,
+            end: facts.end,
+            sums: [
+                facts.prompt_tokens,
+                facts.completion_tokens,
+                facts.tokens,
+                facts.cost,
+            ]
+            .map(|v| v.unwrap_or(0.0)),
+        }
+    }
 }
 
 /// One row change, as its trace sees it.
@@ -227,6 +248,20 @@ pub(crate) struct RootFacts {
     pub(crate) span_type: Option<String>,
     pub(crate) input_preview: Option<String>,
     pub(crate) output_preview: Option<String>,
+}
+
+impl RootFacts {
+    /// What a summary shows of the root span `row_id` with these facts.
+    pub(crate) fn of(row_id: &str, facts: &SpanFacts) -> Self {
+        Self {
+            row_id: Some(row_id.to_owned()),
+            span_id: facts.span_id.clone(),
+            name: facts.name.clone(),
+            span_type: facts.span_type.clone(),
+            input_preview: facts.input_preview.clone(),
+            output_preview: facts.output_preview.clone(),
+        }
+    }
 }
 
 /// A summary's values, as `refresh` computes them from a trace's spans in order of start.

@@ -654,20 +654,7 @@ fn apply_row(
         _ => Payload::Text(Value::Object(state.data).to_string()),
     };
     if let Some(root) = &facts.root_span_id {
-        let new = SpanTotals {
-            is_root: facts.is_root,
-            is_error: facts.is_error,
-            has_tags: facts.tags.is_some(),
-            start: facts.start,
-            end: facts.end,
-            sums: [
-                facts.prompt_tokens,
-                facts.completion_tokens,
-                facts.tokens,
-                facts.cost,
-            ]
-            .map(|v| v.unwrap_or(0.0)),
-        };
+        let new = SpanTotals::from_facts(&facts);
         let key = (kind, object_id.to_owned(), root.clone());
         let same_trace = existing.as_ref().map(|e| e.root.as_ref() == Some(root));
         match same_trace {
@@ -681,14 +668,7 @@ fn apply_row(
             Some(false) => touched.push((key, TraceChange::Recompute)),
             // New to the store: the summary may be built from the group's rows alone.
             None => {
-                let root = facts.is_root.then(|| RootFacts {
-                    row_id: Some(row_id.clone()),
-                    span_id: facts.span_id.clone(),
-                    name: facts.name.clone(),
-                    span_type: facts.span_type.clone(),
-                    input_preview: facts.input_preview.clone(),
-                    output_preview: facts.output_preview.clone(),
-                });
+                let root = facts.is_root.then(|| RootFacts::of(&row_id, &facts));
                 let row = NewSpan {
                     totals: new,
                     start_key: facts.start.unwrap_or(0.0),
