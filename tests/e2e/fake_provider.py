@@ -2,8 +2,9 @@
 
 OpenAI: `POST /v1/chat/completions` (JSON, or SSE when `stream` is set, with a usage chunk
 when `stream_options.include_usage` is set; tool calls when tools are offered and the last
-user message asks for one), `POST /v1/embeddings`, `POST /v1/responses` (JSON, or the SSE
-events `response.created` ... `response.completed` when `stream` is set). Anthropic:
+user message asks for one), `POST /v1/embeddings`, `POST /v1/moderations` (an input containing
+"flag me" is flagged), `POST /v1/responses` (JSON, or the SSE events `response.created` ...
+`response.completed` when `stream` is set). Anthropic:
 `POST /v1/messages` (JSON or SSE events; a `tool_use` block when tools are offered and the last
 user message asks about the weather; content blocks marked `cache_control` are reported as
 `cache_creation_input_tokens` the first time their text is seen and `cache_read_input_tokens`
@@ -81,6 +82,8 @@ class FakeProvider:
                     return self._chat(body)
                 if path.endswith("/embeddings"):
                     return self._embeddings(body)
+                if path.endswith("/moderations"):
+                    return self._moderations(body)
                 if path.endswith("/responses"):
                     return self._responses(body)
                 if path.endswith("/messages"):
@@ -176,6 +179,23 @@ class FakeProvider:
                 data = [{"object": "embedding", "index": i, "embedding": [0.1, 0.2, 0.3]} for i, _ in enumerate(inputs)]
                 tokens = sum(_count(str(t)) for t in inputs)
                 return self._json(200, {"object": "list", "data": data, "model": body.get("model"), "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+
+            def _moderations(self, body) -> None:
+                inputs = body.get("input")
+                inputs = inputs if isinstance(inputs, list) else [inputs]
+                # "flag me" anywhere in an input flags it for violence.
+                results = []
+                for text in inputs:
+                    flagged = "flag me" in str(text)
+                    results.append(
+                        {
+                            "flagged": flagged,
+                            "categories": {"violence": flagged, "harassment": False},
+                            "category_scores": {"violence": 0.9 if flagged else 0.01, "harassment": 0.0},
+                            "category_applied_input_types": {"violence": ["text"], "harassment": ["text"]},
+                        }
+                    )
+                return self._json(200, {"id": "modr-fake", "model": body.get("model") or "omni-moderation-latest", "results": results})
 
             def _responses(self, body) -> None:
                 inp = body.get("input")

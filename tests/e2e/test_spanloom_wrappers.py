@@ -155,6 +155,8 @@ time.sleep(0.05)
 # the older spelling under client.beta is traced too
 parsed = sync.beta.chat.completions.parse(model="gpt-4o-mini", messages=[{"role": "user", "content": "beta parse"}])
 out["beta_parsed"] = parsed.choices[0].message.content
+moderation = sync.moderations.create(model="omni-moderation-latest", input=["hello there", "flag me please"])
+out["moderation_flagged"] = [r.flagged for r in moderation.results]
 spanloom.flush()
 print(json.dumps(out))
 """
@@ -167,7 +169,7 @@ def test_wrap_openai_async_streams_tools_and_raw_responses(client, wrapped):
     assert out["tool_args"] == '{"city": "Paris"}' and out["stream_is_openai_stream"] and out["streamed_tool_chunks"] == 2
     assert out["raw_status"] == 200 and out["raw_content"] == "Echo: raw please" and out["helper_final"] == "Echo: helper stream"
 
-    rows = spans(client, "wrappers-openai", 11)
+    rows = spans(client, "wrappers-openai", 12)
     chats = by_name(rows, "Chat Completion")
     assert len(chats) == 10 and all(r["span_attributes"]["type"] == "llm" for r in chats), [(r["span_attributes"], r.get("output")) for r in rows]
     a_json, a_stream, tool_json, tool_stream, with_image, raw, helper, early, helper_early, beta_parse = chats
@@ -178,6 +180,13 @@ def test_wrap_openai_async_streams_tools_and_raw_responses(client, wrapped):
     assert helper_early["metrics"]["start"] <= helper_early["metrics"]["end"] <= out["helper_left_at"], helper_early
     [emb] = by_name(rows, "Embedding")
     [root] = by_name(rows, "async-root")
+    [moderation] = by_name(rows, "Moderation")
+    assert out["moderation_flagged"] == [False, True]
+    assert moderation["span_attributes"]["type"] == "llm" and moderation["input"] == ["hello there", "flag me please"]
+    assert moderation["metadata"] == {**moderation["metadata"], "model": "omni-moderation-latest", "provider": "openai"}
+    assert [r["flagged"] for r in moderation["output"]] == [False, True]
+    assert moderation["output"][1]["categories"]["violence"] is True
+    assert_timed(moderation)
 
     # async: children of the span they ran in
     for row in (a_json, a_stream, emb):

@@ -1,8 +1,8 @@
 """`auto_instrument`: trace the LLM libraries at the class/module level, without wrapping
 each client.
 
-`openai`: the `create`/`parse` methods of the chat completions, Responses and embeddings
-resource classes (sync and async), so every client traces those calls: clients made before
+`openai`: the `create`/`parse` methods of the chat completions, Responses, embeddings and
+moderations resource classes (sync and async), so every client traces those calls: clients made before
 the call as well as after, copies from `with_options()`, and the library's own helpers built
 on `create` (`chat.completions.stream()`, `responses.stream()`). `anthropic`: `messages.create`
 and `messages.stream` of `Messages`/`AsyncMessages`. `litellm`: the module functions
@@ -39,10 +39,12 @@ def _instrument_openai() -> bool:
     chat = importlib.import_module("openai.resources.chat.completions")
     embeddings = importlib.import_module("openai.resources.embeddings")
     responses = importlib.import_module("openai.resources.responses")
+    moderations = importlib.import_module("openai.resources.moderations")
     classes = {
         "chat.completions": (chat.Completions, chat.AsyncCompletions),
         "embeddings": (embeddings.Embeddings, embeddings.AsyncEmbeddings),
         "responses": (responses.Responses, responses.AsyncResponses),
+        "moderations": (moderations.Moderations, moderations.AsyncModerations),
     }
     patched = False
     for path, method, start, respond_for in _openai.TARGETS:

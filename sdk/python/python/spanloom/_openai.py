@@ -2,7 +2,8 @@
 
 Traced: `chat.completions.create` and `.parse` (span "Chat Completion"; also under
 `client.beta`), `responses.create`
-and `.parse` ("openai.responses.create"), `embeddings.create` ("Embedding"), streaming
+and `.parse` ("openai.responses.create"), `embeddings.create` ("Embedding"),
+`moderations.create` ("Moderation": the input, and the results as output), streaming
 included (`stream=True`, and the `chat.completions.stream()` / `responses.stream()` helpers,
 which call `create`). The span's input is the messages (or the Responses/embeddings `input`),
 its metadata the model, `provider: "openai"` and the allow-listed request parameters, its
@@ -78,6 +79,8 @@ _RESPONSES_PARAMS = (
 )
 
 _EMBEDDING_PARAMS = ("model", "dimensions", "encoding_format")
+
+_MODERATION_PARAMS = ("model",)
 
 # OpenAI usage names → span metric names; `<x>_tokens_details.<y>` becomes `<prefix>_<y>`.
 _TOKEN_NAMES = {
@@ -266,6 +269,19 @@ def _embeddings_respond(is_async: bool) -> Callable:
     return respond
 
 
+def _start_moderation(kwargs: dict) -> _llm.LLMCall:
+    inp = _llm.materialize(kwargs, "input")
+    return _llm.LLMCall("Moderation", _llm.dump(inp), {**_llm.pick(kwargs, _MODERATION_PARAMS), "provider": "openai"})
+
+
+def _moderation_respond(is_async: bool) -> Callable:
+    def respond(call: _llm.LLMCall, result: Any) -> Any:
+        call.finish(_llm.dump(getattr(result, "results", None)), {}, None)
+        return result
+
+    return respond
+
+
 # ---- wrapping ----
 
 # (resource path on the client, method, span starter, responder factory)
@@ -278,6 +294,7 @@ TARGETS = (
     ("responses", "create", _start_responses, _responses_respond),
     ("responses", "parse", _start_responses, _responses_respond),
     ("embeddings", "create", _start_embeddings, _embeddings_respond),
+    ("moderations", "create", _start_moderation, _moderation_respond),
 )
 
 
