@@ -4,6 +4,8 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, header};
+use http_body_util::BodyExt;
+use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 
 /// A body read into memory, holding its share of the in-flight budget until dropped.
@@ -55,26 +57,42 @@ pub async fn read_body_within(
         .ok_or_else(|| {
             ApiError::overloaded("too many request bytes in flight; retry shortly", 1)
         })?;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        if is_length_limit(&e) {
-            too_large(limit)
-        } else {
-            ApiError::bad_request(format!("could not read the request body: {e}"))
+    let mut body = body;
+    let mut bytes: Vec<u8> = Vec::with_capacity(declared.unwrap_or(0).min(limit));
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if bytes.len() + data.len() > limit {
+            drain(body).await;
+            return Err(too_large(limit));
         }
-    })?;
+        bytes.extend_from_slice(&data);
+    }
     Ok(LimitedBody {
-        bytes,
+        bytes: Bytes::from(bytes),
         _permit: permit,
     })
 }
 
-fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut current = Some(e);
-    while let Some(err) = current {
-        if err.is::<http_body_util::LengthLimitError>() {
-            return true;
+/// Most bytes of an oversize body read (and dropped) after its limit, and how long for.
+const DRAIN_BYTES: usize = 64 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// Reads what is left of an oversize body (up to [`DRAIN_BYTES`] and [`DRAIN_TIME`]) before
+/// the 413 goes out: closing a connection with unread data makes the kernel reset it, and a
+/// client still sending then loses the answer too.
+async fn drain(mut body: Body) {
+    let read = async {
+        let mut drained = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            drained += frame.data_ref().map_or(0, |d| d.len());
+            if drained > DRAIN_BYTES {
+                break;
+            }
         }
-        current = err.source();
-    }
-    false
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, read).await;
 }
