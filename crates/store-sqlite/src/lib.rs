@@ -21,6 +21,7 @@ mod codec;
 mod config;
 mod fields;
 mod history;
+mod id_keys;
 mod query;
 mod reader;
 mod registry;

@@ -1,6 +1,7 @@
 //! The reader pool and read queries.
 
 use crate::blobs::{self, Field};
+use crate::id_keys::id_key;
 use crate::{backend_err, codec, schema};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Value, json};
@@ -71,19 +72,22 @@ fn page_limit(limit: usize) -> usize {
 }
 
 /// Reads current rows with their payload fields spliced back in. `filter` and `order` apply to
-/// `spans` (aliased `s`).
+/// `spans` (aliased `s`), read through `index` when one is named (a lookup by an id key, which
+/// the planner, without statistics, would not prefer over an object's range).
 fn read_rows(
     c: &Connection,
     object: &ObjectRef,
+    index: Option<&str>,
     filter: &str,
     order: &str,
     limit: usize,
     params: &[&dyn rusqlite::ToSql],
 ) -> StoreResult<Vec<(StoredRow, i64)>> {
+    let indexed_by = index.map_or(String::new(), |i| format!(" INDEXED BY {i}"));
     let sql = format!(
         "SELECT s.row_id, s.project_id, s.xact_id, s.data, s.seq, bi.data, bo.data, be.data, bt.data
          FROM (SELECT row_id, project_id, xact_id, data, seq, start_key, input_blob, output_blob, expected_blob, otel_blob
-               FROM spans s WHERE {filter} ORDER BY {order} LIMIT {limit}) s
+               FROM spans s{indexed_by} WHERE {filter} ORDER BY {order} LIMIT {limit}) s
          LEFT JOIN blobs bi ON bi.id = s.input_blob
          LEFT JOIN blobs bo ON bo.id = s.output_blob
          LEFT JOIN blobs be ON be.id = s.expected_blob
@@ -142,6 +146,7 @@ pub(crate) fn fetch_rows(
     let mut rows = read_rows(
         c,
         object,
+        None,
         "s.kind = ?1 AND s.object_id = ?2 AND s.org_id = ?3 AND s.seq > ?4",
         "s.seq",
         limit + 1,
@@ -169,10 +174,17 @@ pub(crate) fn get_row(
     let rows = read_rows(
         c,
         object,
-        "s.kind = ?1 AND s.object_id = ?2 AND s.row_id = ?3 AND s.org_id = ?4",
+        Some("spans_by_row"),
+        "s.row_key = ?5 AND s.kind = ?1 AND s.object_id = ?2 AND s.row_id = ?3 AND s.org_id = ?4",
         "s.seq",
         1,
-        params![object.kind.code(), object.id, row_id, org_id],
+        params![
+            object.kind.code(),
+            object.id,
+            row_id,
+            org_id,
+            id_key(row_id)
+        ],
     )?;
     Ok(rows.into_iter().next().map(|(r, _)| r))
 }
@@ -186,10 +198,17 @@ pub(crate) fn get_span(
     let rows = read_rows(
         c,
         object,
-        "s.kind = ?1 AND s.object_id = ?2 AND s.span_id = ?3 AND s.org_id = ?4",
+        Some("spans_by_span"),
+        "s.span_key = ?5 AND s.kind = ?1 AND s.object_id = ?2 AND s.span_id = ?3 AND s.org_id = ?4",
         "s.seq",
         1,
-        params![object.kind.code(), object.id, span_id, org_id],
+        params![
+            object.kind.code(),
+            object.id,
+            span_id,
+            org_id,
+            id_key(span_id)
+        ],
     )?;
     Ok(rows.into_iter().next().map(|(r, _)| r))
 }
@@ -330,10 +349,11 @@ pub(crate) fn get_trace(
     trace.spans = read_rows(
         c,
         object,
-        "s.kind = ?1 AND s.object_id = ?2 AND s.root_span_id = ?3 AND s.org_id = ?4",
+        Some("spans_by_trace"),
+        "s.trace_key = ?5 AND s.kind = ?1 AND s.object_id = ?2 AND s.root_span_id = ?3 AND s.org_id = ?4",
         "s.start_key, s.seq",
         usize::MAX >> 1,
-        params![object.kind.code(), object.id, root, org_id],
+        params![object.kind.code(), object.id, root, org_id, id_key(root)],
     )?
     .into_iter()
     .map(|(row, _)| row)
@@ -353,30 +373,36 @@ pub(crate) fn get_trace_outline(
     };
     let mut stmt = c
         .prepare_cached(
-            "SELECT row_id, project_id, xact_id, data, input_preview, output_preview FROM spans s
-             WHERE s.kind = ?1 AND s.object_id = ?2 AND s.root_span_id = ?3 AND s.org_id = ?4
+            "SELECT row_id, project_id, xact_id, data, input_preview, output_preview
+             FROM spans s INDEXED BY spans_by_trace
+             WHERE s.trace_key = ?5 AND s.kind = ?1 AND s.object_id = ?2 AND s.root_span_id = ?3
+               AND s.org_id = ?4
              ORDER BY s.start_key, s.seq",
         )
         .map_err(backend_err)?;
+    let key = id_key(root);
     let rows = stmt
-        .query_map(params![object.kind.code(), object.id, root, org_id], |r| {
-            let core = codec::decode(r.get_ref(3)?)?;
-            let mut previews = Vec::new();
-            for (i, key) in [(4, "input_preview"), (5, "output_preview")] {
-                if let Some(text) = r.get::<_, Option<String>>(i)? {
-                    previews.push((key, serde_json::Value::String(text).to_string()));
+        .query_map(
+            params![object.kind.code(), object.id, root, org_id, key],
+            |r| {
+                let core = codec::decode(r.get_ref(3)?)?;
+                let mut previews = Vec::new();
+                for (i, key) in [(4, "input_preview"), (5, "output_preview")] {
+                    if let Some(text) = r.get::<_, Option<String>>(i)? {
+                        previews.push((key, serde_json::Value::String(text).to_string()));
+                    }
                 }
-            }
-            let members: Vec<(&str, &str)> =
-                previews.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            Ok(StoredRow {
-                object: object.clone(),
-                id: r.get(0)?,
-                project_id: r.get(1)?,
-                xact_id: xact(r.get(2)?),
-                data_json: blobs::splice_members(core, &members),
-            })
-        })
+                let members: Vec<(&str, &str)> =
+                    previews.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                Ok(StoredRow {
+                    object: object.clone(),
+                    id: r.get(0)?,
+                    project_id: r.get(1)?,
+                    xact_id: xact(r.get(2)?),
+                    data_json: blobs::splice_members(core, &members),
+                })
+            },
+        )
         .map_err(backend_err)?;
     trace.spans = rows.collect::<Result<_, _>>().map_err(backend_err)?;
     Ok(Some(trace))
@@ -389,13 +415,14 @@ fn get_trace_summary_only(
     root: &str,
 ) -> StoreResult<Option<Trace>> {
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3 AND org_id = ?4"
+        "SELECT {SUMMARY_COLUMNS} FROM traces INDEXED BY traces_by_key
+         WHERE trace_key = ?5 AND kind = ?1 AND object_id = ?2 AND root_span_id = ?3 AND org_id = ?4"
     );
     let summary = c
         .prepare_cached(&sql)
         .map_err(backend_err)?
         .query_row(
-            params![object.kind.code(), object.id, root, org_id],
+            params![object.kind.code(), object.id, root, org_id, id_key(root)],
             summary_from,
         )
         .optional()

@@ -9,6 +9,7 @@
 //! change in the group is a row new to the store, and which has no summary yet, is
 //! summarized from those rows' facts alone and inserted, without reading anything back.
 
+use crate::id_keys;
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::Value;
 use spanloom_normalize::SpanFacts;
@@ -161,11 +162,12 @@ impl TraceChanges {
     /// Brings every changed trace's summary up to date.
     pub(crate) fn apply(self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
         for (key, (delta, (org_id, project_id))) in self.traces {
-            if !delta.not_only_new && insert_new(tx, &key, &delta, &org_id, &project_id)? {
-                continue;
-            }
-            if delta.recompute || !add(tx, &key, &delta)? {
-                refresh(tx, &key, &org_id, &project_id)?;
+            match stored(tx, &key)? {
+                None if !delta.not_only_new => {
+                    insert_new(tx, &key, &delta, &org_id, &project_id)?;
+                }
+                Some(stored) if !delta.recompute => add(tx, stored, &delta)?,
+                _ => refresh(tx, &key, &org_id, &project_id)?,
             }
         }
         Ok(())
@@ -177,20 +179,26 @@ fn duration(start: Option<f64>, end: Option<f64>) -> Option<f64> {
     Some(end? - start?)
 }
 
-/// Adds a delta to a stored summary; false when there is none yet (the caller recomputes).
-fn add(tx: &Transaction<'_>, key: &TraceKey, delta: &Delta) -> rusqlite::Result<bool> {
+/// A stored summary's row id, start, end and `start_key`.
+type StoredSummary = (i64, Option<f64>, Option<f64>, f64);
+
+/// The stored summary of a trace, if it has one: looked up by the key of its root span id
+/// (`traces_by_key`), then matched on the whole key.
+fn stored(tx: &Transaction<'_>, key: &TraceKey) -> rusqlite::Result<Option<StoredSummary>> {
     let (kind, object_id, root) = key;
-    let stored: Option<(i64, Option<f64>, Option<f64>, f64)> = tx
-        .prepare_cached(
-            "SELECT id, start, \"end\", start_key FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
-        )?
-        .query_row(params![kind, object_id, root], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })
-        .optional()?;
-    let Some((id, stored_start, stored_end, stored_key)) = stored else {
-        return Ok(false);
-    };
+    tx.prepare_cached(
+        "SELECT id, start, \"end\", start_key FROM traces INDEXED BY traces_by_key
+         WHERE trace_key = ?4 AND kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
+    )?
+    .query_row(params![kind, object_id, root, id_keys::id_key(root)], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })
+    .optional()
+}
+
+/// Adds a delta to a stored summary.
+fn add(tx: &Transaction<'_>, stored: StoredSummary, delta: &Delta) -> rusqlite::Result<()> {
+    let (id, stored_start, stored_end, stored_key) = stored;
     let start = min_opt(stored_start, delta.start);
     let end = max_opt(stored_end, delta.end);
     let duration = duration(start, end);
@@ -222,7 +230,7 @@ fn add(tx: &Transaction<'_>, key: &TraceKey, delta: &Delta) -> rusqlite::Result<
         .chain([&id as &dyn rusqlite::ToSql]);
     tx.prepare_cached(statement)?
         .execute(rusqlite::params_from_iter(params))?;
-    Ok(true)
+    Ok(())
 }
 
 fn min_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
@@ -308,16 +316,15 @@ impl Summary {
     }
 }
 
-/// Inserts the summary of a trace whose changes in the group are all new rows, computed from
-/// them alone; false (nothing written) when the trace already has a summary, and so may have
-/// stored spans too.
+/// Inserts the summary of a trace that has none yet and whose changes in the group are all
+/// new rows, computed from them alone (a trace without a summary has no stored spans).
 fn insert_new(
     tx: &Transaction<'_>,
     key: &TraceKey,
     delta: &Delta,
     org_id: &str,
     project_id: &str,
-) -> rusqlite::Result<bool> {
+) -> rusqlite::Result<()> {
     let mut order: Vec<&NewSpan> = delta.new_rows.iter().collect();
     // Stable: rows with the same start keep the order they were written in (`seq`).
     order.sort_by(|a, b| a.start_key.total_cmp(&b.start_key));
@@ -329,15 +336,7 @@ fn insert_new(
             .flatten();
         summary.add(&row.totals, delta.xact, row.tags.as_deref(), root);
     }
-    write_summary(
-        tx,
-        key,
-        summary,
-        org_id,
-        project_id,
-        &sql::TRACE_INSERT_NEW,
-        None,
-    )
+    write_summary(tx, key, summary, org_id, project_id, None)
 }
 
 /// Recomputes one trace's summary from its spans' indexed facts (no payload parsing), in one
@@ -352,9 +351,12 @@ fn refresh(
     let mut stmt = tx.prepare_cached(
         "SELECT is_error, start, \"end\", prompt_tokens, completion_tokens, tokens, cost, xact_id, is_root, start_key,
                 row_id, span_id, name, span_type, input_preview, output_preview, tags
-         FROM spans WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3 ORDER BY start_key, seq",
+         FROM spans INDEXED BY spans_by_trace
+         WHERE trace_key = ?4 AND kind = ?1 AND object_id = ?2 AND root_span_id = ?3
+         ORDER BY start_key, seq",
     )?;
-    let mut rows = stmt.query(params![kind, object_id, root])?;
+    let trace_key = id_keys::id_key(root);
+    let mut rows = stmt.query(params![kind, object_id, root, trace_key])?;
     let mut summary = Summary::default();
     while let Some(r) = rows.next()? {
         let totals = SpanTotals {
@@ -380,42 +382,28 @@ fn refresh(
         summary.add(&totals, r.get(7)?, r.get_ref(16)?.as_str_or_null()?, root);
     }
     drop(rows);
+    let stored = stored(tx, key)?;
     if summary.count == 0 {
-        tx.prepare_cached(
-            "DELETE FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
-        )?
-        .execute(params![kind, object_id, root])?;
+        if let Some((id, ..)) = stored {
+            tx.prepare_cached("DELETE FROM traces WHERE id = ?1")?
+                .execute([id])?;
+        }
         return Ok(());
     }
-    let stored: Option<(i64, f64)> = tx
-        .prepare_cached(
-            "SELECT id, start_key FROM traces WHERE kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
-        )?
-        .query_row(params![kind, object_id, root], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    write_summary(
-        tx,
-        key,
-        summary,
-        org_id,
-        project_id,
-        &sql::TRACE_INSERT,
-        stored,
-    )?;
-    Ok(())
+    let stored = stored.map(|(id, _, _, start_key)| (id, start_key));
+    write_summary(tx, key, summary, org_id, project_id, stored)
 }
 
-/// Writes a summary: an UPDATE of the stored one (`stored`: its id and `start_key`), else
-/// `insert`; returns whether a row was written (an insert that ignores a conflict may not).
+/// Writes a summary: an UPDATE of the stored one (`stored`: its id and `start_key`), else an
+/// INSERT.
 fn write_summary(
     tx: &Transaction<'_>,
     key: &TraceKey,
     summary: Summary,
     org_id: &str,
     project_id: &str,
-    insert: &str,
     stored: Option<(i64, f64)>,
-) -> rusqlite::Result<bool> {
+) -> rusqlite::Result<()> {
     let (kind, object_id, root) = key;
     let root_row = summary.root.unwrap_or_default();
     let tags = (!summary.tags.is_empty()).then(|| Value::from(summary.tags).to_string());
@@ -442,9 +430,10 @@ fn write_summary(
         &tags,
         &summary.xact,
     ];
-    let trace_key: [&dyn rusqlite::ToSql; 3] = [kind, object_id, root];
+    let root_key = id_keys::id_key(root);
+    let trace_key: [&dyn rusqlite::ToSql; 4] = [kind, object_id, root, &root_key];
     let start: [&dyn rusqlite::ToSql; 1] = [&start_key];
-    let written = match stored {
+    match stored {
         // Same start: an UPDATE that leaves `start_key` (indexed) alone touches no index.
         Some((id, old)) if old == start_key => {
             let params = values.iter().copied().chain([&id as &dyn rusqlite::ToSql]);
@@ -468,11 +457,11 @@ fn write_summary(
                 .chain(&trace_key)
                 .chain(&owner)
                 .copied();
-            tx.prepare_cached(insert)?
+            tx.prepare_cached(&sql::TRACE_INSERT)?
                 .execute(rusqlite::params_from_iter(params))?
         }
     };
-    Ok(written > 0)
+    Ok(())
 }
 
 /// The statements that write `traces` rows.
@@ -500,7 +489,8 @@ mod sql {
         "tags",
         "xact_id",
     ];
-    const TRACE_KEY: [&str; 3] = ["kind", "object_id", "root_span_id"];
+    /// A trace's identity: its object, its root span id, and that id's key (`id_keys`).
+    const TRACE_KEY: [&str; 4] = ["kind", "object_id", "root_span_id", "trace_key"];
 
     /// Update of a summary without its indexed `start_key`, then its `id`.
     pub(super) static TRACE_UPDATE: LazyLock<String> =
@@ -524,14 +514,6 @@ mod sql {
                 &["org_id", "project_id"],
             ]
             .concat(),
-        )
-    });
-
-    /// The same insert, which leaves an existing summary as it is (and writes nothing).
-    pub(super) static TRACE_INSERT_NEW: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "{} ON CONFLICT (kind, object_id, root_span_id) DO NOTHING",
-            TRACE_INSERT.as_str()
         )
     });
 

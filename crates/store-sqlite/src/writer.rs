@@ -12,6 +12,7 @@
 use crate::blobs::{self, BlobCache, BlobHash, BlobIds, Field, PAYLOAD_COUNT};
 use crate::codec::{self, Payload};
 use crate::fields::IndexedFields;
+use crate::id_keys;
 use crate::rollups::{self, RollupDeltas};
 use crate::syncer::{Delivery, Syncer};
 use crate::trace_summary::{NewSpan, RootFacts, SpanTotals, TraceChange, TraceChanges, TraceKey};
@@ -463,9 +464,10 @@ fn apply_row(
                     input_blob, output_blob, expected_blob, span_id, start_key,
                     start, \"end\", model, is_root, is_error, prompt_tokens, completion_tokens, tokens, cost,
                     otel_blob, fields, tags IS NOT NULL
-             FROM spans WHERE kind = ?1 AND object_id = ?2 AND row_id = ?3",
+             FROM spans INDEXED BY spans_by_row
+             WHERE row_key = ?4 AND kind = ?1 AND object_id = ?2 AND row_id = ?3",
         )?
-        .query_row(params![kind, object_id, row_id], |r| {
+        .query_row(params![kind, object_id, row_id, id_keys::id_key(&row_id)], |r| {
             Ok(ExistingRow {
                 seq: r.get(0)?,
                 data: codec::decode(r.get_ref(1)?)?,
@@ -730,7 +732,17 @@ fn apply_row(
         &facts.model,
         &blob_refs[3],
     ];
-    let keys: [&dyn rusqlite::ToSql; 3] = [&facts.span_id, &facts.root_span_id, &start_key];
+    let (span_key, trace_key) = (
+        id_keys::opt_key(facts.span_id.as_deref()),
+        id_keys::opt_key(facts.root_span_id.as_deref()),
+    );
+    let keys: [&dyn rusqlite::ToSql; 5] = [
+        &facts.span_id,
+        &facts.root_span_id,
+        &start_key,
+        &span_key,
+        &trace_key,
+    ];
     let indexed: [&dyn rusqlite::ToSql; 1] = [&fields_json];
     match &existing {
         Some(e) => {
@@ -752,8 +764,9 @@ fn apply_row(
                 .execute(rusqlite::params_from_iter(params))?;
         }
         None => {
-            let identity: [&dyn rusqlite::ToSql; 5] =
-                [&org_id, &kind, &object_id, &row_id, &project_id];
+            let row_key = id_keys::id_key(&row_id);
+            let identity: [&dyn rusqlite::ToSql; 6] =
+                [&org_id, &kind, &object_id, &row_id, &row_key, &project_id];
             let params = values
                 .iter()
                 .chain(&keys)
@@ -800,12 +813,26 @@ mod row_sql {
         "model",
         "otel_blob",
     ];
-    /// Indexed `spans` columns, set only when they change (so SQLite leaves indexes alone).
-    const SPAN_KEYS: [&str; 3] = ["span_id", "root_span_id", "start_key"];
+    /// Indexed `spans` columns, set only when they change (so SQLite leaves indexes alone):
+    /// the ids, the start, and the ids' keys (`id_keys`).
+    const SPAN_KEYS: [&str; 5] = [
+        "span_id",
+        "root_span_id",
+        "start_key",
+        "span_key",
+        "trace_key",
+    ];
     /// The column the field indexes read, also set only when it changes.
     const SPAN_FIELDS: [&str; 1] = ["fields"];
     /// `spans` columns fixed at insert.
-    const SPAN_IDENTITY: [&str; 5] = ["org_id", "kind", "object_id", "row_id", "project_id"];
+    const SPAN_IDENTITY: [&str; 6] = [
+        "org_id",
+        "kind",
+        "object_id",
+        "row_id",
+        "row_key",
+        "project_id",
+    ];
 
     /// Updates of a span: its values, then (by index `keys + 2 * fields`) the key columns
     /// and `fields` when they change, then `seq`.

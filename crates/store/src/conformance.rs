@@ -27,7 +27,8 @@ macro_rules! store_conformance_suite {
             trace_list_newest_first_with_range_and_cursor, whole_trace_and_single_span,
             experiment_and_dataset_rows, comments_are_not_spans, experiments_names_and_ensure_new,
             bad_cursor_is_rejected, payload_fields_follow_the_merge_rules,
-            query_filters_sorts_and_pages, query_aggregates, query_traces_shape, rollups_follow_every_write,
+            query_filters_sorts_and_pages, queries_by_id_find_their_rows, query_aggregates,
+            query_traces_shape, rollups_follow_every_write,
             llm_spans_are_priced_at_ingest, datasets_read_as_of_any_version, trace_outlines_leave_payloads_out);
     };
 }
@@ -1348,6 +1349,74 @@ pub async fn query_filters_sorts_and_pages(store: &dyn Store) {
             .rows
             .is_empty()
     );
+}
+
+/// Filters naming rows by `id`, `span_id` or `root_span_id` (`=`, `IN`, `OR`, with other
+/// conditions) find exactly those rows of the queried object, also when another object of the
+/// org holds rows with the same ids.
+pub async fn queries_by_id_find_their_rows(store: &dyn Store) {
+    let (org, obj) = query_fixture(store).await;
+    let twin = store
+        .create_or_get_project(&org, "twin", None)
+        .await
+        .expect("project");
+    let twin = ObjectRef::project_logs(twin.id);
+    let copies: Vec<Value> = (0..9)
+        .map(|i| {
+            let (id, trace, span_id) = (format!("r{i}"), format!("t{}", i % 3), format!("s{i}"));
+            span(
+                &twin,
+                &id,
+                &trace,
+                &span_id,
+                None,
+                json!({"metadata": {"n": 100 + i}}),
+            )
+        })
+        .collect();
+    store.write(&org, rows(copies)).await.expect("write");
+    let src = format!("project_logs('{}')", obj.id);
+    for (filter, expected) in [
+        ("id = 'r4'", vec!["r4"]),
+        ("'r4' = id", vec!["r4"]),
+        ("id IN ('r7', 'r1', 'nope')", vec!["r1", "r7"]),
+        ("span_id = 's5'", vec!["r5"]),
+        ("root_span_id = 't2'", vec!["r2", "r5", "r8"]),
+        ("id = 'r1' or span_id = 's2'", vec!["r1", "r2"]),
+        (
+            "root_span_id = 't0' and metadata.model = 'a'",
+            vec!["r0", "r6"],
+        ),
+        ("id = 'r3' and metadata.model = 'a'", vec![]),
+        ("id = 'nope'", vec![]),
+    ] {
+        let text = format!("select: id | from: {src} | filter: {filter} | sort: id asc");
+        let out = query(store, &org, &text).await;
+        assert_eq!(ids_of(&out), expected, "{filter}");
+    }
+    let traces = query(
+        store,
+        &org,
+        &format!("from: {src} traces | filter: span_id = 's4'"),
+    )
+    .await;
+    let roots: Vec<Value> = traces
+        .rows
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(r).expect("json")["root_span_id"].clone())
+        .collect();
+    assert_eq!(roots, [json!("t1")]);
+    let twin_rows = query(
+        store,
+        &org,
+        &format!(
+            "select: metadata.n | from: project_logs('{}') | filter: id = 'r4'",
+            twin.id
+        ),
+    )
+    .await;
+    assert_eq!(twin_rows.rows.len(), 1);
+    assert!(twin_rows.rows[0].contains("104"), "{:?}", twin_rows.rows);
 }
 
 /// Dimensions and measures, percentile included.

@@ -3,6 +3,7 @@
 use super::compile::{Sql, bounds_time, has_regex, payload_joins, uses_index};
 use super::project::project;
 use crate::fields::IndexedFields;
+use crate::id_keys::id_key;
 use crate::text_index::{Candidates, MAX_CANDIDATES, TextIndex};
 use crate::{backend_err, blobs, codec, reader};
 use rusqlite::Connection;
@@ -10,7 +11,7 @@ use rusqlite::types::{Value as SqlValue, ValueRef};
 use serde_json::{Map, Value};
 use spanloom_model::{ObjectRef, XactId};
 use spanloom_query::Query;
-use spanloom_query::plan::{BinaryOp, Expr, SelectItem, Selection, Shape, SortKey};
+use spanloom_query::plan::{BinaryOp, Expr, Literal, SelectItem, Selection, Shape, SortKey};
 use spanloom_store::{QueryOutput, StoreError, StoreResult, StoredRow, cursor};
 use std::sync::Arc;
 
@@ -82,6 +83,12 @@ fn driving_candidates(
     if let Some(filter) = filter {
         top_level_conjuncts(filter, &mut conjuncts);
     }
+    // An id names few rows, and its key index finds exactly those: nothing narrows more.
+    for expr in &conjuncts {
+        if let Some(candidates) = id_candidates(c, expr)? {
+            return Ok(Some(Arc::new(candidates)));
+        }
+    }
     for expr in conjuncts {
         let Expr::Match { field, text } = expr else {
             continue;
@@ -115,6 +122,84 @@ fn driving_candidates(
         }
     }
     Ok(None)
+}
+
+/// The rows whose `id`, `span_id` or `root_span_id` has the key of a string this conjunct
+/// compares that field with (`=`, `IN`, or an `OR` of such), through that field's key index (see `id_keys`): a
+/// superset of the rows the conjunct matches, which the full filter then checks. Without
+/// statistics SQLite would prefer an object's `(kind, object_id)` range over those indexes.
+fn id_candidates(c: &Connection, expr: &Expr) -> StoreResult<Option<Candidates>> {
+    let (field, values): (&Expr, Vec<&Expr>) = match expr {
+        // `a OR b`: the rows of both, when both name ids.
+        Expr::Binary {
+            op: BinaryOp::Or,
+            left,
+            right,
+        } => {
+            let (Some(mut left), Some(right)) = (id_candidates(c, left)?, id_candidates(c, right)?)
+            else {
+                return Ok(None);
+            };
+            left.seqs.extend(right.seqs);
+            left.seqs.sort_unstable();
+            left.seqs.dedup();
+            return Ok((left.seqs.len() <= MAX_CANDIDATES).then_some(left));
+        }
+        Expr::Binary {
+            op: BinaryOp::Eq,
+            left,
+            right,
+        } => match (left.as_ref(), right.as_ref()) {
+            (field @ Expr::Field(_), value) | (value, field @ Expr::Field(_)) => {
+                (field, vec![value])
+            }
+            _ => return Ok(None),
+        },
+        Expr::In {
+            expr,
+            list,
+            negated: false,
+        } => (expr.as_ref(), list.iter().collect()),
+        _ => return Ok(None),
+    };
+    let Expr::Field(path) = field else {
+        return Ok(None);
+    };
+    let (column, index) = match path.as_slice() {
+        [name] if name == "id" => ("row_key", "spans_by_row"),
+        [name] if name == "span_id" => ("span_key", "spans_by_span"),
+        [name] if name == "root_span_id" => ("trace_key", "spans_by_trace"),
+        _ => return Ok(None),
+    };
+    let mut keys = Vec::with_capacity(values.len());
+    for value in values {
+        let Expr::Literal(Literal::String(id)) = value else {
+            return Ok(None);
+        };
+        keys.push(id_key(id));
+    }
+    if keys.len() > MAX_CANDIDATES {
+        return Ok(None);
+    }
+    let mut seqs: Vec<i64> = c
+        .prepare_cached(&format!(
+            "SELECT seq FROM spans INDEXED BY {index} WHERE {column} IN (SELECT value FROM json_each(?1))"
+        ))
+        .and_then(|mut stmt| {
+            stmt.query_map([Value::from(keys).to_string()], |r| r.get(0))?
+                .collect()
+        })
+        .map_err(backend_err)?;
+    if seqs.len() > MAX_CANDIDATES {
+        return Ok(None);
+    }
+    seqs.sort_unstable();
+    seqs.dedup();
+    // Every row these keys name is found here, stored or not indexed yet: no tail to check.
+    Ok(Some(Candidates {
+        seqs,
+        watermark: i64::MAX,
+    }))
 }
 
 fn top_level_conjuncts<'a>(expr: &'a Expr, out: &mut Vec<&'a Expr>) {
@@ -407,7 +492,7 @@ fn trace_source(
         let source = span_source(sql, candidates.as_deref(), &mut span_clauses);
         span_clauses.push(sql.expr(filter)?);
         let matching = format!(
-            "SELECT s.root_span_id AS rid FROM {source}{} WHERE {}",
+            "SELECT s.root_span_id AS rid, s.trace_key AS tkey FROM {source}{} WHERE {}",
             blob_joins(),
             span_clauses.join(" AND ")
         );
@@ -415,13 +500,14 @@ fn trace_source(
             // CROSS JOIN keeps the few matching spans as the outer loop, so their traces are
             // looked up by key. (No DISTINCT in the subquery: it would make SQLite prefer an
             // index ordered by trace over the field's index; the listing deduplicates.)
-            from = format!("({matching}) m CROSS JOIN traces t");
-            clauses.push("t.root_span_id = m.rid".into());
+            from = format!("({matching}) m CROSS JOIN traces t INDEXED BY traces_by_key");
+            clauses.push("t.trace_key = m.tkey AND t.root_span_id = m.rid".into());
         } else if driven {
-            clauses.push(format!("t.root_span_id IN ({matching})"));
+            clauses.push(format!("t.root_span_id IN (SELECT rid FROM ({matching}))"));
         } else {
             clauses.push(format!(
-                "EXISTS (SELECT 1 FROM spans s{} WHERE s.kind = t.kind AND s.object_id = t.object_id
+                "EXISTS (SELECT 1 FROM spans s INDEXED BY spans_by_trace{} WHERE s.trace_key = t.trace_key
+                    AND s.kind = t.kind AND s.object_id = t.object_id
                     AND s.root_span_id = t.root_span_id AND s.org_id = t.org_id AND {})",
                 blob_joins(),
                 span_clauses[1..].join(" AND ")
