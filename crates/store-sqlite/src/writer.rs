@@ -211,6 +211,7 @@ impl Writer {
                 .set((self.capacity - receiver.capacity()) as f64);
             self.commit_group(group);
             self.wal.enforce(&mut self.conn, receiver.is_empty());
+            self.wal.grow_ahead();
         }
         self.syncer.stop();
         tracing::info!("writer drained its queue and stopped");
