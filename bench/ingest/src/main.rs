@@ -60,6 +60,10 @@ pub struct Args {
     /// Spans in phase B (default: `--spans`).
     #[arg(long)]
     pub half_spans: Option<u64>,
+    /// Phase B's offered rate in spans/s instead of half of phase A's: for comparing two
+    /// builds at the same load (their peaks differ, and so would their half loads).
+    #[arg(long)]
+    pub half_rate: Option<f64>,
     /// Each phase stops taking new batches after this many seconds.
     #[arg(long, default_value_t = 300)]
     pub time_limit_secs: u64,
@@ -205,7 +209,9 @@ fn bench(args: &Args) -> anyhow::Result<Report> {
         // Free the disk early; the size was already measured.
         let _ = std::fs::remove_dir_all(tmp.path.join("peak/data"));
     }
-    let half_rate = peak.load.spans_per_sec() / 2.0;
+    let half_rate = args
+        .half_rate
+        .unwrap_or_else(|| peak.load.spans_per_sec() / 2.0);
     let half_spans = args.half_spans.unwrap_or(args.spans);
     eprintln!(
         "phase A: {:.0} spans/s; phase B (half load): {half_spans} spans at {half_rate:.0} spans/s ...",

@@ -285,9 +285,10 @@ impl Report {
 
         let l = &half.load;
         writeln!(s)?;
+        let share = self.half_rate / self.peak.load.spans_per_sec().max(1.0) * 100.0;
         writeln!(
             s,
-            "Phase B: half load (fresh server, offered {:.0} spans/s = 50% of phase A, spread evenly)",
+            "Phase B: half load (fresh server, offered {:.0} spans/s = {share:.0}% of phase A, spread evenly)",
             self.half_rate
         )?;
         writeln!(
