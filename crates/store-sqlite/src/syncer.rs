@@ -75,7 +75,13 @@ fn run(wal: PathBuf, receiver: mpsc::Receiver<Delivery>) {
         batch.extend(receiver.try_iter());
         let started = Instant::now();
         let result = fsync(&wal);
-        metrics::histogram!("spanloom_store_fsync_seconds").record(started.elapsed().as_secs_f64());
+        let elapsed = started.elapsed();
+        metrics::histogram!("spanloom_store_fsync_seconds").record(elapsed.as_secs_f64());
+        tracing::debug!(
+            groups = batch.len(),
+            elapsed_ms = elapsed.as_secs_f64() * 1e3,
+            "WAL fsynced"
+        );
         if let Err(e) = &result {
             tracing::error!(error = %e, "fsync of the WAL failed; writes are answered with an error");
         }
