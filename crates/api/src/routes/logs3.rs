@@ -38,8 +38,9 @@ pub(crate) async fn logs3(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let body = read_body(&state, &headers, body).await?;
+    let slot = state.decode_slot().await;
     let decoded = decode_logs3_request(&body.bytes)?;
-    drop(body);
+    drop((body, slot));
     let rows = match decoded {
         Logs3Request::Rows(rows) => rows,
         Logs3Request::Overflow { key, .. } => {
