@@ -34,14 +34,15 @@ fn request(project_id: &str, n: usize, per_request: usize) -> Vec<spanloom_inges
     spanloom_ingest::logs3::decode_logs3(body.as_bytes()).expect("valid rows")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_wal_is_restarted_not_grown() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let limit = 512 * 1024;
+/// A store in `dir` with this WAL limit (no text index), and an org and project in it.
+async fn open_with_project(
+    dir: &std::path::Path,
+    wal_limit_bytes: u64,
+) -> (SqliteStore, spanloom_model::Org, spanloom_model::Project) {
     let config = SqliteConfig {
-        wal_limit_bytes: limit,
+        wal_limit_bytes,
         text_index: false,
-        ..SqliteConfig::new(dir.path())
+        ..SqliteConfig::new(dir)
     };
     let store = SqliteStore::open(config).expect("open");
     let org = store.get_or_create_org("o").await.expect("org");
@@ -49,6 +50,14 @@ async fn the_wal_is_restarted_not_grown() {
         .create_or_get_project(&org.id, "p", None)
         .await
         .expect("project");
+    (store, org, project)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_is_restarted_not_grown() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let limit = 512 * 1024;
+    let (store, org, project) = open_with_project(dir.path(), limit).await;
     let object = ObjectRef::project_logs(project.id.clone());
     let (requests, per_request) = (500, 10);
     let wal = dir.path().join("spanloom.db-wal");
@@ -105,17 +114,7 @@ async fn the_wal_is_restarted_not_grown() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_growing_wal_is_filled_ahead_and_recovers_after_a_crash() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = SqliteConfig {
-        wal_limit_bytes: 256 << 20,
-        text_index: false,
-        ..SqliteConfig::new(dir.path())
-    };
-    let store = SqliteStore::open(config).expect("open");
-    let org = store.get_or_create_org("o").await.expect("org");
-    let project = store
-        .create_or_get_project(&org.id, "p", None)
-        .await
-        .expect("project");
+    let (store, org, project) = open_with_project(dir.path(), 256 << 20).await;
     let (requests, per_request) = (40, 10);
     for n in 0..requests {
         store
