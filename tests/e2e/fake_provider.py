@@ -4,7 +4,11 @@ OpenAI: `POST /v1/chat/completions` (JSON, or SSE when `stream` is set, with a u
 when `stream_options.include_usage` is set; tool calls when tools are offered and the last
 user message asks for one), `POST /v1/embeddings`, `POST /v1/moderations` (an input containing
 "flag me" is flagged), `POST /v1/responses` (JSON, or the SSE events `response.created` ...
-`response.completed` when `stream` is set). Anthropic:
+`response.completed` when `stream` is set), `POST /v1/images/generations` and (multipart)
+`/v1/images/edits` (base64 PNG images, or URLs with `response_format: "url"`; gpt-image-style
+usage), `POST /v1/audio/speech` (audio bytes), and (multipart) `/v1/audio/transcriptions`
+(JSON text and usage, or the SSE `transcript.text.delta` / `.done` events with `stream`) and
+`/v1/audio/translations`. Anthropic:
 `POST /v1/messages` (JSON or SSE events; a `tool_use` block when tools are offered and the last
 user message asks about the weather; content blocks marked `cache_control` are reported as
 `cache_creation_input_tokens` the first time their text is seen and `cache_read_input_tokens`
@@ -17,6 +21,9 @@ Answers are deterministic: the reply text is `Echo: <last user text>`, and usage
 
 from __future__ import annotations
 
+import base64
+import email.parser
+import email.policy
 import json
 import threading
 import time
@@ -33,6 +40,21 @@ def _last_user_text(messages) -> str:
         if isinstance(content, list):
             return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
     return ""
+
+
+# A 1x1 PNG: what the fake image endpoints return as image data.
+PNG_1X1 = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=")
+
+
+def _multipart(content_type: str, raw: bytes) -> dict:
+    """The fields of a multipart/form-data body: text for plain fields, bytes for files."""
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    fields: dict = {}
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        fields[name] = payload if part.get_filename() else payload.decode()
+    return fields
 
 
 def _count(text: str) -> int:
@@ -68,7 +90,12 @@ class FakeProvider:
 
             def do_POST(self):
                 length = int(self.headers.get("content-length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
+                content_type = self.headers.get("content-type") or ""
+                if content_type.startswith("multipart/form-data"):
+                    body = _multipart(content_type, raw)
+                else:
+                    body = json.loads(raw or b"{}")
                 provider.requests.append({"path": self.path, "body": body})
                 model = body.get("model", "")
                 if model == "error-500":
@@ -84,6 +111,12 @@ class FakeProvider:
                     return self._embeddings(body)
                 if path.endswith("/moderations"):
                     return self._moderations(body)
+                if path.endswith("/images/generations") or path.endswith("/images/edits"):
+                    return self._images(body)
+                if path.endswith("/audio/speech"):
+                    return self._speech(body)
+                if path.endswith("/audio/transcriptions") or path.endswith("/audio/translations"):
+                    return self._audio_text(body, "translat" if "translations" in path else "transcrib")
                 if path.endswith("/responses"):
                     return self._responses(body)
                 if path.endswith("/messages"):
@@ -196,6 +229,39 @@ class FakeProvider:
                         }
                     )
                 return self._json(200, {"id": "modr-fake", "model": body.get("model") or "omni-moderation-latest", "results": results})
+
+            def _images(self, body) -> None:
+                prompt = str(body.get("prompt") or "")
+                n = int(body.get("n") or 1)
+                if body.get("response_format") == "url":
+                    data = [{"url": f"https://images.fake/{i}.png", "revised_prompt": f"A picture of {prompt}"} for i in range(n)]
+                else:
+                    b64 = base64.b64encode(PNG_1X1).decode()
+                    data = [{"b64_json": b64, "revised_prompt": f"A picture of {prompt}"} for _ in range(n)]
+                usage = {"input_tokens": _count(prompt), "output_tokens": 272 * n, "total_tokens": _count(prompt) + 272 * n}
+                return self._json(200, {"created": 1764547200, "data": data, "usage": usage, "output_format": "png", "size": body.get("size") or "1024x1024"})
+
+            def _speech(self, body) -> None:
+                data = b"ID3" + f"fake speech: {body.get('input')}".encode()
+                self.send_response(200)
+                self.send_header("content-type", "audio/mpeg")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _audio_text(self, body, verb: str) -> None:
+                audio = body.get("file") or b""
+                text = f"{verb}ed {len(audio)} bytes"
+                usage = {"type": "tokens", "input_tokens": 12, "output_tokens": _count(text), "total_tokens": 12 + _count(text)}
+                if str(body.get("stream")).lower() == "true":
+                    self._sse_start()
+                    words = text.split(" ")
+                    for i, word in enumerate(words):
+                        delta = word if i == 0 else " " + word
+                        self._sse(json.dumps({"type": "transcript.text.delta", "delta": delta}))
+                    self._sse(json.dumps({"type": "transcript.text.done", "text": text, "usage": usage}))
+                    return self._sse_end()
+                return self._json(200, {"text": text, "usage": usage} if verb == "transcrib" else {"text": text})
 
             def _responses(self, body) -> None:
                 inp = body.get("input")

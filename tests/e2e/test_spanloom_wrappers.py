@@ -5,6 +5,7 @@ from a running server and checked field by field."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -49,7 +50,7 @@ def assert_clean(stderr: str) -> None:
 @pytest.fixture(scope="module")
 def wrapped(server, fake_provider) -> dict:
     """One process for the wrap_openai / wrap_anthropic scripts."""
-    out, stderr = run_scripts(server, fake_provider.url, openai=OPENAI_SCRIPT, responses=RESPONSES_SCRIPT, anthropic=ANTHROPIC_SCRIPT)
+    out, stderr = run_scripts(server, fake_provider.url, openai=OPENAI_SCRIPT, responses=RESPONSES_SCRIPT, media=MEDIA_SCRIPT, anthropic=ANTHROPIC_SCRIPT)
     assert_clean(stderr)
     return out
 
@@ -305,6 +306,82 @@ def test_wrap_openai_responses_api(client, wrapped):
     assert async_streamed["output"][0]["content"][0]["text"] == "Echo: async streamed responses"
     assert async_streamed["metrics"]["completion_tokens"] == 4
     assert_timed(async_streamed)
+
+
+MEDIA_SCRIPT = """
+import asyncio, io, json, sys, openai, spanloom
+
+png = bytes.fromhex(sys.argv[3])
+spanloom.init_logger(project="wrappers-media")
+base = sys.argv[1] + "/v1"
+sync = spanloom.wrap_openai(openai.OpenAI(base_url=base, api_key="sk-fake", max_retries=0))
+aclient = spanloom.wrap_openai(openai.AsyncOpenAI(base_url=base, api_key="sk-fake", max_retries=0))
+out = {}
+img = sync.images.generate(model="gpt-image-1", prompt="a red square", n=2, size="1024x1024")
+out["generated"] = [len(d.b64_json) for d in img.data]
+url = sync.images.generate(model="dall-e-3", prompt="a blue circle", response_format="url")
+out["url"] = url.data[0].url
+edit = sync.images.edit(model="gpt-image-1", image=("square.png", png, "image/png"), prompt="make it green")
+out["edited"] = len(edit.data)
+speech = sync.audio.speech.create(model="gpt-4o-mini-tts", voice="alloy", input="hello there", response_format="wav")
+out["speech"] = speech.content.decode()
+audio = io.BytesIO(b"RIFF fake wav bytes")
+audio.name = "clip.wav"
+text = sync.audio.transcriptions.create(model="gpt-4o-transcribe", file=audio)
+out["transcribed"] = text.text
+# the request read the file: the wrapper put it back where it was
+out["file_position"] = audio.tell()
+stream = sync.audio.transcriptions.create(model="gpt-4o-transcribe", file=("s.wav", b"0123456789"), stream=True)
+out["stream_events"] = [e.type for e in stream]
+
+async def main():
+    t = await aclient.audio.translations.create(model="whisper-1", file=("fr.wav", b"bonjour"))
+    out["translated"] = t.text
+
+asyncio.run(main())
+spanloom.flush()
+"""
+
+
+def test_wrap_openai_images_and_audio(client, wrapped):
+    from fake_provider import PNG_1X1
+
+    out = wrapped["media"]
+    assert out["generated"] == [len(base64.b64encode(PNG_1X1))] * 2 and out["url"] == "https://images.fake/0.png" and out["edited"] == 1
+    assert out["speech"] == "ID3fake speech: hello there" and out["transcribed"] == "transcribed 19 bytes"
+    assert out["stream_events"][-1] == "transcript.text.done" and out["translated"] == "translated 7 bytes"
+    rows = spans(client, "wrappers-media", 7)
+    assert all(r["span_attributes"]["type"] == "llm" and r["metadata"]["provider"] == "openai" for r in rows), rows
+
+    gen, by_url = by_name(rows, "Image Generation")
+    assert gen["input"] == "a red square" and gen["metadata"] == {**gen["metadata"], "model": "gpt-image-1", "n": 2, "size": "1024x1024"}
+    assert gen["output"]["images_count"] == 2 and gen["output"]["size"] == "1024x1024"
+    first = gen["output"]["images"][0]
+    assert first["revised_prompt"] == "A picture of a red square" and first["image_size_bytes"] == len(PNG_1X1)
+    assert first["image"]["content_type"] == "image/png" and attachment_bytes(client, first["image"]) == PNG_1X1
+    assert gen["metrics"]["prompt_tokens"] == 3 and gen["metrics"]["completion_tokens"] == 544
+    assert_timed(gen)
+    assert by_url["output"]["images"] == [{"revised_prompt": "A picture of a blue circle", "image_url": {"url": "https://images.fake/0.png"}}]
+
+    [edit] = by_name(rows, "Image Edit")
+    assert edit["input"]["prompt"] == "make it green" and edit["input"]["image"]["filename"] == "square.png"
+    assert attachment_bytes(client, edit["input"]["image"]) == PNG
+
+    [speech] = by_name(rows, "Speech")
+    assert speech["input"] == "hello there" and speech["metadata"] == {**speech["metadata"], "voice": "alloy", "response_format": "wav"}
+    assert speech["output"]["audio"]["content_type"] == "audio/wav" and speech["output"]["audio_size_bytes"] == len(out["speech"])
+    assert attachment_bytes(client, speech["output"]["audio"]) == out["speech"].encode()
+
+    plain, streamed = by_name(rows, "Transcription")
+    assert plain["input"]["file"]["filename"] == "clip.wav" and attachment_bytes(client, plain["input"]["file"]) == b"RIFF fake wav bytes"
+    assert out["file_position"] == len(b"RIFF fake wav bytes")
+    assert plain["output"] == "transcribed 19 bytes" and plain["metrics"]["prompt_tokens"] == 12 and plain["metrics"]["completion_tokens"] == 3
+    assert streamed["output"] == "transcribed 10 bytes" and streamed["metrics"]["tokens"] == 15 and streamed["metadata"]["stream"] is True
+    assert_timed(streamed)
+
+    [translation] = by_name(rows, "Translation")
+    assert translation["output"] == "translated 7 bytes" and translation["metadata"]["model"] == "whisper-1"
+    assert translation["input"]["file"]["filename"] == "fr.wav"
 
 
 ANTHROPIC_SCRIPT = """

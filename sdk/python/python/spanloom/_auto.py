@@ -1,9 +1,9 @@
 """`auto_instrument`: trace the LLM libraries at the class/module level, without wrapping
 each client.
 
-`openai`: the `create`/`parse` methods of the chat completions, Responses, embeddings and
-moderations resource classes (sync and async), so every client traces those calls: clients made before
-the call as well as after, copies from `with_options()`, and the library's own helpers built
+`openai`: the `create`/`parse` methods of the chat completions, Responses, embeddings,
+moderations, images and audio resource classes (sync and async), so every client traces those
+calls: clients made before the call as well as after, copies from `with_options()`, and the library's own helpers built
 on `create` (`chat.completions.stream()`, `responses.stream()`). `anthropic`: `messages.create`
 and `messages.stream` of `Messages`/`AsyncMessages`. `litellm`: the module functions
 `completion`, `acompletion`, `embedding` and `aembedding` (called as `litellm.completion(...)`;
@@ -40,11 +40,19 @@ def _instrument_openai() -> bool:
     embeddings = importlib.import_module("openai.resources.embeddings")
     responses = importlib.import_module("openai.resources.responses")
     moderations = importlib.import_module("openai.resources.moderations")
+    images = importlib.import_module("openai.resources.images")
+    speech = importlib.import_module("openai.resources.audio.speech")
+    transcriptions = importlib.import_module("openai.resources.audio.transcriptions")
+    translations = importlib.import_module("openai.resources.audio.translations")
     classes = {
         "chat.completions": (chat.Completions, chat.AsyncCompletions),
         "embeddings": (embeddings.Embeddings, embeddings.AsyncEmbeddings),
         "responses": (responses.Responses, responses.AsyncResponses),
         "moderations": (moderations.Moderations, moderations.AsyncModerations),
+        "images": (images.Images, images.AsyncImages),
+        "audio.speech": (speech.Speech, speech.AsyncSpeech),
+        "audio.transcriptions": (transcriptions.Transcriptions, transcriptions.AsyncTranscriptions),
+        "audio.translations": (translations.Translations, translations.AsyncTranslations),
     }
     patched = False
     for path, method, start, respond_for in _openai.TARGETS:

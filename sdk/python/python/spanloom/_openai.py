@@ -3,7 +3,8 @@
 Traced: `chat.completions.create` and `.parse` (span "Chat Completion"; also under
 `client.beta`), `responses.create`
 and `.parse` ("openai.responses.create"), `embeddings.create` ("Embedding"),
-`moderations.create` ("Moderation": the input, and the results as output), streaming
+`moderations.create` ("Moderation": the input, and the results as output), the image and
+audio calls (see `_openai_media`: "Image Generation", "Speech", "Transcription", ...), streaming
 included (`stream=True`, and the `chat.completions.stream()` / `responses.stream()` helpers,
 which call `create`). The span's input is the messages (or the Responses/embeddings `input`),
 its metadata the model, `provider: "openai"` and the allow-listed request parameters, its
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from . import _llm
+from . import _llm, _openai_media
 
 _CHAT_PARAMS = (
     "model",
@@ -295,7 +296,7 @@ TARGETS = (
     ("responses", "parse", _start_responses, _responses_respond),
     ("embeddings", "create", _start_embeddings, _embeddings_respond),
     ("moderations", "create", _start_moderation, _moderation_respond),
-)
+) + _openai_media.TARGETS
 
 
 def traced_method(fn: Callable, start: Callable, respond_for: Callable, is_async: bool) -> Callable:
