@@ -7,8 +7,11 @@ README's dataset example run with ``import spanloom as braintrust``, and `Attach
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import textwrap
+import threading
 
 import pytest
 from test_braintrust_eval import result
@@ -224,7 +227,17 @@ def test_attachments_upload_read_back_and_failures(server, client, tmp_path):
 
     [slow_row] = [r for r in client.fetch_all("project_logs", proj["id"]) if r["id"] == attached["slow_row"]]
     refs = {"disk": disk, "image": image, "doc": doc, "missing": missing, "slow": slow_row["input"]["slow"]}
-    read = result(run_sdk(server, READ_ATTACHMENTS, json.dumps(refs), prefix="SPANLOOM"), "READ")
+    # An external attachment is downloaded from its own URL (here a local file server).
+    (tmp_path / "ext.txt").write_bytes(b"bytes kept elsewhere")
+    files = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path)))
+    threading.Thread(target=files.serve_forever, daemon=True).start()
+    ext_url = f"http://127.0.0.1:{files.server_address[1]}/ext.txt"
+    refs["external"] = {"type": "external_attachment", "filename": "ext.txt", "content_type": "text/plain", "url": ext_url}
+    try:
+        read = result(run_sdk(server, READ_ATTACHMENTS, json.dumps(refs), prefix="SPANLOOM"), "READ")
+    finally:
+        files.shutdown()
+    assert read["external"]["status"] == {"upload_status": "done"} and bytes.fromhex(read["external"]["hex"]) == b"bytes kept elsewhere"
     assert bytes.fromhex(read["disk"]["hex"]) == original.read_bytes() == bytes.fromhex(read["image"]["hex"])
     assert json.loads(bytes.fromhex(read["doc"]["hex"])) == {"nested": [1, 2, 3], "text": "héllo"}
     assert bytes.fromhex(read["slow"]["hex"]) == b"bytes that came late"
