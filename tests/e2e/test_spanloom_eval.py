@@ -8,7 +8,10 @@ hooks, and experiments logged by hand (`init`, `log`, `start_span`, `summarize`,
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -125,6 +128,43 @@ def test_eval_summary_rows_and_comparison_match_the_official_sdk(server, client)
     compare = client.get(f"/api/v1/experiment/{exp_id}/compare").json()
     assert compare["base"]["name"] == "run-v1"
     assert {r["input"]: r["base_output"] for r in compare["rows"]} == {"apple": "appl", "banana": "banan", "cherry": "cherr"}
+
+
+PROGRESS_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import {module} as braintrust
+
+    braintrust.Eval(sys.argv[1], data=[{{"input": i, "expected": i}} for i in range(3)], task=lambda input: input,
+                    scores=[lambda output, expected: 1.0], experiment_name="with-bars")
+    """
+)
+
+
+def progress_bars(server, module: str, prefix: str, extra_env: dict) -> list[str]:
+    """The progress bars an Eval draws on stderr: their final states, one per bar."""
+    env = {**os.environ, f"{prefix}_APP_URL": server.url, f"{prefix}_API_KEY": server.admin_key, **extra_env}
+    env.pop("BRAINTRUST_API_URL", None)
+    script = PROGRESS_SCRIPT.format(module=module)
+    proc = subprocess.run([sys.executable, "-c", script, f"sl-progress-{module}"], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    # tqdm redraws a bar in place: keep each bar's last state, without its timings.
+    last: dict = {}
+    for part in re.split(r"[\r\n]", proc.stderr):
+        m = re.match(r"(.*\((?:data|tasks)\)): (.*?) \[\d\d:\d\d", part.strip())
+        if m:
+            last[m.group(1).replace(f"sl-progress-{module}", "<project>")] = m.group(2)
+    return [f"{desc}: {state}" for desc, state in last.items()]
+
+
+def test_eval_draws_the_official_progress_bars(server):
+    ours = progress_bars(server, "spanloom", "SPANLOOM", {})
+    assert ours == progress_bars(server, "braintrust", "BRAINTRUST", {})
+    assert ours == [
+        "<project> [experiment_name=with-bars] (data): 3it",
+        "<project> [experiment_name=with-bars] (tasks): 100%|██████████| 3/3",
+    ]
+    assert progress_bars(server, "spanloom", "SPANLOOM", {"TQDM_DISABLE": "1"}) == []
 
 
 ASYNC_SCRIPT = textwrap.dedent(

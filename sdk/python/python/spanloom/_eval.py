@@ -1,7 +1,7 @@
 """`Eval` / `EvalAsync`: run a task over a dataset, score each output, log every case as a traced
 experiment row (an ``eval`` root with a ``task`` child and one ``score`` child per scorer) and
 print the summary the server computes, with improvements and regressions against the base
-experiment. Mirrors the official SDK's behaviour and printed output."""
+experiment. Mirrors the official SDK's behaviour and printed output, progress bars included."""
 
 from __future__ import annotations
 
@@ -622,6 +622,20 @@ async def _iterate(data: Any, evaluator: Evaluator, experiment: Any) -> Any:
             yield d
 
 
+def _progress(items: Any, desc: str, is_async: bool = False) -> Any:
+    """`items` behind a tqdm progress bar on stderr ("<eval> (data)", "<eval> (tasks)"), as
+    the official SDK draws them, when `tqdm` is installed (`TQDM_DISABLE=1` hides them);
+    the items themselves otherwise."""
+    try:
+        if is_async:
+            from tqdm.asyncio import tqdm
+        else:
+            from tqdm.auto import tqdm
+    except ImportError:
+        return items
+    return tqdm(items, desc=desc, position=0)
+
+
 async def _run_evaluator(evaluator: Evaluator, experiment: Any, dataset: Optional[Dataset], parent: Optional[str], cancel_event: threading.Event) -> list:
     scorers = [s() if inspect.isclass(s) and is_scorer(s) else s for s in evaluator.scores]
     scorer_names = [_callable_name(s, i, "scorer") for i, s in enumerate(scorers)]
@@ -645,7 +659,7 @@ async def _run_evaluator(evaluator: Evaluator, experiment: Any, dataset: Optiona
 
     tasks = []
     try:
-        async for datum in _iterate(evaluator.data, evaluator, experiment):
+        async for datum in _progress(_iterate(evaluator.data, evaluator, experiment), f"{evaluator.eval_name} (data)", is_async=True):
             if cancel_event.is_set():
                 break
             per_datum = datum.get("trial_count") if isinstance(datum, Mapping) else getattr(datum, "trial_count", None)
@@ -654,7 +668,7 @@ async def _run_evaluator(evaluator: Evaluator, experiment: Any, dataset: Optiona
         if not tasks and not cancel_event.is_set():
             _eprint(f"\033[93mWarning: no data rows found for evaluator '{evaluator.eval_name}'. The experiment will be empty.\033[0m")
         results = []
-        for t in tasks:
+        for t in _progress(tasks, f"{evaluator.eval_name} (tasks)"):
             r = await t
             if r is not None:
                 results.append(r)
