@@ -170,4 +170,4 @@ def test_structured_json_logs(fresh_server):
     assert lines
     records = [json.loads(line) for line in lines]
     assert any(r.get("fields", {}).get("message") == "spanloom serving" for r in records)
-    assert any("shutdown complete" in r.get("fields", {}).get("message", "") for r in records)
+    assert any("shutdown complete" in r.get("fields", {}).get("message", "") for r in records), (srv.proc.returncode, srv.stderr()[-3000:])

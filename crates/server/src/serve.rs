@@ -77,6 +77,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let state = AppState::new(Arc::clone(&store), blobs, signer, config, Some(metrics));
     let app = spanloom_api::router(state.clone()).merge(spanloom_ui::router());
     let (grpc_stop, grpc_task) = start_grpc(&args.otlp_grpc_bind, state).await?;
+    let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
@@ -85,7 +86,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("spanloom listening on http://{addr}");
 
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await?;
     if let Some(task) = grpc_task {
         let _ = grpc_stop.send(());
@@ -127,21 +128,18 @@ async fn start_grpc(
     Ok((stop, Some(task)))
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves at SIGTERM or SIGINT. The handlers are installed here, when it is called, not at
+/// its first poll: axum polls the shutdown future on a task of its own, and a SIGTERM that came
+/// before that task first ran killed the process with the default action, skipping the drain.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-    tracing::info!("shutdown signal received");
+        tracing::info!("shutdown signal received");
+    })
 }
