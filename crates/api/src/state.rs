@@ -2,7 +2,7 @@
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use spanloom_blobstore::{LocalDirStore, Signer};
-use spanloom_store::Store;
+use spanloom_store::{CpuTurns, Store};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -49,9 +49,8 @@ pub struct AppState {
     pub signer: Signer,
     /// Budget of in-flight body bytes, in KiB permits.
     pub(crate) inflight: Arc<Semaphore>,
-    /// Request bodies decoded at once (one core fewer than the machine has, at least one):
-    /// see [`AppState::decode_slot`].
-    pub(crate) decode_slots: Arc<Semaphore>,
+    /// Turns to decode large request bodies (see [`CpuTurns`]).
+    pub(crate) decode_turns: Arc<CpuTurns>,
 }
 
 impl AppState {
@@ -71,26 +70,7 @@ impl AppState {
             config: Arc::new(config),
             metrics,
             inflight: Arc::new(Semaphore::new(permits)),
-            decode_slots: Arc::new(Semaphore::new(cores_but_one())),
+            decode_turns: Arc::new(CpuTurns::new()),
         }
-    }
-}
-
-/// One fewer than the cores this process may use, at least one.
-pub(crate) fn cores_but_one() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .saturating_sub(1)
-        .max(1)
-}
-
-impl AppState {
-    /// Waits for a turn to decode a large request body. Decoding is CPU work done on the
-    /// request's task; with every core decoding at once, a burst of large requests finished
-    /// decoding all together, and the store's writer sat idle until then. Taking turns, the
-    /// first request reaches the writer after one decode, and the others are decoded while it
-    /// commits.
-    pub(crate) async fn decode_slot(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
-        self.decode_slots.acquire().await.ok()
     }
 }

@@ -46,8 +46,8 @@ use spanloom_model::{
     ApiKeyInfo, AuthContext, Dataset, Experiment, ObjectRef, Org, Project, XactId,
 };
 use spanloom_store::{
-    PageRequest, RowPage, Store, StoreError, StoreResult, StoredRow, Trace, TracePage, TraceQuery,
-    WriteReceipt,
+    CpuTurns, PageRequest, RowPage, Store, StoreError, StoreResult, StoredRow, Trace, TracePage,
+    TraceQuery, WriteReceipt,
 };
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{mpsc, oneshot};
@@ -60,10 +60,8 @@ pub struct SqliteStore {
     checkpointer: Mutex<Option<checkpoint::Checkpointer>>,
     readers: Arc<ReaderPool>,
     queue_capacity: usize,
-    /// Writes prepared (encoded for the writer) at once: one core fewer than the machine has,
-    /// at least one, so a burst of large requests reaches the writer one by one instead of
-    /// all together after the writer idled through their encoding.
-    prepare_slots: tokio::sync::Semaphore,
+    /// Turns to prepare (encode) writes for the writer (see [`CpuTurns`]).
+    prepare_turns: CpuTurns,
     /// The indexed fields (for the query compiler).
     indexed: Arc<IndexedFields>,
     /// The full-text index behind `MATCH`, and the thread that keeps it current.
@@ -76,14 +74,6 @@ fn wal_path(db: &std::path::Path) -> std::path::PathBuf {
     let mut wal = db.as_os_str().to_owned();
     wal.push("-wal");
     wal.into()
-}
-
-/// One fewer than the cores this process may use, at least one.
-fn cores_but_one() -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .saturating_sub(1)
-        .max(1)
 }
 
 pub(crate) fn backend_err(e: impl std::fmt::Display) -> StoreError {
@@ -151,7 +141,7 @@ impl SqliteStore {
             checkpointer: Mutex::new(Some(checkpointer)),
             readers,
             queue_capacity: config.queue_capacity,
-            prepare_slots: tokio::sync::Semaphore::new(cores_but_one()),
+            prepare_turns: CpuTurns::new(),
             indexed,
             text_index,
             indexer: Mutex::new(indexer),
@@ -406,9 +396,9 @@ impl Store for SqliteStore {
 
     async fn write(&self, org_id: &str, rows: Vec<WriteRow>) -> StoreResult<WriteReceipt> {
         let (reply, rx) = oneshot::channel();
-        let slot = self.prepare_slots.acquire().await.ok();
+        let turn = self.prepare_turns.take().await;
         let rows = writer::PreparedWrite::new(org_id, rows);
-        drop(slot);
+        drop(turn);
         let job = Job::Write {
             org_id: org_id.to_owned(),
             rows,

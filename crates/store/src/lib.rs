@@ -19,12 +19,14 @@ pub mod apply;
 pub mod auth;
 #[cfg(feature = "testkit")]
 pub mod conformance;
+pub mod cpu_turns;
 pub mod cursor;
 pub mod error;
 pub mod rollup;
 pub mod summary;
 pub mod types;
 
+pub use cpu_turns::CpuTurns;
 pub use error::StoreError;
 pub use types::*;
 

@@ -38,9 +38,9 @@ pub(crate) async fn logs3(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let body = read_body(&state, &headers, body).await?;
-    let slot = state.decode_slot().await;
+    let turn = state.decode_turns.take().await;
     let decoded = decode_logs3_request(&body.bytes)?;
-    drop((body, slot));
+    drop((body, turn));
     let rows = match decoded {
         Logs3Request::Rows(rows) => rows,
         Logs3Request::Overflow { key, .. } => {
