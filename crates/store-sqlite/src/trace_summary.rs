@@ -167,7 +167,7 @@ impl TraceChanges {
                     insert_new(tx, &key, &delta, &org_id, &project_id)?;
                 }
                 Some(stored) if !delta.recompute => add(tx, stored, &delta)?,
-                _ => refresh(tx, &key, &org_id, &project_id)?,
+                stored => refresh(tx, &key, stored, &org_id, &project_id)?,
             }
         }
         Ok(())
@@ -340,10 +340,11 @@ fn insert_new(
 }
 
 /// Recomputes one trace's summary from its spans' indexed facts (no payload parsing), in one
-/// scan of the trace's index range.
+/// scan of the trace's index range; `stored` is its summary as `stored` found it.
 fn refresh(
     tx: &Transaction<'_>,
     key: &TraceKey,
+    stored: Option<StoredSummary>,
     org_id: &str,
     project_id: &str,
 ) -> rusqlite::Result<()> {
@@ -382,7 +383,6 @@ fn refresh(
         summary.add(&totals, r.get(7)?, r.get_ref(16)?.as_str_or_null()?, root);
     }
     drop(rows);
-    let stored = stored(tx, key)?;
     if summary.count == 0 {
         if let Some((id, ..)) = stored {
             tx.prepare_cached("DELETE FROM traces WHERE id = ?1")?

@@ -448,6 +448,7 @@ fn apply_row(
     } = row;
     let kind = object.kind.code();
     let object_id = object.id.as_str();
+    let row_key = id_keys::id_key(&row_id);
     if let WriteOp::Comment { target_id, .. } = &op {
         tx.prepare_cached(
             "INSERT INTO comments (kind, object_id, id, org_id, project_id, target_id, xact_id, data)
@@ -468,7 +469,7 @@ fn apply_row(
              FROM spans INDEXED BY spans_by_row
              WHERE row_key = ?4 AND kind = ?1 AND object_id = ?2 AND row_id = ?3",
         )?
-        .query_row(params![kind, object_id, row_id, id_keys::id_key(&row_id)], |r| {
+        .query_row(params![kind, object_id, row_id, row_key], |r| {
             Ok(ExistingRow {
                 seq: r.get(0)?,
                 data: codec::decode(r.get_ref(1)?)?,
@@ -765,7 +766,6 @@ fn apply_row(
                 .execute(rusqlite::params_from_iter(params))?;
         }
         None => {
-            let row_key = id_keys::id_key(&row_id);
             let identity: [&dyn rusqlite::ToSql; 6] =
                 [&org_id, &kind, &object_id, &row_id, &row_key, &project_id];
             let params = values
