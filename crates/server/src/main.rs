@@ -14,7 +14,8 @@ mod telemetry;
 use clap::Parser;
 
 /// mimalloc instead of the system allocator: ingest allocates and frees many small JSON
-/// values per row, and glibc's malloc spent about a seventh of the server's CPU on them.
+/// values per row, and glibc's malloc spent about a seventh of the server's CPU on them. Built
+/// without transparent huge pages (see the workspace `Cargo.toml`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
