@@ -32,6 +32,14 @@ impl Payload {
             Payload::Text(json)
         }
     }
+
+    /// The JSON text back: a copy, or the block decompressed.
+    pub(crate) fn json(&self) -> rusqlite::Result<String> {
+        decode(match self {
+            Payload::Text(text) => ValueRef::Text(text.as_bytes()),
+            Payload::Lz4(bytes) => ValueRef::Blob(bytes),
+        })
+    }
 }
 
 impl ToSql for Payload {
