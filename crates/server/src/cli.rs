@@ -131,9 +131,11 @@ pub struct ServeArgs {
     /// `-wal` file (up to twice this).
     #[arg(long = "wal-limit-mib", env = "SPANLOOM_WAL_LIMIT_MIB", default_value_t = spanloom_store_sqlite::DEFAULT_WAL_LIMIT_BYTES / (1024 * 1024), value_parser = clap::value_parser!(u64).range(1..))]
     pub wal_limit_mib: u64,
-    /// Row fields to index for fast filtering (dotted paths, e.g. `metadata.user_id`); repeat
-    /// the flag or separate with commas; `--index-field ''` indexes none. Each index costs some
-    /// ingest throughput (about 5% each on the ingest benchmark).
+    /// Row fields to give an expression index (dotted paths, e.g. `metadata.tokens_budget`);
+    /// repeat the flag or separate with commas. None by default: equality with a string on any
+    /// `metadata` field is already found through the full-text index. An expression index
+    /// serves ranges, sorting and numbers too, at a cost in ingest throughput (its random
+    /// values dirty a page of it per row at each commit: 10-25% each on the ingest benchmark).
     #[arg(long = "index-field", env = "SPANLOOM_INDEX_FIELDS", value_delimiter = ',', default_values_t = spanloom_store_sqlite::DEFAULT_INDEXED_FIELDS.map(String::from))]
     pub index_fields: Vec<String>,
     /// Keep the full-text index behind `MATCH` (a background thread; `off` makes `MATCH` scan

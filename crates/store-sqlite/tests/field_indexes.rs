@@ -7,7 +7,11 @@ use spanloom_store_sqlite::{SqliteConfig, SqliteStore};
 #[tokio::test]
 async fn filters_on_indexed_fields_use_the_index() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(SqliteConfig::new(dir.path())).expect("open");
+    let config = SqliteConfig {
+        indexed_fields: vec!["metadata.user_id".into()],
+        ..SqliteConfig::new(dir.path())
+    };
+    let store = SqliteStore::open(config).expect("open");
     store.shutdown().await;
     let conn = Connection::open(dir.path().join("spanloom.db")).expect("open db");
     let plan: Vec<String> = conn

@@ -90,11 +90,15 @@ fn driving_candidates(
         }
     }
     for expr in conjuncts {
-        let Expr::Match { field, text } = expr else {
-            continue;
+        let (field, text) = match expr {
+            Expr::Match { field, text } => (field.as_deref(), text.as_str()),
+            other => match text_equality(other) {
+                Some(found) if !uses_index(other, &sql.indexed) => found,
+                _ => continue,
+            },
         };
         let started = std::time::Instant::now();
-        let Some(candidates) = sql.text_candidates(field.as_deref(), text) else {
+        let Some(candidates) = sql.text_candidates(field, text) else {
             continue;
         };
         let looked_up = started.elapsed();
@@ -122,6 +126,36 @@ fn driving_candidates(
         }
     }
     Ok(None)
+}
+
+/// `metadata.<path> = 'text'` or `error.<path> = 'text'` (either way round) with an ASCII
+/// string: every row it matches holds the string in the text the full-text index covers, so
+/// that index's candidates for it are a superset of those rows, and the full filter then
+/// checks each. This serves equality on any metadata field without an expression index of
+/// its own (`--index-field`), whose random values would dirty pages of that index at every
+/// commit. A non-ASCII string is left out: the indexed text is lowercased by SQLite, which
+/// folds ASCII letters only, while a needle is lowercased fully.
+fn text_equality(expr: &Expr) -> Option<(Option<&[String]>, &str)> {
+    let Expr::Binary {
+        op: BinaryOp::Eq,
+        left,
+        right,
+    } = expr
+    else {
+        return None;
+    };
+    let ((Expr::Field(path), Expr::Literal(Literal::String(text)))
+    | (Expr::Literal(Literal::String(text)), Expr::Field(path))) = (left.as_ref(), right.as_ref())
+    else {
+        return None;
+    };
+    let covered = match path.first().map(String::as_str) {
+        Some("metadata") => path.len() > 1,
+        Some("error") => true,
+        _ => false,
+    };
+    (covered && !text.is_empty() && text.is_ascii())
+        .then_some((Some(path.as_slice()), text.as_str()))
 }
 
 /// The rows whose `id`, `span_id` or `root_span_id` has the key of a string this conjunct
@@ -616,5 +650,48 @@ fn query_err(e: rusqlite::Error) -> StoreError {
             invalid(format!("invalid query: {message}"))
         }
         _ => backend_err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::text_equality;
+
+    fn equality(filter: &str) -> Option<(Vec<String>, String)> {
+        let q = spanloom_query::parse_text(&format!(
+            "select: id | from: project_logs('p') | filter: {filter}"
+        ))
+        .expect("query parses");
+        let filter = q.filter.expect("a filter");
+        text_equality(&filter)
+            .map(|(path, text)| (path.unwrap_or_default().to_vec(), text.to_owned()))
+    }
+
+    #[test]
+    fn metadata_string_equality_is_looked_up_in_the_text_index() {
+        let path = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            equality("metadata.user_id = 'u1'"),
+            Some((path(&["metadata", "user_id"]), "u1".into()))
+        );
+        assert_eq!(
+            equality("'u1' = metadata.a.b"),
+            Some((path(&["metadata", "a", "b"]), "u1".into()))
+        );
+        assert_eq!(
+            equality("error = 'boom'"),
+            Some((path(&["error"]), "boom".into()))
+        );
+        // Not covered: other fields, numbers, other operators, empty or non-ASCII strings.
+        for filter in [
+            "name = 'u1'",
+            "metadata = 'u1'",
+            "metadata.n = 3",
+            "metadata.user_id != 'u1'",
+            "metadata.user_id = ''",
+            "metadata.city = 'Zürich'",
+        ] {
+            assert_eq!(equality(filter), None, "{filter}");
+        }
     }
 }

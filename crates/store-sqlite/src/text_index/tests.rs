@@ -301,3 +301,71 @@ async fn one_process_keeps_the_index() {
     second.shutdown().await;
     first.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_equality_is_found_through_the_index_and_stays_exact() {
+    let (dir, store, org, project) = open_project().await;
+    let obj = ObjectRef::project_logs(project.id.clone());
+    let src = format!("project_logs('{}')", project.id);
+    write(
+        &store,
+        &org,
+        vec![
+            span(&obj, "a", json!({"metadata": {"user_id": "user-1723"}})),
+            // The same text as a longer value, in another field, and in the input.
+            span(&obj, "b", json!({"metadata": {"user_id": "user-17230"}})),
+            span(&obj, "c", json!({"metadata": {"session": "user-1723"}})),
+            span(
+                &obj,
+                "d",
+                json!({"input": "user-1723", "metadata": {"user_id": "u"}}),
+            ),
+            // Case differs; escaped characters; a nested path; a non-ASCII value.
+            span(&obj, "e", json!({"metadata": {"user_id": "USER-1723"}})),
+            span(
+                &obj,
+                "f",
+                json!({"metadata": {"note": "say \"hi\"\tthen\\go"}}),
+            ),
+            span(
+                &obj,
+                "g",
+                json!({"metadata": {"ctx": {"tenant": "acme-eu"}}}),
+            ),
+            span(&obj, "h", json!({"metadata": {"city": "Zürich"}})),
+            span(&obj, "i", json!({"error": "Timeout after 30s"})),
+        ],
+    )
+    .await;
+    caught_up(dir.path()).await;
+    let index = store.text_index.clone().expect("text index on");
+    // The index narrows an id-like value to the rows holding its text, a superset...
+    let found = index.candidates("user-1723", false).expect("narrowed");
+    assert_eq!(found.seqs, seqs_of(dir.path(), &["a", "b", "c", "d", "e"]));
+    // ...and the filter keeps exactly the equal ones.
+    let eq = |filter: &'static str| matching(&store, &org, &src, filter);
+    assert_eq!(eq("metadata.user_id = 'user-1723'").await, ["a"]);
+    assert_eq!(eq("'user-1723' = metadata.user_id").await, ["a"]);
+    assert_eq!(eq("metadata.user_id = 'USER-1723'").await, ["e"]);
+    assert_eq!(eq("metadata.note = 'say \"hi\"\tthen\\go'").await, ["f"]);
+    assert_eq!(eq("metadata.ctx.tenant = 'acme-eu'").await, ["g"]);
+    assert_eq!(eq("metadata.city = 'Zürich'").await, ["h"]);
+    assert_eq!(eq("error = 'Timeout after 30s'").await, ["i"]);
+    assert_eq!(
+        eq("metadata.user_id = 'nobody'").await,
+        Vec::<String>::new()
+    );
+    // Rows written after the index's watermark are found too (the unindexed tail).
+    write(
+        &store,
+        &org,
+        vec![span(
+            &obj,
+            "j",
+            json!({"metadata": {"user_id": "user-1723"}}),
+        )],
+    )
+    .await;
+    assert_eq!(eq("metadata.user_id = 'user-1723'").await, ["a", "j"]);
+    store.shutdown().await;
+}
