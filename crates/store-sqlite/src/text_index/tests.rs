@@ -100,13 +100,9 @@ fn seqs_of(dir: &Path, ids: &[&str]) -> Vec<i64> {
     out
 }
 
-/// A store in a new directory, with an org and a project.
-async fn open_project() -> (
-    tempfile::TempDir,
-    SqliteStore,
-    String,
-    spanloom_model::Project,
-) {
+/// A store in a new directory, with an org and a project: the project's logs, and their
+/// BTQL source text.
+async fn open_project() -> (tempfile::TempDir, SqliteStore, String, ObjectRef, String) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = SqliteStore::open(SqliteConfig::new(dir.path())).expect("open");
     let org = store.get_or_create_org("o").await.expect("org").id;
@@ -114,14 +110,13 @@ async fn open_project() -> (
         .create_or_get_project(&org, "p", None)
         .await
         .expect("project");
-    (dir, store, org, project)
+    let src = format!("project_logs('{}')", project.id);
+    (dir, store, org, ObjectRef::project_logs(project.id), src)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn match_uses_the_index_and_stays_exact() {
-    let (dir, store, org, project) = open_project().await;
-    let obj = ObjectRef::project_logs(project.id.clone());
-    let src = format!("project_logs('{}')", project.id);
+    let (dir, store, org, obj, src) = open_project().await;
     write(
         &store,
         &org,
@@ -204,7 +199,7 @@ async fn match_uses_the_index_and_stays_exact() {
     assert!(out.rows[0].contains("\"n\":2"), "{:?}", out.rows);
 
     // A merge replaces the text: the new word is found, the old one no longer matches.
-    write(&store, &org, vec![json!({"id": "a", "project_id": project.id, "log_id": "g", "_is_merge": true, "input": {"q": "rewritten quokka"}})]).await;
+    write(&store, &org, vec![json!({"id": "a", "project_id": obj.id, "log_id": "g", "_is_merge": true, "input": {"q": "rewritten quokka"}})]).await;
     // Right after the write (maybe not indexed yet) and after the indexer caught up.
     assert_eq!(matching(&store, &org, &src, "MATCH 'quokka'").await, ["a"]);
     caught_up(dir.path()).await;
@@ -216,7 +211,7 @@ async fn match_uses_the_index_and_stays_exact() {
     write(
         &store,
         &org,
-        vec![json!({"id": "c", "project_id": project.id, "log_id": "g", "_object_delete": true})],
+        vec![json!({"id": "c", "project_id": obj.id, "log_id": "g", "_object_delete": true})],
     )
     .await;
     assert_eq!(
@@ -250,8 +245,7 @@ async fn match_uses_the_index_and_stays_exact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn segments_merge_without_losing_postings() {
-    let (dir, store, org, project) = open_project().await;
-    let obj = ObjectRef::project_logs(project.id.clone());
+    let (dir, store, org, obj, _) = open_project().await;
     // One pass per write: more passes than a level holds, so segments get merged.
     for i in 0..(super::indexer::FANIN * 2 + 1) {
         write(
@@ -304,9 +298,7 @@ async fn one_process_keeps_the_index() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metadata_equality_is_found_through_the_index_and_stays_exact() {
-    let (dir, store, org, project) = open_project().await;
-    let obj = ObjectRef::project_logs(project.id.clone());
-    let src = format!("project_logs('{}')", project.id);
+    let (dir, store, org, obj, src) = open_project().await;
     write(
         &store,
         &org,
