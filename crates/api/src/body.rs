@@ -47,6 +47,9 @@ pub async fn read_body_within(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {
+        // Answering before the client has finished sending would reset the connection and
+        // lose the 413 with it (a race the client loses under load): read it out first.
+        drain(body).await;
         return Err(too_large(limit));
     }
     // Without a declared length, reserve a chunk of the budget; the limit still caps the read.
@@ -78,7 +81,7 @@ pub async fn read_body_within(
 }
 
 /// Most bytes of an oversize body read (and dropped) after its limit, and how long for.
-const DRAIN_BYTES: usize = 64 * 1024 * 1024;
+const DRAIN_BYTES: usize = 256 * 1024 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(5);
 
 /// Reads what is left of an oversize body (up to [`DRAIN_BYTES`] and [`DRAIN_TIME`]) before
