@@ -108,6 +108,20 @@ def test_oversize_body_gets_413_naming_the_limit(fresh_server):
     assert srv.alive()
 
 
+def test_answer_before_the_body_is_read_closes_the_connection(server, client, project):
+    # A bad key is refused before the body is read: the answer says the connection closes, so
+    # a pooled client opens a new one for its next request instead of writing into a dead one.
+    bad = requests.Session()
+    bad.headers["Authorization"] = "Bearer not-a-key"
+    body = json.dumps({"rows": [{"id": "a", "project_id": project, "input": "x" * 3_000_000}]})
+    for _ in range(5):
+        r = bad.post(server.url + "/logs3", data=body, timeout=60)
+        assert r.status_code == 401 and r.headers["connection"] == "close"
+    # A body that was read keeps the connection open.
+    r = client.logs3([{"id": "kept", "project_id": project, "log_id": "g", "input": "x"}])
+    assert r.status_code == 200 and r.headers.get("connection", "keep-alive") != "close"
+
+
 def test_default_limit_is_64_mib(client, project):
     # An 8 MB span is accepted by default...
     row = {"id": "eight-mb", "project_id": project, "log_id": "g", "input": "y" * 8_000_000}

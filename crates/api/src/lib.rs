@@ -32,6 +32,7 @@ pub mod otlp;
 mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod unread_body;
 
 pub use state::{ApiConfig, AppState};
 
@@ -43,6 +44,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 pub fn router(state: AppState) -> Router {
     routes::routes()
         .fallback(routes::not_found)
+        .layer(middleware::from_fn(unread_body::close_if_body_unread))
         .layer(middleware::from_fn(telemetry::track_requests))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .with_state(state)
