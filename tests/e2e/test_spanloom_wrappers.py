@@ -421,6 +421,17 @@ m = sync.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=[{"ro
 out["pdf_reply"] = m.content[0].text
 raw = sync.messages.with_raw_response.create(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "raw hello"}])
 out["raw"] = raw.parse().content[0].text
+m = sync.messages.parse(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "parse hello"}])
+out["parse"] = [type(m).__name__.split("[")[0], m.content[0].text]
+m = sync.beta.messages.create(model="claude-haiku-4-5", max_tokens=50, betas=["context-1m-2025-08-07"], messages=[{"role": "user", "content": "beta hello"}])
+out["beta"] = [type(m).__name__, m.content[0].text]
+with sync.beta.messages.stream(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "beta stream"}]) as s:
+    out["beta_stream"] = "".join(s.text_stream)
+async def beta_async():  # a new client: the first one's connections belong to the closed loop
+    beta_client = spanloom.wrap_anthropic(anthropic.AsyncAnthropic(base_url=sys.argv[1], api_key="sk-ant-fake", max_retries=0))
+    m = await beta_client.beta.messages.parse(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": "beta async parse"}])
+    out["beta_async_parse"] = m.content[0].text
+asyncio.run(beta_async())
 spanloom.flush()
 print(json.dumps(out))
 """
@@ -434,7 +445,10 @@ def test_wrap_anthropic_messages_streams_and_cache_tokens(client, wrapped):
     assert out["async_text"] == "Echo: async hello" and out["async_deltas"] == "Echo: async stream" and out["async_helper"] == "Echo: async helper"
     assert out["raw"] == "Echo: raw hello"
 
-    rows = spans(client, "wrappers-anthropic", 9)
+    assert out["parse"] == ["ParsedMessage", "Echo: parse hello"] and out["beta"] == ["BetaMessage", "Echo: beta hello"]
+    assert out["beta_stream"] == "Echo: beta stream" and out["beta_async_parse"] == "Echo: beta async parse"
+
+    rows = spans(client, "wrappers-anthropic", 13)
     [root] = by_name(rows, "agent")
     llm = [r for r in rows if r["span_attributes"].get("type") == "llm"]
     assert [r["span_attributes"]["name"] for r in llm] == [
@@ -446,8 +460,19 @@ def test_wrap_anthropic_messages_streams_and_cache_tokens(client, wrapped):
         "anthropic.messages.stream",
         "anthropic.messages.create",
         "anthropic.messages.create",
+        "anthropic.messages.create",
+        "anthropic.messages.create",
+        "anthropic.messages.stream",
+        "anthropic.messages.create",
     ]
-    first, tool_stream, helper, async_plain, async_stream, async_helper, with_pdf, raw = llm
+    first, tool_stream, helper, async_plain, async_stream, async_helper, with_pdf, raw, parsed, beta, beta_stream, beta_async_parse = llm
+    # messages.parse and the client.beta.messages methods: the same spans as messages.create / .stream
+    assert parsed["input"] == [{"role": "user", "content": "parse hello"}] and parsed["output"]["content"][0]["text"] == "Echo: parse hello"
+    assert beta["metadata"]["betas"] == ["context-1m-2025-08-07"] and beta["output"]["content"][0]["text"] == "Echo: beta hello"
+    assert beta_stream["output"]["content"] == [{"type": "text", "text": "Echo: beta stream"}] and beta_stream["metrics"]["completion_tokens"] == 3
+    assert beta_async_parse["output"]["content"][0]["text"] == "Echo: beta async parse" and beta_async_parse["metrics"]["prompt_tokens"] > 0
+    for row in (parsed, beta, beta_stream, beta_async_parse):
+        assert_timed(row)
     assert all(r["span_parents"] == [root["span_id"]] for r in (first, tool_stream, helper))
 
     # input: the messages, then the system prompt as a system message
@@ -537,6 +562,7 @@ stream = late.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "u
 out["stream_type"] = type(stream).__name__
 out["streamed"] = "".join(c.choices[0].delta.content or "" for c in stream)
 out["claude"] = claude.messages.create(model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": "auto claude"}]).content[0].text
+out["claude_beta"] = claude.beta.messages.parse(model="claude-haiku-4-5", max_tokens=20, messages=[{"role": "user", "content": "auto beta"}]).content[0].text
 if litellm is not None:
     kw = dict(model="openai/gpt-4o-mini", api_base=base + "/v1", api_key="sk-fake")
     r = litellm.completion(messages=[{"role": "user", "content": "litellm call"}], **kw)
@@ -579,15 +605,18 @@ def test_auto_instrument_patches_classes_once(server, client, fake_provider):
     assert out["types"] == ["ChatCompletion", "ChatCompletion"] and out["stream_type"] == "Stream" and out["streamed"] == "Echo: auto stream"
     assert out["claude"] == "Echo: auto claude"
 
-    rows = spans(client, "wrappers-auto", 6 + (4 if has_litellm else 0))
+    assert out["claude_beta"] == "Echo: auto beta"
+
+    rows = spans(client, "wrappers-auto", 7 + (4 if has_litellm else 0))
     chats = by_name(rows, "Chat Completion")
     # one span per call: a client made before the call, after it, wrapped as well, and a copy
     assert [r["input"][0]["content"] for r in chats] == ["early client", "late client", "wrapped and patched", "copied client", "auto stream"]
     assert all(r["output"][0]["message"]["content"] == "Echo: " + r["input"][0]["content"] for r in chats)
     assert chats[-1]["metadata"]["stream"] is True
     assert_timed(chats[-1])
-    [claude] = by_name(rows, "anthropic.messages.create")
+    claude, claude_beta = by_name(rows, "anthropic.messages.create")
     assert claude["input"] == [{"role": "user", "content": "auto claude"}] and claude["metrics"]["completion_tokens"] == 3
+    assert claude_beta["input"] == [{"role": "user", "content": "auto beta"}] and claude_beta["output"]["content"][0]["text"] == "Echo: auto beta"
     if has_litellm:
         # litellm's spans, and not a second span for the openai client litellm calls
         assert out["litellm"] == "Echo: litellm call" and out["litellm_streamed"] == "Echo: litellm stream"
@@ -603,7 +632,7 @@ def test_auto_instrument_patches_classes_once(server, client, fake_provider):
         assert plain["output"][0]["message"]["content"] == "Echo: litellm call" and plain["metrics"]["completion_tokens"] == 3
         assert streamed["output"][0]["message"]["content"] == "Echo: litellm stream" and streamed["metrics"]["completion_tokens"] == 3
         assert_timed(streamed)
-        assert len(rows) == 10
+        assert len(rows) == 11
 
 
 def test_auto_instrument_opt_out(client, guarded):

@@ -2,8 +2,9 @@
 client become LLM spans.
 
 Traced: `messages.create` (span "anthropic.messages.create"; with `stream=True`
-"anthropic.messages.stream") and the `messages.stream(...)` context manager
-("anthropic.messages.stream"). The span's input is the messages, with the system prompt
+"anthropic.messages.stream"), `messages.parse` ("anthropic.messages.create") and the
+`messages.stream(...)` context manager ("anthropic.messages.stream"), and the same methods under
+`client.beta.messages`. The span's input is the messages, with the system prompt
 appended as a `{"role": "system", "content": ...}` message (the braintrust convention); its
 metadata the model, `provider: "anthropic"` and the request parameters; its output the
 assistant message (`role`, `content` blocks, `stop_reason`, ...); its metrics the token counts.
@@ -42,6 +43,7 @@ _PARAMS = (
     "cache_control",
     "container",
     "inference_geo",
+    "betas",
 )
 
 _USAGE = (
@@ -180,6 +182,12 @@ def traced_create(fn: Callable, is_async: bool) -> Callable:
     return _llm.wrap_call(fn, "anthropic messages.create", _start("anthropic.messages.create"), _respond(is_async), is_async)
 
 
+def traced_parse(fn: Callable, is_async: bool) -> Callable:
+    """`messages.parse` wrapped with tracing: the same span as `create` (it posts the same
+    request and parses the reply into `output_format`)."""
+    return _llm.wrap_call(fn, "anthropic messages.parse", _start("anthropic.messages.create"), _respond(is_async), is_async)
+
+
 def traced_stream(fn: Callable, is_async: bool) -> Callable:
     """`messages.stream` wrapped: the manager it returns is the library's own, with its request
     traced when the `with` block is entered."""
@@ -238,21 +246,32 @@ def _trace_manager(manager: Any, kwargs: dict, is_async: bool) -> None:
         setattr(manager, key, traced_request_sync)
 
 
-def _wrap_instance(client: Any) -> None:
-    messages = client.messages
+#: The traced methods of a Messages resource, and how each is wrapped.
+TRACED_METHODS = (("create", traced_create), ("parse", traced_parse), ("stream", traced_stream))
+
+
+def _wrap_messages(messages: Any) -> None:
     is_async = type(messages).__name__.startswith("Async")
-    if not _llm.is_wrapped(messages.create):
-        messages.create = traced_create(messages.create, is_async)
-        vars(messages).pop("with_raw_response", None)
-    stream = getattr(messages, "stream", None)
-    if stream is not None and not _llm.is_wrapped(stream):
-        messages.stream = traced_stream(stream, is_async)
+    for name, wrap in TRACED_METHODS:
+        method = getattr(messages, name, None)
+        if method is not None and not _llm.is_wrapped(method):
+            setattr(messages, name, wrap(method, is_async))
+    # `with_raw_response` is cached with the unwrapped methods bound: built again, it binds ours.
+    vars(messages).pop("with_raw_response", None)
+
+
+def _wrap_instance(client: Any) -> None:
+    _wrap_messages(client.messages)
+    beta_messages = getattr(getattr(client, "beta", None), "messages", None)
+    if beta_messages is not None:
+        _wrap_messages(beta_messages)
     _llm.wrap_copies(client, wrap_anthropic)
 
 
 def wrap_anthropic(client: Any) -> Any:
-    """Traces `messages.create` (streaming too) and `messages.stream(...)` of an
-    `anthropic.Anthropic` or `anthropic.AsyncAnthropic` client and returns the same client.
+    """Traces `messages.create` (streaming too), `messages.parse` and `messages.stream(...)`
+    of an `anthropic.Anthropic` or `anthropic.AsyncAnthropic` client, and the same methods under
+    `client.beta.messages`, and returns the same client.
 
     Each call becomes an LLM span, a child of the current span: the messages (and the system
     prompt) as input, the assistant message as output, the model and parameters as metadata,

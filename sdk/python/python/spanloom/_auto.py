@@ -4,8 +4,9 @@ each client.
 `openai`: the `create`/`parse` methods of the chat completions, Responses, embeddings,
 moderations, images and audio resource classes (sync and async), so every client traces those
 calls: clients made before the call as well as after, copies from `with_options()`, and the library's own helpers built
-on `create` (`chat.completions.stream()`, `responses.stream()`). `anthropic`: `messages.create`
-and `messages.stream` of `Messages`/`AsyncMessages`. `litellm`: the module functions
+on `create` (`chat.completions.stream()`, `responses.stream()`). `anthropic`: `messages.create`,
+`messages.parse` and `messages.stream` of `Messages`/`AsyncMessages`, and of their `beta`
+counterparts. `litellm`: the module functions
 `completion`, `acompletion`, `embedding` and `aembedding` (called as `litellm.completion(...)`;
 a name imported with `from litellm import completion` before the call stays untraced); a
 litellm stream is traced by swapping its class for a traced subclass, so it is still the
@@ -63,11 +64,16 @@ def _instrument_openai() -> bool:
 
 
 def _instrument_anthropic() -> bool:
-    messages = importlib.import_module("anthropic.resources.messages")
+    modules = [importlib.import_module("anthropic.resources.messages")]
+    try:
+        modules.append(importlib.import_module("anthropic.resources.beta.messages"))
+    except ImportError:  # an anthropic without the beta resources
+        pass
     patched = False
-    for cls in (messages.Messages, messages.AsyncMessages):
-        patched = _patch(cls, "create", _anthropic.traced_create) or patched
-        _patch(cls, "stream", _anthropic.traced_stream)
+    for module in modules:
+        for cls in (module.Messages, module.AsyncMessages):
+            for name, wrap in _anthropic.TRACED_METHODS:
+                patched = _patch(cls, name, wrap) or patched
     return patched
 
 
