@@ -17,7 +17,9 @@
 
 pub mod error;
 pub mod logs3;
+pub mod payload;
 pub mod row;
 
 pub use error::DecodeError;
+pub use payload::RawPayload;
 pub use row::{WriteOp, WriteRow};

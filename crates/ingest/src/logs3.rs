@@ -1,7 +1,8 @@
 //! `POST /logs3` and `POST /v1/{object}/{id}/insert` bodies.
 
 use crate::error::DecodeError;
-use crate::row::{WriteRow, type_name, validate_row};
+use crate::payload::SplitRow;
+use crate::row::{WriteRow, type_name, validate_row_parts};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use spanloom_model::{ObjectKind, ObjectRef, fields};
@@ -133,15 +134,23 @@ fn validate_all<'a>(
         .map(|(index, (raw, route_to))| {
             let invalid = |message: String| DecodeError::InvalidRow { index, message };
             let hash = xxhash_rust::xxh3::xxh3_64(raw.get().as_bytes());
-            let mut row: Value = serde_json::from_str(raw.get())
+            if !raw.get().starts_with('{') {
+                // Not an object: parsed whole only to name its type in the error.
+                let row: Value = serde_json::from_str(raw.get())
+                    .map_err(|e| DecodeError::InvalidJson(e.to_string()))?;
+                let what = if route_to.is_some() {
+                    "an event"
+                } else {
+                    "a row"
+                };
+                return Err(invalid(format!(
+                    "{what} must be a JSON object, got {}",
+                    type_name(&row)
+                )));
+            }
+            let SplitRow { mut map, payloads } = serde_json::from_str(raw.get())
                 .map_err(|e| DecodeError::InvalidJson(e.to_string()))?;
             if let Some(object) = route_to {
-                let Some(map) = row.as_object_mut() else {
-                    return Err(invalid(format!(
-                        "an event must be a JSON object, got {}",
-                        type_name(&row)
-                    )));
-                };
                 for key in fields::ROUTING_FIELDS {
                     map.remove(key);
                 }
@@ -153,7 +162,7 @@ fn validate_all<'a>(
                     map.insert(fields::LOG_ID.into(), Value::String("g".into()));
                 }
             }
-            validate_row(row, hash).map_err(invalid)
+            validate_row_parts(map, payloads, hash).map_err(invalid)
         })
         .collect()
 }

@@ -1,5 +1,6 @@
 //! One validated row write and its validation rules.
 
+use crate::payload::RawPayload;
 use serde_json::{Map, Value};
 use spanloom_model::{ObjectKind, ObjectRef, fields, ids, timefmt};
 
@@ -15,6 +16,9 @@ pub struct WriteRow {
     /// Write-control fields (`_is_merge`, `_merge_paths`, audit fields, ...) as JSON, kept in
     /// the event log for replay and audit; `None` when there were none.
     pub control: Option<String>,
+    /// Payload fields of a replace or merge kept as the client's JSON text instead of in the
+    /// op's map (`/logs3` and REST inserts); a field is in one place or the other, never both.
+    pub payloads: Vec<RawPayload>,
 }
 
 /// `(path, values)`: values to remove from the array at a path (the API's `_array_delete`).
@@ -67,12 +71,21 @@ const MAX_ID_LEN: usize = 1024;
 
 /// Validates one row object and routes it. `index` is used only in error messages.
 pub fn validate_row(row: Value, content_hash: u64) -> Result<WriteRow, String> {
-    let Value::Object(mut row) = row else {
+    let Value::Object(row) = row else {
         return Err(format!(
             "a row must be a JSON object, got {}",
             type_name(&row)
         ));
     };
+    validate_row_parts(row, Vec::new(), content_hash)
+}
+
+/// [`validate_row`] for a row whose payload fields were taken out as text.
+pub(crate) fn validate_row_parts(
+    mut row: Map<String, Value>,
+    mut payloads: Vec<RawPayload>,
+    content_hash: u64,
+) -> Result<WriteRow, String> {
     let object = route(&row)?;
     for key in fields::ROUTING_FIELDS {
         row.remove(key);
@@ -122,6 +135,7 @@ pub fn validate_row(row: Value, content_hash: u64) -> Result<WriteRow, String> {
             id,
             op: WriteOp::Delete,
             control,
+            payloads: Vec::new(),
         });
     }
     if is_merge {
@@ -137,9 +151,14 @@ pub fn validate_row(row: Value, content_hash: u64) -> Result<WriteRow, String> {
             id,
             op,
             control,
+            payloads,
         });
     }
     if let Some(target_id) = comment_target(&row)? {
+        // A comment is stored whole, as one value.
+        for payload in payloads.drain(..) {
+            row.insert(payload.name.into(), payload.value());
+        }
         let id = id.unwrap_or_else(ids::new_row_id);
         row.insert(fields::ID.into(), Value::String(id.clone()));
         fill_created(&mut row);
@@ -148,6 +167,7 @@ pub fn validate_row(row: Value, content_hash: u64) -> Result<WriteRow, String> {
             id,
             op: WriteOp::Comment { row, target_id },
             control,
+            payloads,
         });
     }
 
@@ -161,6 +181,7 @@ pub fn validate_row(row: Value, content_hash: u64) -> Result<WriteRow, String> {
         id,
         op: WriteOp::Replace { row, content_hash },
         control,
+        payloads,
     })
 }
 

@@ -22,7 +22,7 @@
 mod preview;
 pub mod pricing;
 
-pub use preview::{PREVIEW_CHARS, preview};
+pub use preview::{PREVIEW_CHARS, preview, preview_json};
 
 use serde_json::{Map, Value};
 use spanloom_model::fields::{self, metrics};

@@ -25,6 +25,11 @@ impl Field {
         PAYLOAD_FIELDS.len()
     }
 
+    /// The payload field with this top-level key.
+    pub(crate) fn named(name: &str) -> Option<Field> {
+        PAYLOAD_FIELDS.iter().position(|n| *n == name).map(Field)
+    }
+
     /// The top-level key.
     pub(crate) fn name(self) -> &'static str {
         PAYLOAD_FIELDS[self.0]

@@ -445,6 +445,7 @@ fn apply_row(
         id: row_id,
         op,
         control: _,
+        payloads: _,
     } = row;
     let kind = object.kind.code();
     let object_id = object.id.as_str();
@@ -965,24 +966,40 @@ impl PreparedRow {
             spanloom_normalize::pricing::price_span(map);
         }
         let mut fields = Vec::new();
+        // Only input and output have previews (trace lists show them).
+        let has_preview = |field: Field| field.0 < 2;
         if let WriteOp::Replace { row: map, .. } | WriteOp::Merge { patch: map, .. } = &mut row.op {
             for field in Field::all() {
                 if let Some(value) = map.remove(field.name()) {
                     let json = value.to_string();
-                    let hash = blobs::hash(org_id, &json);
-                    // Only input and output have previews (trace lists show them).
-                    let preview = (field.0 < 2)
-                        .then(|| spanloom_normalize::preview(&value))
-                        .flatten();
                     fields.push(PreparedField {
                         field,
                         is_object: value.is_object(),
-                        hash,
+                        hash: blobs::hash(org_id, &json),
                         encoded: Payload::encode(json),
-                        preview,
+                        preview: has_preview(field)
+                            .then(|| spanloom_normalize::preview(&value))
+                            .flatten(),
                     });
                 }
             }
+        }
+        // Payload fields that arrived as text are stored as that text, never parsed whole.
+        for payload in std::mem::take(&mut row.payloads) {
+            let Some(field) = Field::named(payload.name) else {
+                continue;
+            };
+            let is_object = payload.is_object();
+            let json = String::from(Box::<str>::from(payload.json));
+            fields.push(PreparedField {
+                field,
+                is_object,
+                hash: blobs::hash(org_id, &json),
+                preview: has_preview(field)
+                    .then(|| spanloom_normalize::preview_json(&json))
+                    .flatten(),
+                encoded: Payload::encode(json),
+            });
         }
         let body = match &row.op {
             WriteOp::Replace { row: map, .. }
