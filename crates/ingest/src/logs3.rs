@@ -3,9 +3,11 @@
 use crate::error::DecodeError;
 use crate::payload::SplitRow;
 use crate::row::{WriteRow, type_name, validate_row_parts};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use spanloom_model::{ObjectKind, ObjectRef, fields};
+use std::fmt;
 
 /// Parses a JSON body, reporting UTF-8, syntax and nesting problems with their position.
 pub fn parse_json(body: &[u8]) -> Result<Value, DecodeError> {
@@ -13,19 +15,117 @@ pub fn parse_json(body: &[u8]) -> Result<Value, DecodeError> {
     serde_json::from_slice(body).map_err(|e| DecodeError::InvalidJson(e.to_string()))
 }
 
-/// The top level of a body, with the values left unparsed.
-type RawTop<'a> = std::collections::HashMap<String, &'a RawValue>;
-
-/// Parses the top-level object of a body, keeping its values as raw text.
-fn parse_top<'a>(body: &'a [u8], expected: &str) -> Result<RawTop<'a>, DecodeError> {
+/// Parses a body's top-level object in one pass, keeping the items of the list under `key` as
+/// raw text; `None` when the body has no such key.
+fn parse_top<'a>(
+    body: &'a [u8],
+    key: &'static str,
+    expected: &str,
+) -> Result<Option<Listed<'a>>, DecodeError> {
     check_text(body)?;
-    serde_json::from_slice::<RawTop<'a>>(body).map_err(|e| {
-        if e.is_data() {
-            DecodeError::InvalidShape(format!("the body must be a JSON object with {expected}"))
-        } else {
-            DecodeError::InvalidJson(e.to_string())
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    TopSeed { key }
+        .deserialize(&mut deserializer)
+        .and_then(|listed| deserializer.end().map(|()| listed))
+        .map_err(|e| {
+            if e.is_data() {
+                DecodeError::InvalidShape(format!("the body must be a JSON object with {expected}"))
+            } else {
+                DecodeError::InvalidJson(e.to_string())
+            }
+        })
+}
+
+/// What a body holds under its list key: the list's items as raw text, or anything else
+/// parsed (an overflow reference, or a wrong type to name in the error).
+enum Listed<'a> {
+    Items(Vec<&'a RawValue>),
+    Other(Value),
+}
+
+impl<'de> Deserialize<'de> for Listed<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ListedVisitor)
+    }
+}
+
+struct ListedVisitor;
+
+impl<'de> Visitor<'de> for ListedVisitor {
+    type Value = Listed<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Listed<'de>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element::<&'de RawValue>()? {
+            items.push(item);
         }
-    })
+        Ok(Listed::Items(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Listed<'de>, A::Error> {
+        Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(Listed::Other)
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Listed<'de>, E> {
+        Ok(Listed::Other(Value::Bool(v)))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Listed<'de>, E> {
+        Ok(Listed::Other(Value::from(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Listed<'de>, E> {
+        Ok(Listed::Other(Value::from(v)))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Listed<'de>, E> {
+        Ok(Listed::Other(Value::from(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Listed<'de>, E> {
+        Ok(Listed::Other(Value::from(v)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Listed<'de>, E> {
+        Ok(Listed::Other(Value::Null))
+    }
+}
+
+/// The top-level object, keeping only what is under `key`.
+struct TopSeed {
+    key: &'static str,
+}
+
+impl<'de> DeserializeSeed<'de> for TopSeed {
+    type Value = Option<Listed<'de>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TopSeed {
+    type Value = Option<Listed<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut listed = None;
+        while let Some(name) = map.next_key::<String>()? {
+            if name == self.key {
+                listed = Some(map.next_value::<Listed<'de>>()?);
+            } else {
+                map.next_value::<de::IgnoredAny>()?;
+            }
+        }
+        Ok(listed)
+    }
 }
 
 /// Checks a body is UTF-8 and not empty, naming the first bad byte.
@@ -39,14 +139,6 @@ fn check_text(body: &[u8]) -> Result<(), DecodeError> {
         return Err(DecodeError::InvalidJson("the body is empty".into()));
     }
     Ok(())
-}
-
-/// Splits a raw list into its raw items; any other JSON is returned parsed for the error.
-fn raw_list<'a>(raw: &'a RawValue) -> Result<Vec<&'a RawValue>, Value> {
-    match serde_json::from_str::<Vec<&'a RawValue>>(raw.get()) {
-        Ok(items) => Ok(items),
-        Err(_) => Err(serde_json::from_str::<Value>(raw.get()).unwrap_or(Value::Null)),
-    }
 }
 
 /// A decoded `/logs3` request: rows inline, or a reference to an uploaded overflow payload.
@@ -66,15 +158,16 @@ pub enum Logs3Request {
 
 /// Decodes a `/logs3` body: `{"rows": [...], "api_version": 2}` or an overflow reference.
 pub fn decode_logs3_request(body: &[u8]) -> Result<Logs3Request, DecodeError> {
-    let mut top = parse_top(body, "a `rows` list")?;
-    let Some(rows) = top.remove("rows") else {
+    let Some(rows) = parse_top(body, "rows", "a `rows` list")? else {
         return Err(DecodeError::InvalidShape(
             "the body has no `rows` list".into(),
         ));
     };
-    match raw_list(rows) {
-        Ok(rows) => validate_all(rows.into_iter().map(|raw| (raw, None))).map(Logs3Request::Rows),
-        Err(Value::Object(o))
+    match rows {
+        Listed::Items(rows) => {
+            validate_all(rows.into_iter().map(|raw| (raw, None))).map(Logs3Request::Rows)
+        }
+        Listed::Other(Value::Object(o))
             if o.get("type").and_then(Value::as_str) == Some("logs3_overflow") =>
         {
             let key = o
@@ -89,7 +182,7 @@ pub fn decode_logs3_request(body: &[u8]) -> Result<Logs3Request, DecodeError> {
                 size_bytes: o.get("size_bytes").and_then(Value::as_u64),
             })
         }
-        Err(other) => Err(DecodeError::InvalidShape(format!(
+        Listed::Other(other) => Err(DecodeError::InvalidShape(format!(
             "`rows` must be a list, got {}",
             type_name(&other)
         ))),
@@ -110,15 +203,14 @@ pub fn decode_logs3(body: &[u8]) -> Result<Vec<WriteRow>, DecodeError> {
 
 /// Decodes a REST insert body `{"events": [...]}` for one object: each event is routed to it.
 pub fn decode_insert(object: &ObjectRef, body: &[u8]) -> Result<Vec<WriteRow>, DecodeError> {
-    let mut top = parse_top(body, "an `events` list")?;
-    let Some(events) = top.remove("events") else {
+    let Some(events) = parse_top(body, "events", "an `events` list")? else {
         return Err(DecodeError::InvalidShape(
             "the body has no `events` list".into(),
         ));
     };
-    match raw_list(events) {
-        Ok(events) => validate_all(events.into_iter().map(|raw| (raw, Some(object)))),
-        Err(other) => Err(DecodeError::InvalidShape(format!(
+    match events {
+        Listed::Items(events) => validate_all(events.into_iter().map(|raw| (raw, Some(object)))),
+        Listed::Other(other) => Err(DecodeError::InvalidShape(format!(
             "`events` must be a list, got {}",
             type_name(&other)
         ))),
@@ -208,6 +300,43 @@ mod tests {
         assert!(err(b"{\"rows\": [\"\xff\"]}").contains("not valid UTF-8"));
         let deep = format!("{{\"rows\":{}{}}}", "[".repeat(500), "]".repeat(500));
         assert!(err(deep.as_bytes()).contains("recursion limit"));
+    }
+
+    #[test]
+    fn the_top_level_is_read_in_one_pass_and_wrong_shapes_are_named() {
+        let err = |body: &[u8]| decode_logs3_request(body).unwrap_err().to_string();
+        for (body, message) in [
+            (&br#"[1]"#[..], "must be a JSON object with a `rows` list"),
+            (br#"{"api_version":2}"#, "has no `rows` list"),
+            (br#"{"rows":"x"}"#, "`rows` must be a list, got a string"),
+            (
+                br#"{"rows":{"a":1}}"#,
+                "`rows` must be a list, got an object",
+            ),
+            (br#"{"rows":null}"#, "`rows` must be a list, got null"),
+            (br#"{"rows":[]} x"#, "trailing characters"),
+            (
+                br#"{"rows":[3]}"#,
+                "a row must be a JSON object, got a number",
+            ),
+        ] {
+            let e = err(body);
+            assert!(e.contains(message), "{e}");
+        }
+        let overflow =
+            br#"{"rows":{"type":"logs3_overflow","key":"k1","size_bytes":7},"api_version":2}"#;
+        assert!(matches!(
+            decode_logs3_request(overflow).unwrap(),
+            Logs3Request::Overflow { key, size_bytes: Some(7) } if key == "k1"
+        ));
+        // Other keys may hold anything; a repeated `rows` keeps the last.
+        let body = br#"{"extra":{"deep":[[{}]]},"rows":[],"rows":[{"project_id":"p","input":1}]}"#;
+        assert_eq!(decode_logs3(body).unwrap().len(), 1);
+        let object = ObjectRef::new(ObjectKind::Dataset, "d");
+        let e = decode_insert(&object, br#"{"events":[1]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("an event must be a JSON object"), "{e}");
     }
 
     #[test]

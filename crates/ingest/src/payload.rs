@@ -3,17 +3,17 @@
 //! They are most of a row's bytes (chat messages), and the store only hashes, compresses and
 //! stores them, so building a value tree of them and serializing it back is wasted work. A row
 //! is parsed with its payload fields captured as raw text ([`SplitRow`]); each is checked to
-//! parse on its own later ([`check`]), so nothing is stored that cannot be read back. A text
-//! with `\u` or `\/` escapes is written out again without them ([`searchable`]): full-text
-//! search reads the stored text, and `"\u5929"` must be found as `天`.
+//! parse on its own later, and a text with `\u` or `\/` escapes is written out again without
+//! them, since full-text search reads the stored text and `"\u5929"` must be found as `天`
+//! ([`prepare`]).
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use spanloom_model::fields::PAYLOAD_FIELDS;
 use std::fmt;
 
-/// One payload field of a row, as JSON text that [`check`] accepted.
+/// One payload field of a row, as JSON text that [`prepare`] accepted.
 #[derive(Debug, Clone)]
 pub struct RawPayload {
     /// The field (one of [`PAYLOAD_FIELDS`]).
@@ -26,7 +26,7 @@ pub struct RawPayload {
 impl RawPayload {
     /// The value, parsed.
     pub fn value(&self) -> Value {
-        // `check` parsed it once already, so this cannot fail; null is a safe answer anyway.
+        // `prepare` made sure it parses; null is a safe answer anyway.
         serde_json::from_str(self.json.get()).unwrap_or(Value::Null)
     }
 
@@ -65,11 +65,9 @@ impl<'de> Visitor<'de> for SplitRowVisitor {
         while let Some(key) = access.next_key::<String>()? {
             match PAYLOAD_FIELDS.iter().find(|name| **name == key) {
                 Some(name) => {
-                    let json: Box<RawValue> = access.next_value()?;
-                    check(json.get()).map_err(|e| {
+                    let json = prepare(access.next_value()?).map_err(|e| {
                         de::Error::custom(format_args!("`{name}` is not valid JSON: {e}"))
                     })?;
-                    let json = searchable(json).map_err(de::Error::custom)?;
                     payloads.retain(|p| p.name != *name);
                     payloads.push(RawPayload { name, json });
                 }
@@ -82,86 +80,80 @@ impl<'de> Visitor<'de> for SplitRowVisitor {
     }
 }
 
-/// The text with every character as itself: a text with a `\u` escape (`json.dumps` writes
-/// any non-ASCII character so) or a `\/` is parsed and written out again; others are kept.
-fn searchable(json: Box<RawValue>) -> Result<Box<RawValue>, serde_json::Error> {
+/// Most nested lists and objects in a payload: the value parser's own limit (it refuses the
+/// 128th level), so every stored payload parses back.
+const MAX_DEPTH: usize = 127;
+
+/// The payload text ready to store, or why it cannot be. The raw capture checked only the
+/// syntax; what parsing a value would also refuse is checked here:
+/// - A text with a `\u` escape (`json.dumps` writes every non-ASCII character so) or a `\/` is
+///   parsed and written out again, so a text search sees the characters themselves; the parse
+///   also refuses lone surrogates, too deep nesting and out-of-range numbers.
+/// - Any other text is kept as sent after a scan of its structure: nesting depth, and the
+///   range of numbers that could overflow (with an exponent or over 300 characters).
+pub fn prepare(json: Box<RawValue>) -> Result<Box<RawValue>, String> {
     let text = json.get().as_bytes();
     let hides_characters = memchr::memchr_iter(b'\\', text).any(|at| {
-        // An escaped backslash is followed by its pair, which this also visits; only the
-        // first of a pair can start an escape, and a pair is never `\u` or `\/`.
+        // Of a run of backslashes only every other one starts an escape.
         let escaped = text[..at].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 1;
         !escaped && matches!(text.get(at + 1), Some(b'u' | b'/'))
     });
-    if !hides_characters {
-        return Ok(json);
+    if hides_characters {
+        let value: Value = serde_json::from_str(json.get()).map_err(|e| e.to_string())?;
+        return RawValue::from_string(value.to_string()).map_err(|e| e.to_string());
     }
-    let value: Value = serde_json::from_str(json.get())?;
-    RawValue::from_string(value.to_string())
+    scan(json.get())?;
+    Ok(json)
 }
 
-/// Checks that a JSON text (already known to be well-formed) parses into a value on its own:
-/// numbers within range, no lone surrogate escapes, nesting within the parser's limit. A raw
-/// capture skips these checks, which parsing a value does, without building anything.
-pub fn check(json: &str) -> Result<(), serde_json::Error> {
-    let mut deserializer = serde_json::Deserializer::from_str(json);
-    Checked.deserialize(&mut deserializer)?;
-    deserializer.end()
-}
-
-/// Visits a value the way parsing it into a tree would, keeping nothing.
-#[derive(Clone, Copy)]
-struct Checked;
-
-impl<'de> DeserializeSeed<'de> for Checked {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Checked {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(self)?.is_some() {}
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while map.next_key_seed(self)?.is_some() {
-            map.next_value_seed(self)?;
+/// Checks the nesting depth and number range of a well-formed JSON text.
+fn scan(json: &str) -> Result<(), String> {
+    let bytes = json.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // To the closing quote, stepping over escapes.
+                i += 1;
+                loop {
+                    let Some(at) = memchr::memchr2(b'"', b'\\', &bytes[i..]) else {
+                        return Err("unterminated string".into());
+                    };
+                    i += at + 1;
+                    if bytes[i - 1] == b'"' {
+                        break;
+                    }
+                    i += 1;
+                }
+                continue;
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return Err("recursion limit exceeded".into());
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                {
+                    i += 1;
+                }
+                let number = &json[start..i];
+                let may_overflow = number.len() > 300 || number.contains(['e', 'E']);
+                if may_overflow && !number.parse::<f64>().is_ok_and(f64::is_finite) {
+                    return Err(format!("number out of range: {number:.40}"));
+                }
+                continue;
+            }
+            _ => {}
         }
-        Ok(())
+        i += 1;
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -231,18 +223,26 @@ mod tests {
     }
 
     #[test]
-    fn check_accepts_what_parses() {
+    fn prepare_accepts_what_parses() {
         for json in [
             "null",
             "true",
             "-0.5e-3",
             "18446744073709551615",
             "1e-400",
+            "[1E+2,-0,0.25]",
             r#""\ud83d\ude00""#,
-            r#"{"a":[1,{"b":"c"}],"":{}}"#,
+            r#"{"a":[1,{"b":"c \"]\" \\"}],"":{}}"#,
         ] {
-            check(json).unwrap();
+            let raw = RawValue::from_string(json.to_owned()).unwrap();
+            prepare(raw).unwrap();
             serde_json::from_str::<Value>(json).unwrap();
         }
+        let deep_in_strings = format!(r#"["{}"]"#, "[".repeat(300));
+        prepare(RawValue::from_string(deep_in_strings).unwrap()).unwrap();
+        let long = format!("[{}]", "9".repeat(400));
+        assert!(serde_json::from_str::<Value>(&long).is_err());
+        let e = prepare(RawValue::from_string(long).unwrap()).unwrap_err();
+        assert!(e.contains("out of range"), "{e}");
     }
 }
