@@ -194,6 +194,8 @@ CREATE INDEX traces_by_start ON traces (kind, object_id, start_key DESC, root_sp
 pub(crate) const WRITER_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub(crate) fn configure_writer(conn: &Connection, config: &SqliteConfig) -> rusqlite::Result<()> {
+    // Takes effect only on a new database (before it is in WAL mode); others keep theirs.
+    conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     // With `Full`, commits are made durable by the fsync thread (see `syncer`) before they are
     // acknowledged, so SQLite itself need not wait for the disk at commit.
@@ -220,6 +222,13 @@ pub(crate) fn configure_writer(conn: &Connection, config: &SqliteConfig) -> rusq
     )?;
     Ok(())
 }
+
+/// Page size of a new database. 16 KiB instead of SQLite's 4 KiB: a compressed 8 KiB chat input fits in one
+/// page instead of a cell and an overflow page, and a commit writes, checksums and looks up a
+/// quarter as many WAL frames. Ingest benchmark at 100,000 spans, alternating builds: 8,553 ->
+/// 9,751 spans/s and 0.198 -> 0.171 s of CPU per 1,000 spans (8 KiB was slower than 4 KiB; 32
+/// KiB no better than 16).
+pub(crate) const PAGE_SIZE: i64 = 16_384;
 
 /// Prepared statements each connection keeps.
 const STATEMENT_CACHE: usize = 128;
