@@ -197,7 +197,7 @@ mod tests {
 
     #[test]
     fn a_repeated_payload_key_keeps_its_last_value() {
-        let row = split(r#"{"input":1,"input":{"a":2}}"#).unwrap();
+        let row = split(r#"{"input":1,"input" :  {"a":2}}"#).unwrap();
         assert_eq!(row.payloads.len(), 1);
         assert!(row.payloads[0].is_object());
         assert_eq!(row.payloads[0].value(), serde_json::json!({"a": 2}));
