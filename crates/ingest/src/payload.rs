@@ -117,7 +117,8 @@ fn scan(json: &str) -> Result<(), String> {
                 // To the closing quote, stepping over escapes.
                 i += 1;
                 loop {
-                    let Some(at) = memchr::memchr2(b'"', b'\\', &bytes[i..]) else {
+                    let rest = bytes.get(i..).unwrap_or_default();
+                    let Some(at) = memchr::memchr2(b'"', b'\\', rest) else {
                         return Err("unterminated string".into());
                     };
                     i += at + 1;
@@ -237,6 +238,10 @@ mod tests {
             let raw = RawValue::from_string(json.to_owned()).unwrap();
             prepare(raw).unwrap();
             serde_json::from_str::<Value>(json).unwrap();
+        }
+        // The scan never reads past the end, even of text that is not JSON.
+        for broken in [r#""a\"#, r#"["\"#, r#""\""#, "\"\\\\\\"] {
+            assert!(scan(broken).is_err(), "{broken}");
         }
         let deep_in_strings = format!(r#"["{}"]"#, "[".repeat(300));
         prepare(RawValue::from_string(deep_in_strings).unwrap()).unwrap();
