@@ -92,18 +92,30 @@ const MAX_DEPTH: usize = 127;
 /// - Any other text is kept as sent after a scan of its structure: nesting depth, and the
 ///   range of numbers that could overflow (with an exponent or over 300 characters).
 pub fn prepare(json: Box<RawValue>) -> Result<Box<RawValue>, String> {
-    let text = json.get().as_bytes();
-    let hides_characters = memchr::memchr_iter(b'\\', text).any(|at| {
-        // Of a run of backslashes only every other one starts an escape.
-        let escaped = text[..at].iter().rev().take_while(|b| **b == b'\\').count() % 2 == 1;
-        !escaped && matches!(text.get(at + 1), Some(b'u' | b'/'))
-    });
-    if hides_characters {
+    if hides_characters(json.get().as_bytes()) {
         let value: Value = serde_json::from_str(json.get()).map_err(|e| e.to_string())?;
         return RawValue::from_string(value.to_string()).map_err(|e| e.to_string());
     }
     scan(json.get())?;
     Ok(json)
+}
+
+/// True if a well-formed JSON text has a `\u` or `\/` escape. In valid JSON every backslash
+/// starts an escape, so from each one the scan steps over the character it escapes: linear
+/// even in a long run of backslashes.
+fn hides_characters(text: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(at) = text
+        .get(from..)
+        .and_then(|rest| memchr::memchr(b'\\', rest))
+    {
+        let escape = from + at;
+        if matches!(text.get(escape + 1), Some(b'u' | b'/')) {
+            return true;
+        }
+        from = escape + 2;
+    }
+    false
 }
 
 /// Checks the nesting depth and number range of a well-formed JSON text.
@@ -239,6 +251,11 @@ mod tests {
             prepare(raw).unwrap();
             serde_json::from_str::<Value>(json).unwrap();
         }
+        // Escapes are found left to right, in linear time however long a run of backslashes.
+        let run = format!(r#""{}u0041""#, "\\\\".repeat(500_000));
+        assert!(!hides_characters(run.as_bytes()));
+        let run = format!(r#""{}\u0041""#, "\\\\".repeat(500_000));
+        assert!(hides_characters(run.as_bytes()));
         // The scan never reads past the end, even of text that is not JSON.
         for broken in [r#""a\"#, r#"["\"#, r#""\""#, "\"\\\\\\"] {
             assert!(scan(broken).is_err(), "{broken}");
