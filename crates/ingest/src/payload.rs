@@ -24,6 +24,14 @@ pub struct RawPayload {
 }
 
 impl RawPayload {
+    /// A payload field from a value built in code (OTLP rows): its text is the value written
+    /// out, which parses back as the same value.
+    pub fn from_value(name: &'static str, value: &Value) -> Self {
+        let json =
+            RawValue::from_string(value.to_string()).unwrap_or_else(|_| RawValue::NULL.to_owned());
+        Self { name, json }
+    }
+
     /// The value, parsed.
     pub fn value(&self) -> Value {
         // `prepare` made sure it parses; null is a safe answer anyway.

@@ -16,8 +16,8 @@ pub struct WriteRow {
     /// Write-control fields (`_is_merge`, `_merge_paths`, audit fields, ...) as JSON, kept in
     /// the event log for replay and audit; `None` when there were none.
     pub control: Option<String>,
-    /// Payload fields of a replace or merge kept as the client's JSON text instead of in the
-    /// op's map (`/logs3` and REST inserts); a field is in one place or the other, never both.
+    /// Payload fields of a replace or merge, as JSON text (the client's, for `/logs3` and REST
+    /// inserts); they are never in the op's map.
     pub payloads: Vec<RawPayload>,
 }
 
@@ -71,13 +71,17 @@ const MAX_ID_LEN: usize = 1024;
 
 /// Validates one row object and routes it. `index` is used only in error messages.
 pub fn validate_row(row: Value, content_hash: u64) -> Result<WriteRow, String> {
-    let Value::Object(row) = row else {
+    let Value::Object(mut row) = row else {
         return Err(format!(
             "a row must be a JSON object, got {}",
             type_name(&row)
         ));
     };
-    validate_row_parts(row, Vec::new(), content_hash)
+    let payloads = fields::PAYLOAD_FIELDS
+        .iter()
+        .filter_map(|name| Some(RawPayload::from_value(name, &row.remove(*name)?)))
+        .collect();
+    validate_row_parts(row, payloads, content_hash)
 }
 
 /// [`validate_row`] for a row whose payload fields were taken out as text.

@@ -30,6 +30,11 @@ impl Field {
         PAYLOAD_FIELDS.iter().position(|n| *n == name).map(Field)
     }
 
+    /// Whether the field has a preview (trace lists show those of input and output).
+    pub(crate) fn has_preview(self) -> bool {
+        self.0 < 2
+    }
+
     /// The top-level key.
     pub(crate) fn name(self) -> &'static str {
         PAYLOAD_FIELDS[self.0]

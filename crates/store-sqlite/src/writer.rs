@@ -623,15 +623,13 @@ fn apply_row(
             let Some(value) = state.data.remove(field.name()) else {
                 continue;
             };
-            let json = value.to_string();
-            (
-                blobs::hash(org_id, &json),
-                Payload::encode(json),
-                (field.0 < 2)
-                    .then(|| spanloom_normalize::preview(&value))
-                    .flatten(),
-                value.is_object(),
-            )
+            let preview = field
+                .has_preview()
+                .then(|| spanloom_normalize::preview(&value))
+                .flatten();
+            let p =
+                PreparedField::new(org_id, field, value.to_string(), value.is_object(), preview);
+            (p.hash, p.encoded, p.preview, p.is_object)
         } else {
             let Some(p) = fields.iter_mut().find(|p| p.field == field) else {
                 continue;
@@ -925,7 +923,7 @@ impl PreparedWrite {
 
 /// A row write with its payloads already encoded.
 struct PreparedRow {
-    /// The write, with payload fields moved out of its row or patch into `fields`.
+    /// The write, its payload fields taken into `fields`.
     row: WriteRow,
     /// For a comment: the comment row as stored.
     comment: Option<Payload>,
@@ -948,6 +946,23 @@ struct PreparedField {
 }
 
 impl PreparedField {
+    /// A payload field's text, hashed for the org and encoded.
+    fn new(
+        org_id: &str,
+        field: Field,
+        json: String,
+        is_object: bool,
+        preview: Option<String>,
+    ) -> Self {
+        Self {
+            field,
+            is_object,
+            hash: blobs::hash(org_id, &json),
+            encoded: Payload::encode(json),
+            preview,
+        }
+    }
+
     /// The value, parsed again from its text (only for a merge into a stored value).
     fn value(&self) -> rusqlite::Result<Value> {
         serde_json::from_str(&self.encoded.json()?).map_err(|e| {
@@ -965,42 +980,20 @@ impl PreparedRow {
         if let WriteOp::Replace { row: map, .. } = &mut row.op {
             spanloom_normalize::pricing::price_span(map);
         }
-        let mut fields = Vec::new();
-        // Only input and output have previews (trace lists show them).
-        let has_preview = |field: Field| field.0 < 2;
-        if let WriteOp::Replace { row: map, .. } | WriteOp::Merge { patch: map, .. } = &mut row.op {
-            for field in Field::all() {
-                if let Some(value) = map.remove(field.name()) {
-                    let json = value.to_string();
-                    fields.push(PreparedField {
-                        field,
-                        is_object: value.is_object(),
-                        hash: blobs::hash(org_id, &json),
-                        encoded: Payload::encode(json),
-                        preview: has_preview(field)
-                            .then(|| spanloom_normalize::preview(&value))
-                            .flatten(),
-                    });
-                }
-            }
-        }
-        // Payload fields that arrived as text are stored as that text, never parsed whole.
-        for payload in std::mem::take(&mut row.payloads) {
-            let Some(field) = Field::named(payload.name) else {
-                continue;
-            };
-            let is_object = payload.is_object();
-            let json = String::from(Box::<str>::from(payload.json));
-            fields.push(PreparedField {
-                field,
-                is_object,
-                hash: blobs::hash(org_id, &json),
-                preview: has_preview(field)
+        // Payload fields are stored as the text they arrived as, never parsed whole.
+        let fields = std::mem::take(&mut row.payloads)
+            .into_iter()
+            .filter_map(|payload| {
+                let field = Field::named(payload.name)?;
+                let is_object = payload.is_object();
+                let json = String::from(Box::<str>::from(payload.json));
+                let preview = field
+                    .has_preview()
                     .then(|| spanloom_normalize::preview_json(&json))
-                    .flatten(),
-                encoded: Payload::encode(json),
-            });
-        }
+                    .flatten();
+                Some(PreparedField::new(org_id, field, json, is_object, preview))
+            })
+            .collect::<Vec<_>>();
         let body = match &row.op {
             WriteOp::Replace { row: map, .. }
             | WriteOp::Merge { patch: map, .. }
