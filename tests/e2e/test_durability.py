@@ -10,6 +10,11 @@ import requests
 from spanloom_server import Client
 
 
+def content(row_id: str) -> str:
+    """A chat message of about 3 KB that names its row."""
+    return " ".join(f"hello {row_id} part {k}." for k in range(100))
+
+
 def sustained_ingest(url: str, key: str, project: str, stop: threading.Event, clients: int = 4):
     """Posts batches until stopped; returns (acknowledged row ids by request, rejected count)."""
     acked: list[list[str]] = []
@@ -30,7 +35,8 @@ def sustained_ingest(url: str, key: str, project: str, stop: threading.Event, cl
                     "log_id": "g",
                     "span_id": uuid.uuid4().hex[:16],
                     "root_span_id": trace,
-                    "input": {"messages": [{"role": "user", "content": "hello " * 50}]},
+                    # Large enough to be compressed into the payload log, and different per row.
+                    "input": {"messages": [{"role": "user", "content": content(rid)}]},
                     "metrics": {"start": time.time()},
                 }
                 for rid in ids
@@ -81,7 +87,8 @@ def test_sigkill_mid_ingest_keeps_every_acknowledged_row(fresh_server):
     for e in stored.values():
         by_xact[e["_xact_id"]] = by_xact.get(e["_xact_id"], 0) + 1
     assert set(by_xact.values()) == {20}
-    assert all(stored[rid]["input"]["messages"][0]["content"].startswith("hello") for rid in acknowledged)
+    damaged = [rid for rid in acknowledged if stored[rid]["input"]["messages"][0]["content"] != content(rid)]
+    assert not damaged, f"{len(damaged)} rows read back other text, e.g. {damaged[:3]}"
 
 
 def test_sigterm_drains_and_loses_nothing(fresh_server):

@@ -299,20 +299,27 @@ fn clock_ticks_per_sec() -> f64 {
     })
 }
 
-/// Sizes of the regular files directly in `path`, largest first.
+/// Sizes of the regular files below `path` (named by their path under it), largest first.
 pub fn file_sizes(path: &Path) -> anyhow::Result<Vec<(String, u64)>> {
     let mut files = Vec::new();
-    for entry in
-        std::fs::read_dir(path).with_context(|| format!("cannot list {}", path.display()))?
-    {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        if meta.is_file() {
-            files.push((entry.file_name().to_string_lossy().into_owned(), meta.len()));
-        }
-    }
+    list_files(path, "", &mut files)?;
     files.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(files)
+}
+
+/// Adds the regular files below `dir` to `files`, named by their path under the top directory.
+fn list_files(dir: &Path, prefix: &str, files: &mut Vec<(String, u64)>) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+        if meta.is_file() {
+            files.push((name, meta.len()));
+        } else if meta.is_dir() {
+            list_files(&entry.path(), &format!("{name}/"), files)?;
+        }
+    }
+    Ok(())
 }
 
 /// The last `n` lines of a file (empty if unreadable).

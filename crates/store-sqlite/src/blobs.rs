@@ -1,6 +1,7 @@
 //! The content-addressed `blobs` table holding payload values (input, output, expected).
 
 use crate::codec::{self, Payload};
+use crate::payload_log::PayloadLog;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -60,17 +61,31 @@ pub(crate) fn hash(org_id: &str, json: &str) -> BlobHash {
     h.finalize().into()
 }
 
-/// Stores a blob; returns its id.
-pub(crate) fn insert(c: &Connection, hash: &BlobHash, payload: &Payload) -> rusqlite::Result<i64> {
-    c.prepare_cached("INSERT INTO blobs (hash, data) VALUES (?1, ?2)")?
-        .execute(params![&hash[..], payload])?;
+/// Stores a blob; returns its id. With a log, a compressed payload goes there and `data` holds
+/// its locator.
+pub(crate) fn insert(
+    c: &Connection,
+    hash: &BlobHash,
+    payload: &Payload,
+    log: Option<&PayloadLog>,
+) -> rusqlite::Result<i64> {
+    let mut insert = c.prepare_cached("INSERT INTO blobs (hash, data) VALUES (?1, ?2)")?;
+    match (log, payload) {
+        (Some(log), Payload::Lz4(bytes)) => {
+            let at = log
+                .append(bytes)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            insert.execute(params![&hash[..], at])?
+        }
+        _ => insert.execute(params![&hash[..], payload])?,
+    };
     Ok(c.last_insert_rowid())
 }
 
-/// Loads and parses a blob.
+/// Loads and parses a blob (the connection has the query functions, for `sl_blob`).
 pub(crate) fn load(c: &Connection, id: i64) -> rusqlite::Result<Option<Value>> {
     let text = c
-        .prepare_cached("SELECT data FROM blobs WHERE id = ?1")?
+        .prepare_cached("SELECT sl_blob(data) FROM blobs WHERE id = ?1")?
         .query_row([id], |r| codec::decode(r.get_ref(0)?))
         .optional()?;
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
@@ -115,6 +130,8 @@ impl BlobCache {
 /// Ids of a request that rolls back are dropped with it, so no row ever points at a blob that
 /// was not committed.
 pub(crate) struct BlobIds<'a> {
+    /// Where compressed payloads go, if not into the database.
+    pub(crate) log: Option<&'a PayloadLog>,
     pub(crate) cache: &'a BlobCache,
     pub(crate) group: &'a HashMap<BlobHash, i64>,
     pub(crate) request: HashMap<BlobHash, i64>,
@@ -137,7 +154,7 @@ impl BlobIds<'_> {
         {
             return Ok(id);
         }
-        let id = insert(c, hash, payload)?;
+        let id = insert(c, hash, payload, self.log)?;
         self.request.insert(*hash, id);
         Ok(id)
     }

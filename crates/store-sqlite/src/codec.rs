@@ -1,8 +1,10 @@
 //! How JSON payloads are stored: small ones as plain text, larger ones LZ4-compressed.
 //!
-//! Compression halves the bytes that go through the WAL and the database file for typical LLM
-//! payloads, and LZ4 decodes faster than the disk could deliver the difference. The column's
-//! storage class tells which form a value has, so both forms can be read at any time.
+//! Compression halves the bytes written for typical LLM payloads, and LZ4 decodes faster than
+//! the disk could deliver the difference. The column's storage class tells which form a value
+//! has, so every form can be read at any time: TEXT is plain JSON, BLOB an LZ4 block, and (in
+//! `blobs.data` only) INTEGER the locator of an LZ4 block in the payload log
+//! (`payload_log`), which the `sl_blob` SQL function reads.
 
 use rusqlite::ToSql;
 use rusqlite::types::{ToSqlOutput, ValueRef};

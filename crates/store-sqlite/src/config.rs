@@ -68,4 +68,9 @@ impl SqliteConfig {
     pub fn db_path(&self) -> PathBuf {
         self.dir.join("spanloom.db")
     }
+
+    /// The payload log's directory (segment files of compressed payloads).
+    pub fn payload_log_dir(&self) -> PathBuf {
+        self.dir.join("payloads")
+    }
 }

@@ -12,7 +12,11 @@
 //!   summaries current in the same transaction, so a write is acknowledged only once committed.
 //! * `reader` — the reader pool and every read query.
 //!
-//! Everything lives in one file, `<data dir>/spanloom.db` (plus its WAL), and needs no setup.
+//! * `payload_log` — compressed payload values (input, output, expected) in append-only
+//!   segment files, written once instead of through the WAL and a checkpoint.
+//!
+//! Everything lives in the data directory, `<data dir>/spanloom.db` (plus its WAL) and
+//! `<data dir>/payloads/`, and needs no setup.
 
 mod background;
 mod blobs;
@@ -22,6 +26,7 @@ mod config;
 mod fields;
 mod history;
 mod id_keys;
+mod payload_log;
 mod query;
 mod reader;
 mod registry;
@@ -94,7 +99,12 @@ impl SqliteStore {
             schema::create_field_indexes(&conn, &config.indexed_fields)
                 .map_err(StoreError::Backend)?,
         );
-        let readers = Arc::new(ReaderPool::open(&path, config.readers).map_err(backend_err)?);
+        let payload_log = Arc::new(
+            payload_log::PayloadLog::open(&config.payload_log_dir()).map_err(backend_err)?,
+        );
+        query::functions::register(&conn, &payload_log).map_err(backend_err)?;
+        let readers =
+            Arc::new(ReaderPool::open(&path, config.readers, &payload_log).map_err(backend_err)?);
         let (sender, receiver) = mpsc::channel(config.queue_capacity);
         let syncer = match config.synchronous {
             Synchronous::Full => syncer::Syncer::background(&path).map_err(backend_err)?,
@@ -104,11 +114,18 @@ impl SqliteStore {
         let writer = writer::spawn(
             conn,
             receiver,
-            config.queue_capacity,
-            syncer,
-            Arc::clone(&indexed),
-            Arc::clone(&wal_progress),
-            config.wal_limit_bytes,
+            writer::WriterSetup {
+                capacity: config.queue_capacity,
+                syncer,
+                indexed: Arc::clone(&indexed),
+                wal_progress: Arc::clone(&wal_progress),
+                wal_limit_bytes: config.wal_limit_bytes,
+                // With `--sync normal` the WAL is not flushed at commit, so flushing the log
+                // there would cost what NORMAL saves, and flushing it later could leave a
+                // surviving row pointing at lost bytes: payloads stay in the database.
+                payload_log: (config.synchronous == Synchronous::Full)
+                    .then(|| Arc::clone(&payload_log)),
+            },
         )
         .map_err(backend_err)?;
         let checkpointer =
@@ -118,7 +135,7 @@ impl SqliteStore {
             match text_index::TextIndex::open(&config.dir)
                 .map(Arc::new)
                 .and_then(|index| {
-                    text_index::Indexer::spawn(&path, Arc::clone(&index))
+                    text_index::Indexer::spawn(&path, Arc::clone(&index), &payload_log)
                         .map(|i| (index, i))
                         .map_err(text_index::OpenError::from)
                 }) {

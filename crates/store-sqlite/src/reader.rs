@@ -2,6 +2,7 @@
 
 use crate::blobs::{self, Field};
 use crate::id_keys::id_key;
+use crate::payload_log::PayloadLog;
 use crate::{backend_err, codec, schema};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Value, json};
@@ -24,13 +25,17 @@ pub(crate) struct ReaderPool {
 }
 
 impl ReaderPool {
-    pub(crate) fn open(path: &Path, size: usize) -> rusqlite::Result<Self> {
+    pub(crate) fn open(
+        path: &Path,
+        size: usize,
+        payload_log: &Arc<PayloadLog>,
+    ) -> rusqlite::Result<Self> {
         let size = size.max(1);
         let mut conns = Vec::with_capacity(size);
         for _ in 0..size {
             let conn = Connection::open(path)?;
             schema::configure_reader(&conn)?;
-            crate::query::functions::register(&conn)?;
+            crate::query::functions::register(&conn, payload_log)?;
             conns.push(conn);
         }
         Ok(Self {
@@ -85,7 +90,8 @@ fn read_rows(
 ) -> StoreResult<Vec<(StoredRow, i64)>> {
     let indexed_by = index.map_or(String::new(), |i| format!(" INDEXED BY {i}"));
     let sql = format!(
-        "SELECT s.row_id, s.project_id, s.xact_id, s.data, s.seq, bi.data, bo.data, be.data, bt.data
+        "SELECT s.row_id, s.project_id, s.xact_id, s.data, s.seq,
+                sl_blob(bi.data), sl_blob(bo.data), sl_blob(be.data), sl_blob(bt.data)
          FROM (SELECT row_id, project_id, xact_id, data, seq, start_key, input_blob, output_blob, expected_blob, otel_blob
                FROM spans s{indexed_by} WHERE {filter} ORDER BY {order} LIMIT {limit}) s
          LEFT JOIN blobs bi ON bi.id = s.input_blob

@@ -54,6 +54,8 @@ CREATE INDEX spans_by_seq ON spans (kind, object_id, seq);
 -- of recent hashes rather than a unique index, because an index of random hashes would dirty a
 -- random page per value at every commit. `spans.payload_mask` says which payload fields a row
 -- has, `object_mask` which of them are objects, and `spans.<field>_blob` where each value is.
+-- `data` is the value (TEXT, or an LZ4 BLOB), or, for values written with `--sync full`, an
+-- INTEGER: where the LZ4 block is in the payload log (`payload_log`, read with `sl_blob`).
 CREATE TABLE blobs (id INTEGER PRIMARY KEY, hash BLOB NOT NULL, data NOT NULL);
 
 -- One summary per trace, kept current in the same transaction as its spans.

@@ -13,6 +13,7 @@ use crate::blobs::{self, BlobCache, BlobHash, BlobIds, Field, PAYLOAD_COUNT};
 use crate::codec::{self, Payload};
 use crate::fields::IndexedFields;
 use crate::id_keys;
+use crate::payload_log::PayloadLog;
 use crate::rollups::{self, RollupDeltas};
 use crate::syncer::{Delivery, Syncer};
 use crate::trace_summary::{NewSpan, RootFacts, SpanTotals, TraceChange, TraceChanges, TraceKey};
@@ -56,15 +57,35 @@ pub(crate) enum Job {
 /// The writer thread.
 pub(crate) type WriterHandle = JoinHandle<()>;
 
+/// What the writer thread is started with besides its connection and queue.
+pub(crate) struct WriterSetup {
+    /// The queue's capacity (for the queue depth gauge).
+    pub(crate) capacity: usize,
+    /// Makes commits durable before their answers go out.
+    pub(crate) syncer: Syncer,
+    /// The fields with an index.
+    pub(crate) indexed: Arc<IndexedFields>,
+    /// Shared with the checkpoint thread.
+    pub(crate) wal_progress: Arc<WalProgress>,
+    /// See [`crate::SqliteConfig::wal_limit_bytes`].
+    pub(crate) wal_limit_bytes: u64,
+    /// Where compressed payloads are appended; `None` keeps them in the database.
+    pub(crate) payload_log: Option<Arc<PayloadLog>>,
+}
+
 pub(crate) fn spawn(
     mut conn: Connection,
     receiver: mpsc::Receiver<Job>,
-    capacity: usize,
-    syncer: Syncer,
-    indexed: Arc<IndexedFields>,
-    wal_progress: Arc<WalProgress>,
-    wal_limit_bytes: u64,
+    setup: WriterSetup,
 ) -> std::io::Result<WriterHandle> {
+    let WriterSetup {
+        capacity,
+        syncer,
+        indexed,
+        wal_progress,
+        wal_limit_bytes,
+        payload_log,
+    } = setup;
     let wal = WalBound::install(
         &mut conn,
         wal_progress,
@@ -87,6 +108,7 @@ pub(crate) fn spawn(
         syncer,
         wal,
         indexed,
+        payload_log,
     };
     std::thread::Builder::new()
         .name("spanloom-sqlite-writer".into())
@@ -163,6 +185,9 @@ struct Writer {
     wal: WalBound,
     /// The fields with an index, whose values go to `spans.fields`.
     indexed: Arc<IndexedFields>,
+    /// Where compressed payloads are appended (with `--sync full`); `None` keeps them in
+    /// the database.
+    payload_log: Option<Arc<PayloadLog>>,
 }
 
 struct PendingWrite {
@@ -298,6 +323,7 @@ impl Writer {
             let mut request_touched = Vec::new();
             let mut request = RequestState {
                 blobs: BlobIds {
+                    log: self.payload_log.as_deref(),
                     cache: &self.blobs,
                     group: &group_blobs,
                     request: HashMap::new(),
@@ -335,6 +361,10 @@ impl Writer {
         }
         traces.apply(&tx).map_err(backend_err)?;
         rollups::flush(&tx, group_rollups).map_err(backend_err)?;
+        // The payloads first: a committed row must never point at bytes a crash could lose.
+        if let Some(log) = &self.payload_log {
+            log.sync().map_err(backend_err)?;
+        }
         tx.commit().map_err(backend_err)?;
         self.last_xact = last_xact;
         self.blobs.extend(group_blobs);

@@ -19,14 +19,15 @@ fn noise(seed: u64) -> String {
         .collect()
 }
 
-/// Rows of about 4 KB each, so a few hundred requests fill the WAL many times over.
+/// Rows of about 4 KB each, so a few hundred requests fill the WAL many times over. The text
+/// is metadata, not a payload field: payloads go to the payload log, not through the WAL.
 fn request(project_id: &str, n: usize, per_request: usize) -> Vec<spanloom_ingest::WriteRow> {
     let rows: Vec<_> = (0..per_request)
         .map(|i| {
             let id = format!("r{n}-{i}");
             json!({
                 "id": id, "project_id": project_id, "log_id": "g", "span_id": id,
-                "root_span_id": id, "input": noise((n * per_request + i) as u64),
+                "root_span_id": id, "metadata": {"noise": noise((n * per_request + i) as u64)},
             })
         })
         .collect();

@@ -29,7 +29,8 @@ macro_rules! store_conformance_suite {
             bad_cursor_is_rejected, payload_fields_follow_the_merge_rules,
             query_filters_sorts_and_pages, queries_by_id_find_their_rows, query_aggregates,
             query_traces_shape, rollups_follow_every_write,
-            llm_spans_are_priced_at_ingest, datasets_read_as_of_any_version, trace_outlines_leave_payloads_out);
+            llm_spans_are_priced_at_ingest, datasets_read_as_of_any_version, trace_outlines_leave_payloads_out,
+            large_payloads_read_back_everywhere);
     };
 }
 
@@ -1830,4 +1831,126 @@ pub async fn trace_outlines_leave_payloads_out(store: &dyn Store) {
             .expect("outline")
             .is_none()
     );
+}
+
+/// Tens of KiB of chat text (it compresses, like real payloads): `n` sentences, one marked.
+fn long_text(n: usize, marker: &str) -> String {
+    (0..n)
+        .map(|i| {
+            if i == n / 2 {
+                format!("{marker} sentence {i}. ")
+            } else {
+                format!("The assistant read sentence number {i} of the document. ")
+            }
+        })
+        .collect()
+}
+
+/// Large payloads (where a backend may keep them apart from the rows) read back intact on
+/// every path: rows, traces, spans, queries that filter on their text, merges into them, and
+/// dataset versions.
+pub async fn large_payloads_read_back_everywhere(store: &dyn Store) {
+    let (org, obj) = setup(store, "o").await;
+    let question = long_text(600, "zebraquestion");
+    let answer = long_text(300, "zebraanswer");
+    let input = json!({"messages": [{"role": "user", "content": question}], "n": {"x": 1}});
+    store
+        .write(
+            &org,
+            rows(vec![span(
+                &obj,
+                "big",
+                "t",
+                "s",
+                None,
+                json!({"input": input, "metrics": {"start": 1.0}}),
+            )]),
+        )
+        .await
+        .expect("start row");
+    // The end merge adds the output and deep-merges into the stored input.
+    let end = json!({"id": "big", "project_id": obj.id, "log_id": "g", "_is_merge": true,
+        "output": answer, "input": {"n": {"y": 2}}, "metrics": {"end": 2.0}});
+    store.write(&org, rows(vec![end])).await.expect("end merge");
+    let mut merged = input.clone();
+    merged["n"] = json!({"x": 1, "y": 2});
+    let got = row(store, &org, &obj, "big").await.expect("row");
+    assert_eq!(got["input"], merged);
+    assert_eq!(got["output"], json!(answer));
+    let trace = store
+        .get_trace(&org, &obj, "t")
+        .await
+        .expect("trace")
+        .expect("exists");
+    assert_eq!(trace.spans[0].to_event_value()["output"], json!(answer));
+    let one = store
+        .get_span(&org, &obj, "s")
+        .await
+        .expect("span")
+        .expect("exists");
+    assert_eq!(one.to_event_value()["input"], merged);
+    let src = format!("project_logs('{}')", obj.id);
+    for filter in [
+        "output LIKE '%zebraanswer sentence 150%'",
+        "input.messages MATCH 'zebraquestion'",
+        "output MATCH 'zebraanswer'",
+    ] {
+        let out = query(
+            store,
+            &org,
+            &format!("select: id, output | from: {src} | filter: {filter}"),
+        )
+        .await;
+        assert_eq!(ids_of(&out), ["big"], "{filter}");
+        let first: Value = serde_json::from_str(&out.rows[0]).expect("row JSON");
+        assert_eq!(first["output"], json!(answer), "{filter}");
+    }
+    // A dataset reads its first version's payload after a later write replaced it.
+    let ds = store
+        .create_or_get_dataset(&org, &obj.id, "big", None, None)
+        .await
+        .expect("dataset");
+    let dobj = ObjectRef::new(ObjectKind::Dataset, ds.id.clone());
+    let v1 = store
+        .write(
+            &org,
+            rows(vec![
+                json!({"id": "d", "dataset_id": ds.id, "input": question}),
+            ]),
+        )
+        .await
+        .expect("v1")
+        .xact_id;
+    store
+        .write(
+            &org,
+            rows(vec![
+                json!({"id": "d", "dataset_id": ds.id, "input": answer}),
+            ]),
+        )
+        .await
+        .expect("v2");
+    let at = |version| {
+        let (org, dobj) = (org.clone(), dobj.clone());
+        async move {
+            store
+                .fetch_rows(
+                    &org,
+                    &dobj,
+                    PageRequest {
+                        limit: 10,
+                        cursor: None,
+                        as_of: version,
+                    },
+                )
+                .await
+                .expect("fetch")
+                .rows
+                .iter()
+                .map(|r| r.to_event_value()["input"].clone())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(at(Some(v1)).await, vec![json!(question)]);
+    assert_eq!(at(None).await, vec![json!(answer)]);
 }

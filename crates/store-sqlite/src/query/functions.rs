@@ -1,12 +1,15 @@
 //! SQL functions the query compiler relies on, registered on every reader connection.
 //!
-//! * `sl_json(x)`: a stored payload as JSON text (LZ4 blobs are decompressed), so SQLite's
-//!   JSON operators can read rows and payload blobs.
+//! * `sl_json(x)`: a stored payload as JSON text (LZ4 blobs are decompressed, payload log
+//!   locators read), so SQLite's JSON operators can read rows and payload blobs.
+//! * `sl_blob(x)`: a `blobs.data` value as stored inline: a payload log locator is replaced by
+//!   the record it points at, anything else passes through.
 //! * `regexp(pattern, text)`: backs `x REGEXP pattern`; patterns are compiled once per
 //!   statement with a size limit, so a hostile pattern cannot blow up memory.
 //! * `sl_percentile(x, p)`: an aggregate, the `p`-quantile (linear interpolation) of `x`.
 
 use crate::codec;
+use crate::payload_log::PayloadLog;
 use regex::{Regex, RegexBuilder};
 use rusqlite::functions::{Aggregate, Context, FunctionFlags};
 use rusqlite::types::{Value, ValueRef};
@@ -16,16 +19,37 @@ use std::sync::Arc;
 /// Largest compiled regex program (bytes).
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
-/// Registers the functions on a connection.
-pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
+/// Registers the functions on a connection; payload locators are read from `log`.
+pub(crate) fn register(conn: &Connection, log: &Arc<PayloadLog>) -> rusqlite::Result<()> {
     let deterministic = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
-    conn.create_scalar_function("sl_json", 1, deterministic, |ctx| match ctx.get_raw(0) {
-        ValueRef::Null => Ok(Value::Null),
-        value => codec::decode(value).map(Value::Text),
+    let json_log = Arc::clone(log);
+    conn.create_scalar_function("sl_json", 1, deterministic, move |ctx| {
+        match ctx.get_raw(0) {
+            ValueRef::Null => Ok(Value::Null),
+            ValueRef::Integer(at) => {
+                codec::decode(ValueRef::Blob(&read(&json_log, at)?)).map(Value::Text)
+            }
+            value => codec::decode(value).map(Value::Text),
+        }
+    })?;
+    let blob_log = Arc::clone(log);
+    conn.create_scalar_function("sl_blob", 1, deterministic, move |ctx| {
+        Ok(match ctx.get_raw(0) {
+            ValueRef::Integer(at) => Value::Blob(read(&blob_log, at)?),
+            ValueRef::Null => Value::Null,
+            ValueRef::Real(x) => Value::Real(x),
+            ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+        })
     })?;
     conn.create_scalar_function("regexp", 2, deterministic, regexp)?;
     conn.create_aggregate_function("sl_percentile", 2, deterministic, Percentile)?;
     Ok(())
+}
+
+fn read(log: &PayloadLog, at: i64) -> rusqlite::Result<Vec<u8>> {
+    log.read(at)
+        .map_err(|e| Error::UserFunctionError(Box::new(e)))
 }
 
 fn regexp(ctx: &Context<'_>) -> rusqlite::Result<bool> {
@@ -99,7 +123,9 @@ mod tests {
     #[test]
     fn functions_work_in_sql() {
         let conn = Connection::open_in_memory().unwrap();
-        register(&conn).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let log = Arc::new(PayloadLog::open(dir.path()).unwrap());
+        register(&conn, &log).unwrap();
         let p: f64 = conn
             .query_row("SELECT sl_percentile(x, 0.5) FROM (SELECT 1 AS x UNION ALL SELECT 2 UNION ALL SELECT 10)", [], |r| r.get(0))
             .unwrap();
@@ -115,5 +141,19 @@ mod tests {
             .query_row("SELECT sl_json(?1) ->> '$.a'", [&blob], |r| r.get(0))
             .unwrap();
         assert_eq!(back.len(), 2000);
+        // A locator reads the log: sl_blob gives the stored block, sl_json its text.
+        let crate::codec::Payload::Lz4(bytes) = &blob else {
+            panic!("a long repetitive text compresses");
+        };
+        let at = log.append(bytes).unwrap();
+        let (stored, a): (Vec<u8>, String) = conn
+            .query_row("SELECT sl_blob(?1), sl_json(?1) ->> '$.a'", [at], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(&stored, bytes);
+        assert_eq!(a.len(), 2000);
+        let damaged = conn.query_row("SELECT sl_json(?1)", [at + 3], |r| r.get::<_, String>(0));
+        assert!(damaged.is_err());
     }
 }

@@ -360,7 +360,7 @@ fn spans(
         .collect();
     let key_columns: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
     let text = format!(
-        "SELECT s.row_id, s.project_id, s.xact_id, s.data, b_input.data, b_output.data, b_expected.data, b_otel.data, {}
+        "SELECT s.row_id, s.project_id, s.xact_id, s.data, sl_blob(b_input.data), sl_blob(b_output.data), sl_blob(b_expected.data), sl_blob(b_otel.data), {}
          FROM {source}{} WHERE {} ORDER BY {} LIMIT {}",
         key_columns.join(", "),
         blob_joins(),

@@ -7,6 +7,7 @@
 
 use super::{HAYSTACK_SQL, TextIndex, postings, tokens};
 use crate::background::{BackgroundThread, StopSignal};
+use crate::payload_log::PayloadLog;
 use crate::query::{compile::payload_joins, functions};
 use hashbrown::HashMap;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -55,10 +56,14 @@ pub(crate) struct Indexer {
 
 impl Indexer {
     /// Starts indexing the spans of the database at `db` into `index`.
-    pub(crate) fn spawn(db: &Path, index: Arc<TextIndex>) -> rusqlite::Result<Self> {
+    pub(crate) fn spawn(
+        db: &Path,
+        index: Arc<TextIndex>,
+        payload_log: &Arc<PayloadLog>,
+    ) -> rusqlite::Result<Self> {
         let main = Connection::open(db)?;
         crate::schema::configure_reader(&main)?;
-        functions::register(&main)?;
+        functions::register(&main, payload_log)?;
         let out = index.open_connection()?;
         out.pragma_update(None, "synchronous", "NORMAL")?;
         out.pragma_update(None, "cache_size", -16_384)?;
