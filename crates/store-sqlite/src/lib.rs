@@ -100,8 +100,17 @@ impl SqliteStore {
                 .map_err(StoreError::Backend)?,
         );
         let payload_log = Arc::new(
-            payload_log::PayloadLog::open(&config.payload_log_dir()).map_err(backend_err)?,
+            payload_log::PayloadLog::open(
+                &config.payload_log_dir(),
+                config.synchronous == Synchronous::Full,
+            )
+            .map_err(backend_err)?,
         );
+        if config.synchronous == Synchronous::Full && !payload_log.appends() {
+            tracing::info!(
+                "another process appends to the payload log: payloads stay in the database here"
+            );
+        }
         query::functions::register(&conn, &payload_log).map_err(backend_err)?;
         let readers =
             Arc::new(ReaderPool::open(&path, config.readers, &payload_log).map_err(backend_err)?);
@@ -123,8 +132,7 @@ impl SqliteStore {
                 // With `--sync normal` the WAL is not flushed at commit, so flushing the log
                 // there would cost what NORMAL saves, and flushing it later could leave a
                 // surviving row pointing at lost bytes: payloads stay in the database.
-                payload_log: (config.synchronous == Synchronous::Full)
-                    .then(|| Arc::clone(&payload_log)),
+                payload_log: payload_log.appends().then(|| Arc::clone(&payload_log)),
             },
         )
         .map_err(backend_err)?;

@@ -50,6 +50,9 @@ pub(crate) enum LogError {
         offset: u64,
         what: &'static str,
     },
+    /// Another process appends to the log.
+    #[error("another process appends to the payload log")]
+    ReadOnly,
     /// A value too large for one record.
     #[error("a payload of {0} bytes is too large for the payload log")]
     TooLarge(usize),
@@ -60,7 +63,12 @@ pub(crate) struct PayloadLog {
     dir: PathBuf,
     /// Open segments, by number; a reader opens one it has not seen yet.
     segments: RwLock<Vec<Option<Arc<File>>>>,
-    tail: Mutex<Tail>,
+    /// The segment appended to, if this process appends (it holds the lock).
+    tail: Option<Mutex<Tail>>,
+    /// `append.lock`, held while this process may append: one process appends at a time
+    /// (another one, such as `spanloom renormalize` beside a running server, keeps its
+    /// payloads in the database), so a locator always points where its record was written.
+    _lock: Option<File>,
 }
 
 /// Appended records wait in memory up to this many bytes (or the next sync): one `write` per
@@ -92,13 +100,32 @@ impl Tail {
 }
 
 impl PayloadLog {
-    /// Opens the log in `dir` (created if missing); appends go to the end of the last segment.
-    pub(crate) fn open(dir: &Path) -> Result<Self, LogError> {
+    /// Opens the log in `dir` (created if missing) for reading, and for appending (to the end
+    /// of the last segment) if `append` and no other process appends to it.
+    pub(crate) fn open(dir: &Path, append: bool) -> Result<Self, LogError> {
         let io = |source| LogError::Io {
             path: dir.to_owned(),
             source,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
+        let mut log = Self {
+            dir: dir.to_owned(),
+            segments: RwLock::new(Vec::new()),
+            tail: None,
+            _lock: None,
+        };
+        if !append {
+            return Ok(log);
+        }
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("append.lock"))
+            .map_err(io)?;
+        if lock.try_lock().is_err() {
+            return Ok(log);
+        }
         let mut last = 0;
         for entry in std::fs::read_dir(dir).map_err(io)? {
             let name = entry.map_err(io)?.file_name();
@@ -110,14 +137,23 @@ impl PayloadLog {
                 last = last.max(n);
             }
         }
-        let tail = open_tail(dir, last)?;
-        let log = Self {
-            dir: dir.to_owned(),
-            segments: RwLock::new(Vec::new()),
-            tail: Mutex::new(Tail::new(last, Arc::clone(&tail.0), tail.1)),
-        };
-        log.remember(last, tail.0);
+        let (file, len) = open_tail(dir, last)?;
+        log.remember(last, Arc::clone(&file));
+        log.tail = Some(Mutex::new(Tail::new(last, file, len)));
+        log._lock = Some(lock);
         Ok(log)
+    }
+
+    /// Whether this process appends to the log.
+    pub(crate) fn appends(&self) -> bool {
+        self.tail.is_some()
+    }
+
+    fn tail(&self) -> Result<std::sync::MutexGuard<'_, Tail>, LogError> {
+        self.tail
+            .as_ref()
+            .map(|t| t.lock().unwrap_or_else(PoisonError::into_inner))
+            .ok_or(LogError::ReadOnly)
     }
 
     fn path(&self, segment: u32) -> PathBuf {
@@ -139,7 +175,7 @@ impl PayloadLog {
     /// Appends a record; the bytes are durable only after the next [`PayloadLog::sync`].
     pub(crate) fn append(&self, bytes: &[u8]) -> Result<Locator, LogError> {
         let len = u32::try_from(bytes.len()).map_err(|_| LogError::TooLarge(bytes.len()))?;
-        let mut tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut tail = self.tail()?;
         let size = (HEADER + bytes.len()) as u64;
         let end = tail.len + tail.pending.len() as u64;
         if end > 0 && end + size > SEGMENT_LIMIT {
@@ -194,8 +230,10 @@ impl PayloadLog {
 
     /// Makes every appended record durable (fdatasync), if any was appended since the last.
     pub(crate) fn sync(&self) -> Result<(), LogError> {
-        let mut tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
-        self.flush(&mut tail)
+        match self.tail() {
+            Ok(mut tail) => self.flush(&mut tail),
+            Err(_) => Ok(()),
+        }
     }
 
     fn flush(&self, tail: &mut Tail) -> Result<(), LogError> {
@@ -248,8 +286,9 @@ impl PayloadLog {
     /// part of the tail (`Some(None)` if there is no whole record there).
     #[allow(clippy::type_complexity)]
     fn read_pending(&self, segment: u32, offset: u64) -> Option<Option<([u8; HEADER], Vec<u8>)>> {
-        let tail = self.tail.lock().unwrap_or_else(PoisonError::into_inner);
-        if segment != tail.segment || offset < tail.len {
+        let tail = self.tail().ok()?;
+        let end = tail.len + tail.pending.len() as u64;
+        if segment != tail.segment || offset < tail.len || offset >= end {
             return None;
         }
         let start = usize::try_from(offset - tail.len).ok()?;
@@ -316,7 +355,7 @@ mod tests {
     #[test]
     fn records_read_back_and_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
-        let log = PayloadLog::open(dir.path()).unwrap();
+        let log = PayloadLog::open(dir.path(), true).unwrap();
         let a = log.append(b"first value").unwrap();
         let b = log.append(&[7u8; 10_000]).unwrap();
         // Readable before they are written out, too.
@@ -326,7 +365,7 @@ mod tests {
         assert_eq!(log.read(a).unwrap(), b"first value");
         assert_eq!(log.read(b).unwrap(), vec![7u8; 10_000]);
         drop(log);
-        let log = PayloadLog::open(dir.path()).unwrap();
+        let log = PayloadLog::open(dir.path(), true).unwrap();
         let c = log.append(b"after reopening").unwrap();
         assert!(c > b, "appends continue after the existing records");
         assert_eq!(log.read(a).unwrap(), b"first value");
@@ -334,9 +373,24 @@ mod tests {
     }
 
     #[test]
+    fn one_appender_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = PayloadLog::open(dir.path(), true).unwrap();
+        let second = PayloadLog::open(dir.path(), true).unwrap();
+        assert!(first.appends());
+        assert!(!second.appends());
+        assert!(matches!(second.append(b"x"), Err(LogError::ReadOnly)));
+        let at = first.append(b"shared").unwrap();
+        first.sync().unwrap();
+        assert_eq!(second.read(at).unwrap(), b"shared");
+        drop(first);
+        assert!(PayloadLog::open(dir.path(), true).unwrap().appends());
+    }
+
+    #[test]
     fn damage_is_an_error_not_data() {
         let dir = tempfile::tempdir().unwrap();
-        let log = PayloadLog::open(dir.path()).unwrap();
+        let log = PayloadLog::open(dir.path(), true).unwrap();
         let at = log.append(b"some payload bytes").unwrap();
         log.sync().unwrap();
         let file = OpenOptions::new()
@@ -355,9 +409,9 @@ mod tests {
     #[test]
     fn a_full_segment_starts_the_next() {
         let dir = tempfile::tempdir().unwrap();
-        let log = PayloadLog::open(dir.path()).unwrap();
+        let log = PayloadLog::open(dir.path(), true).unwrap();
         let first = log.append(b"a").unwrap();
-        log.tail.lock().unwrap().len = SEGMENT_LIMIT - 4;
+        log.tail.as_ref().unwrap().lock().unwrap().len = SEGMENT_LIMIT - 4;
         let second = log.append(b"spills over").unwrap();
         assert_eq!(second >> OFFSET_BITS, 1);
         assert_eq!(log.read(first).unwrap(), b"a");

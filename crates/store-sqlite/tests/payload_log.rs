@@ -89,6 +89,7 @@ async fn full_writes_to_the_log_and_normal_reads_it() {
         .await
         .expect("write");
     store.shutdown().await;
+    drop(store);
     let log = dir.path().join("payloads").join("00000000.log");
     assert!(std::fs::metadata(&log).expect("log").len() > 1000);
     assert_eq!(blob_forms(dir.path()), (2, 0));
@@ -104,9 +105,11 @@ async fn full_writes_to_the_log_and_normal_reads_it() {
         .collect();
     assert_eq!(inputs(&store, &org.id, &object).await, expected);
     store.shutdown().await;
+    drop(store);
     assert_eq!(blob_forms(dir.path()), (2, 1));
 
-    // Back on FULL, everything still reads, old and new.
+    // Back on FULL, everything still reads, old and new (the store that appended before is
+    // gone, and with it its lock on the log).
     let store = open(dir.path(), Synchronous::Full);
     store
         .write(&org.id, rows(&project.id, &["d"]))
@@ -117,4 +120,40 @@ async fn full_writes_to_the_log_and_normal_reads_it() {
     assert_eq!(inputs(&store, &org.id, &object).await, expected);
     store.shutdown().await;
     assert_eq!(blob_forms(dir.path()), (3, 1));
+}
+
+/// A second store on the same directory while the first appends (`spanloom renormalize`
+/// beside a running server) keeps its payloads in the database, and both read everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_store_beside_the_appender_writes_inline() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = open(dir.path(), Synchronous::Full);
+    let org = server.get_or_create_org("o").await.expect("org");
+    let project = server
+        .create_or_get_project(&org.id, "p", None)
+        .await
+        .expect("project");
+    let object = ObjectRef::project_logs(project.id.clone());
+    server
+        .write(&org.id, rows(&project.id, &["a"]))
+        .await
+        .expect("write");
+    let command = open(dir.path(), Synchronous::Full);
+    command
+        .write(&org.id, rows(&project.id, &["b"]))
+        .await
+        .expect("write beside");
+    server
+        .write(&org.id, rows(&project.id, &["c"]))
+        .await
+        .expect("write after");
+    let expected: Vec<(String, String)> = ["a", "b", "c"]
+        .iter()
+        .map(|id| ((*id).to_owned(), message(id)))
+        .collect();
+    assert_eq!(inputs(&server, &org.id, &object).await, expected);
+    assert_eq!(inputs(&command, &org.id, &object).await, expected);
+    assert_eq!(blob_forms(dir.path()), (2, 1));
+    command.shutdown().await;
+    server.shutdown().await;
 }

@@ -124,7 +124,7 @@ mod tests {
     fn functions_work_in_sql() {
         let conn = Connection::open_in_memory().unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let log = Arc::new(PayloadLog::open(dir.path()).unwrap());
+        let log = Arc::new(PayloadLog::open(dir.path(), true).unwrap());
         register(&conn, &log).unwrap();
         let p: f64 = conn
             .query_row("SELECT sl_percentile(x, 0.5) FROM (SELECT 1 AS x UNION ALL SELECT 2 UNION ALL SELECT 10)", [], |r| r.get(0))
