@@ -26,6 +26,7 @@ mod config;
 mod fields;
 mod history;
 mod id_keys;
+mod key_tiers;
 mod payload_log;
 mod query;
 mod reader;

@@ -2,6 +2,7 @@
 
 use crate::blobs::{self, Field};
 use crate::id_keys::id_key;
+use crate::key_tiers::IdKind;
 use crate::payload_log::PayloadLog;
 use crate::{backend_err, codec, schema};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -180,8 +181,11 @@ pub(crate) fn get_row(
     let rows = read_rows(
         c,
         object,
-        Some("spans_by_row"),
-        "s.row_key = ?5 AND s.kind = ?1 AND s.object_id = ?2 AND s.row_id = ?3 AND s.org_id = ?4",
+        None,
+        &format!(
+            "s.seq IN ({}) AND s.kind = ?1 AND s.object_id = ?2 AND s.row_id = ?3 AND s.org_id = ?4",
+            IdKind::Row.seqs_sql("?5")
+        ),
         "s.seq",
         1,
         params![
@@ -204,8 +208,11 @@ pub(crate) fn get_span(
     let rows = read_rows(
         c,
         object,
-        Some("spans_by_span"),
-        "s.span_key = ?5 AND s.kind = ?1 AND s.object_id = ?2 AND s.span_id = ?3 AND s.org_id = ?4",
+        None,
+        &format!(
+            "s.seq IN ({}) AND s.kind = ?1 AND s.object_id = ?2 AND s.span_id = ?3 AND s.org_id = ?4",
+            IdKind::Span.seqs_sql("?5")
+        ),
         "s.seq",
         1,
         params![

@@ -6,7 +6,7 @@ use crate::id_keys;
 use rusqlite::Connection;
 
 /// The schema version this build writes. Bumped with each migration.
-const SCHEMA_VERSION: i64 = 6;
+const SCHEMA_VERSION: i64 = 7;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE orgs (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created TEXT NOT NULL);
@@ -272,6 +272,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     if version < 6 {
         tx.execute_batch(SCHEMA_V6)?;
     }
+    if version < 7 {
+        tx.execute_batch(crate::key_tiers::SCHEMA)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()
 }
@@ -381,8 +384,10 @@ mod tests {
         migrate(&mut conn).expect("migrate");
         let keys: (i64, i64, i64, i64) = conn
             .query_row(
-                "SELECT seq, row_key, span_key, trace_key FROM spans INDEXED BY spans_by_row
-                 WHERE row_key = ?1",
+                &format!(
+                    "SELECT seq, row_key, span_key, trace_key FROM spans WHERE seq IN ({})",
+                    crate::key_tiers::IdKind::Row.seqs_sql("?1")
+                ),
                 [id_keys::id_key("row-a")],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )

@@ -13,6 +13,7 @@ use crate::blobs::{self, BlobCache, BlobHash, BlobIds, Field, PAYLOAD_COUNT};
 use crate::codec::{self, Payload};
 use crate::fields::IndexedFields;
 use crate::id_keys;
+use crate::key_tiers::{self, IdKind};
 use crate::payload_log::PayloadLog;
 use crate::rollups::{self, RollupDeltas};
 use crate::syncer::{Delivery, Syncer};
@@ -99,7 +100,7 @@ pub(crate) fn spawn(
         .ok()
         .flatten()
         .flatten();
-    let writer = Writer {
+    let mut writer = Writer {
         conn,
         last_xact: last_xact.and_then(|x| XactId::from_u64(x as u64)),
         projects: HashMap::new(),
@@ -109,7 +110,11 @@ pub(crate) fn spawn(
         wal,
         indexed,
         payload_log,
+        keys_merged_at: 0,
     };
+    // Rows newer than the recent tier's count are as many as the keys waiting to move.
+    let recent = key_tiers::recent_rows(&writer.conn).unwrap_or(0);
+    writer.keys_merged_at = newest_seq(&writer.conn).unwrap_or(0) - recent;
     std::thread::Builder::new()
         .name("spanloom-sqlite-writer".into())
         .spawn(move || writer.run(receiver))
@@ -188,6 +193,13 @@ struct Writer {
     /// Where compressed payloads are appended (with `--sync full`); `None` keeps them in
     /// the database.
     payload_log: Option<Arc<PayloadLog>>,
+    /// `spans.seq` up to which id keys were moved into the main tiers (about).
+    keys_merged_at: i64,
+}
+
+/// The largest `spans.seq` (0 with no rows).
+fn newest_seq(c: &Connection) -> rusqlite::Result<i64> {
+    c.query_row("SELECT coalesce(max(seq), 0) FROM spans", [], |r| r.get(0))
 }
 
 struct PendingWrite {
@@ -235,11 +247,45 @@ impl Writer {
             metrics::gauge!("spanloom_store_writer_queue_depth")
                 .set((self.capacity - receiver.capacity()) as f64);
             self.commit_group(group);
+            self.merge_keys_if_due();
             self.wal.enforce(&mut self.conn, receiver.is_empty());
             self.wal.grow_ahead();
         }
         self.syncer.stop();
         tracing::info!("writer drained its queue and stopped");
+    }
+
+    /// Moves the recent id keys into their main tiers once enough rows arrived since the last
+    /// move (see `key_tiers`), in a transaction of its own between groups.
+    fn merge_keys_if_due(&mut self) {
+        let newest = match newest_seq(&self.conn) {
+            Ok(seq) => seq,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the newest row; id keys stay recent");
+                return;
+            }
+        };
+        if newest - self.keys_merged_at < key_tiers::RECENT_LIMIT {
+            return;
+        }
+        let started = Instant::now();
+        let merged = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+            .and_then(|tx| {
+                key_tiers::merge(&tx)?;
+                tx.commit()
+            });
+        match merged {
+            Ok(()) => {
+                self.keys_merged_at = newest;
+                tracing::debug!(
+                    elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+                    "recent id keys merged"
+                );
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "merging the recent id keys failed; they stay recent")
+            }
+        }
     }
 
     fn commit_group(&mut self, group: Vec<PendingWrite>) {
@@ -493,12 +539,13 @@ fn apply_row(
 
     let existing = tx
         .prepare_cached(
-            "SELECT seq, data, has_base, base_hash, root_span_id, payload_mask, object_mask, input_preview, output_preview,
+            &"SELECT seq, data, has_base, base_hash, root_span_id, payload_mask, object_mask, input_preview, output_preview,
                     input_blob, output_blob, expected_blob, span_id, start_key,
                     start, \"end\", model, is_root, is_error, prompt_tokens, completion_tokens, tokens, cost,
                     otel_blob, fields, tags IS NOT NULL
-             FROM spans INDEXED BY spans_by_row
-             WHERE row_key = ?4 AND kind = ?1 AND object_id = ?2 AND row_id = ?3",
+             FROM spans
+             WHERE seq IN (ROW_SEQS) AND kind = ?1 AND object_id = ?2 AND row_id = ?3"
+                .replace("ROW_SEQS", &IdKind::Row.seqs_sql("?4")),
         )?
         .query_row(params![kind, object_id, row_id, row_key], |r| {
             Ok(ExistingRow {
@@ -544,6 +591,10 @@ fn apply_row(
             // Blobs stay: other rows and the write log may refer to the same content.
             tx.prepare_cached("DELETE FROM spans WHERE seq = ?1")?
                 .execute([e.seq])?;
+            key_tiers::remove(tx, IdKind::Row, row_key, e.seq)?;
+            if let Some(key) = id_keys::opt_key(e.span_id.as_deref()) {
+                key_tiers::remove(tx, IdKind::Span, key, e.seq)?;
+            }
         }
         return Ok(touched);
     }
@@ -800,6 +851,14 @@ fn apply_row(
                 .chain([&e.seq as &dyn rusqlite::ToSql]);
             tx.prepare_cached(row_sql::span_update(keys_changed, fields_changed))?
                 .execute(rusqlite::params_from_iter(params))?;
+            if e.span_id != facts.span_id {
+                if let Some(old) = id_keys::opt_key(e.span_id.as_deref()) {
+                    key_tiers::remove(tx, IdKind::Span, old, e.seq)?;
+                }
+                if let Some(new) = span_key {
+                    key_tiers::add(tx, IdKind::Span, new, e.seq)?;
+                }
+            }
         }
         None => {
             let identity: [&dyn rusqlite::ToSql; 6] =
@@ -812,6 +871,11 @@ fn apply_row(
                 .copied();
             tx.prepare_cached(&row_sql::SPAN_INSERT)?
                 .execute(rusqlite::params_from_iter(params))?;
+            let seq = tx.last_insert_rowid();
+            key_tiers::add(tx, IdKind::Row, row_key, seq)?;
+            if let Some(key) = span_key {
+                key_tiers::add(tx, IdKind::Span, key, seq)?;
+            }
         }
     }
     Ok(touched)

@@ -4,6 +4,7 @@ use super::compile::{Sql, bounds_time, has_regex, payload_joins, uses_index};
 use super::project::project;
 use crate::fields::IndexedFields;
 use crate::id_keys::id_key;
+use crate::key_tiers::IdKind;
 use crate::text_index::{Candidates, MAX_CANDIDATES, TextIndex};
 use crate::{backend_err, blobs, codec, reader};
 use rusqlite::Connection;
@@ -199,10 +200,12 @@ fn id_candidates(c: &Connection, expr: &Expr) -> StoreResult<Option<Candidates>>
     let Expr::Field(path) = field else {
         return Ok(None);
     };
-    let (column, index) = match path.as_slice() {
-        [name] if name == "id" => ("row_key", "spans_by_row"),
-        [name] if name == "span_id" => ("span_key", "spans_by_span"),
-        [name] if name == "root_span_id" => ("trace_key", "spans_by_trace"),
+    let lookup = match path.as_slice() {
+        [name] if name == "id" => IdKind::Row.seqs_in_json_sql("?1"),
+        [name] if name == "span_id" => IdKind::Span.seqs_in_json_sql("?1"),
+        [name] if name == "root_span_id" => "SELECT seq FROM spans INDEXED BY spans_by_trace \
+             WHERE trace_key IN (SELECT value FROM json_each(?1))"
+            .to_owned(),
         _ => return Ok(None),
     };
     let mut keys = Vec::with_capacity(values.len());
@@ -216,9 +219,7 @@ fn id_candidates(c: &Connection, expr: &Expr) -> StoreResult<Option<Candidates>>
         return Ok(None);
     }
     let mut seqs: Vec<i64> = c
-        .prepare_cached(&format!(
-            "SELECT seq FROM spans INDEXED BY {index} WHERE {column} IN (SELECT value FROM json_each(?1))"
-        ))
+        .prepare_cached(&lookup)
         .and_then(|mut stmt| {
             stmt.query_map([Value::from(keys).to_string()], |r| r.get(0))?
                 .collect()

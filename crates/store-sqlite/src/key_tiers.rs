@@ -1,0 +1,289 @@
+//! The id lookups of `spans` (by row id and by span id), kept in two tiers per id kind.
+//!
+//! Ids are random, so an index of them takes each new row to a random leaf page: a commit of
+//! a few hundred rows dirtied nearly every page of both indexes (half of the pages each commit
+//! wrote on the ingest benchmark, and a share that grows with the store: at a million spans
+//! every new row is a page of its own, twice). New keys go to a small *recent* table instead,
+//! whose few pages a commit rewrites anyway; once it holds [`RECENT_LIMIT`] keys, the writer
+//! moves them into the *main* table in key order, which touches each main page once for the
+//! whole batch. A lookup reads both tiers (two short b-tree descents).
+//!
+//! Tables (`key` is the id's `id_keys::id_key`, `seq` the row's `spans.seq`):
+//! `row_keys` / `row_keys_recent` for `spans.row_id`, `span_keys` / `span_keys_recent` for
+//! `spans.span_id`.
+
+use rusqlite::{Connection, params};
+#[cfg(test)]
+use serde_json::Value;
+
+/// Rows whose keys the recent tier holds before they are moved into the main tier: small
+/// enough to be a few pages (about 17 bytes per key, 9 pages of 16 KiB), large enough that a
+/// move, which rewrites the main tier, is rare. (Small in unit tests, so they see moves.)
+pub(crate) const RECENT_LIMIT: i64 = if cfg!(test) { 40 } else { 8_192 };
+
+/// Which id of a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdKind {
+    /// `spans.row_id` (`id` in rows).
+    Row,
+    /// `spans.span_id`.
+    Span,
+}
+
+impl IdKind {
+    /// The main and recent tables.
+    const fn tables(self) -> (&'static str, &'static str) {
+        match self {
+            IdKind::Row => ("row_keys", "row_keys_recent"),
+            IdKind::Span => ("span_keys", "span_keys_recent"),
+        }
+    }
+
+    /// SQL that gives the `seq` of every row whose id has the key `?{param}`, from both tiers.
+    pub(crate) fn seqs_sql(self, param: &str) -> String {
+        let (main, recent) = self.tables();
+        format!(
+            "SELECT seq FROM {main} WHERE key = {param} UNION ALL SELECT seq FROM {recent} WHERE key = {param}"
+        )
+    }
+
+    /// SQL that gives the `seq` of every row whose key is in the JSON array `?{param}`.
+    pub(crate) fn seqs_in_json_sql(self, param: &str) -> String {
+        let (main, recent) = self.tables();
+        format!(
+            "SELECT seq FROM {main} WHERE key IN (SELECT value FROM json_each({param}))
+             UNION ALL SELECT seq FROM {recent} WHERE key IN (SELECT value FROM json_each({param}))"
+        )
+    }
+}
+
+/// Schema of the tiers, filled from the rows stored so far (schema version 7).
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE row_keys (key INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, seq)) WITHOUT ROWID;
+CREATE TABLE row_keys_recent (key INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, seq)) WITHOUT ROWID;
+CREATE TABLE span_keys (key INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, seq)) WITHOUT ROWID;
+CREATE TABLE span_keys_recent (key INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, seq)) WITHOUT ROWID;
+INSERT INTO row_keys (key, seq) SELECT row_key, seq FROM spans ORDER BY row_key, seq;
+INSERT INTO span_keys (key, seq) SELECT span_key, seq FROM spans WHERE span_key IS NOT NULL ORDER BY span_key, seq;
+DROP INDEX spans_by_row;
+DROP INDEX spans_by_span;
+";
+
+/// Records the key of a new row's id.
+pub(crate) fn add(c: &Connection, kind: IdKind, key: i64, seq: i64) -> rusqlite::Result<()> {
+    let (_, recent) = kind.tables();
+    c.prepare_cached(&format!(
+        "INSERT OR IGNORE INTO {recent} (key, seq) VALUES (?1, ?2)"
+    ))?
+    .execute(params![key, seq])?;
+    Ok(())
+}
+
+/// Forgets the key of a row's id (the row is deleted, or its id changed).
+pub(crate) fn remove(c: &Connection, kind: IdKind, key: i64, seq: i64) -> rusqlite::Result<()> {
+    let (main, recent) = kind.tables();
+    for table in [main, recent] {
+        c.prepare_cached(&format!("DELETE FROM {table} WHERE key = ?1 AND seq = ?2"))?
+            .execute(params![key, seq])?;
+    }
+    Ok(())
+}
+
+/// Rows whose keys wait in the recent tier (every row has a row id; not all a span id).
+pub(crate) fn recent_rows(c: &Connection) -> rusqlite::Result<i64> {
+    c.query_row("SELECT count(*) FROM row_keys_recent", [], |r| r.get(0))
+}
+
+/// Moves every recent key into its main tier, in key order (in the caller's transaction).
+pub(crate) fn merge(c: &Connection) -> rusqlite::Result<()> {
+    for kind in [IdKind::Row, IdKind::Span] {
+        let (main, recent) = kind.tables();
+        c.execute_batch(&format!(
+            "INSERT OR IGNORE INTO {main} (key, seq) SELECT key, seq FROM {recent} ORDER BY key, seq;
+             DELETE FROM {recent};"
+        ))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SqliteConfig, SqliteStore};
+    use serde_json::json;
+    use spanloom_model::ObjectRef;
+    use spanloom_store::{PageRequest, Store};
+
+    /// Rows written across several moves into the main tier are found by row id, by span id
+    /// and by BTQL id filters; deleted ones are not; a reopened store keeps finding them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rows_are_found_across_moves_between_tiers() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = SqliteConfig {
+            text_index: false,
+            ..SqliteConfig::new(dir.path())
+        };
+        let store = SqliteStore::open(config.clone()).unwrap();
+        let org = store.get_or_create_org("o").await.unwrap();
+        let project = store
+            .create_or_get_project(&org.id, "p", None)
+            .await
+            .unwrap();
+        let object = ObjectRef::project_logs(project.id.clone());
+        let write = |ids: Vec<Value>| {
+            let body = json!({"rows": ids, "api_version": 2}).to_string();
+            spanloom_ingest::logs3::decode_logs3(body.as_bytes()).unwrap()
+        };
+        let row = |i: usize| {
+            json!({"id": format!("r{i}"), "project_id": project.id, "log_id": "g",
+                   "span_id": format!("s{i}"), "root_span_id": format!("t{}", i / 5)})
+        };
+        let total = 3 * RECENT_LIMIT as usize + 7;
+        for chunk in (0..total).collect::<Vec<_>>().chunks(10) {
+            store
+                .write(&org.id, write(chunk.iter().map(|&i| row(i)).collect()))
+                .await
+                .unwrap();
+            // End merges of the same rows, found by their row id.
+            let merges = chunk
+                .iter()
+                .map(|&i| {
+                    json!({"id": format!("r{i}"), "project_id": project.id, "log_id": "g",
+                                 "_is_merge": true, "output": i})
+                })
+                .collect();
+            store.write(&org.id, write(merges)).await.unwrap();
+        }
+        let delete =
+            json!({"id": "r3", "project_id": project.id, "log_id": "g", "_object_delete": true});
+        store.write(&org.id, write(vec![delete])).await.unwrap();
+        // A replace that moves a row to another span id.
+        let moved = json!({"id": "r5", "project_id": project.id, "log_id": "g", "span_id": "moved",
+                           "root_span_id": "t1"});
+        store.write(&org.id, write(vec![moved])).await.unwrap();
+        let main: i64 = {
+            let c = Connection::open(dir.path().join("spanloom.db")).unwrap();
+            c.query_row("SELECT count(*) FROM row_keys", [], |r| r.get(0))
+                .unwrap()
+        };
+        assert!(main >= 3 * RECENT_LIMIT - 1, "only {main} keys were moved");
+        check(&store, &org.id, &object, &project.id, total).await;
+        store.shutdown().await;
+        drop(store);
+        let reopened = SqliteStore::open(config).unwrap();
+        check(&reopened, &org.id, &object, &project.id, total).await;
+        reopened.shutdown().await;
+    }
+
+    async fn check(
+        store: &SqliteStore,
+        org: &str,
+        object: &ObjectRef,
+        project_id: &str,
+        total: usize,
+    ) {
+        for i in [0, 1, 4, 77, total - 1] {
+            let got = store.get_row(org, object, &format!("r{i}")).await.unwrap();
+            assert_eq!(
+                got.map(|r| r.to_event_value()["output"].clone()),
+                Some(json!(i))
+            );
+            let span = store
+                .get_span(org, object, &format!("s{i}"))
+                .await
+                .unwrap();
+            assert_eq!(span.map(|r| r.id), Some(format!("r{i}")));
+        }
+        assert!(store.get_row(org, object, "r3").await.unwrap().is_none());
+        assert!(store.get_span(org, object, "s3").await.unwrap().is_none());
+        assert!(store.get_span(org, object, "s5").await.unwrap().is_none());
+        let moved = store.get_span(org, object, "moved").await.unwrap();
+        assert_eq!(moved.map(|r| r.id), Some("r5".to_owned()));
+        // Each filter alone is answered from the key tiers (no scan).
+        for (filter, expected) in [
+            ("id IN ('r1', 'r3', 'r90')", vec!["r1", "r90"]),
+            ("span_id = 's2'", vec!["r2"]),
+            ("span_id = 'moved'", vec!["r5"]),
+        ] {
+            let query = spanloom_query::parse_text(&format!(
+                "select: id | from: project_logs('{project_id}') | filter: {filter}"
+            ))
+            .unwrap();
+            let out = store.query(org, &query).await.unwrap();
+            let mut ids: Vec<String> = out
+                .rows
+                .iter()
+                .map(|r| {
+                    serde_json::from_str::<Value>(r).unwrap()["id"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
+                .collect();
+            ids.sort();
+            assert_eq!(ids, expected, "{filter}");
+        }
+        let page = store
+            .fetch_rows(
+                org,
+                object,
+                PageRequest {
+                    limit: 1,
+                    cursor: None,
+                    as_of: None,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.rows.len(), 1);
+        store.shutdown().await;
+    }
+
+    fn seqs(c: &Connection, kind: IdKind, key: i64) -> Vec<i64> {
+        let mut v: Vec<i64> = c
+            .prepare(&kind.seqs_sql("?1"))
+            .unwrap()
+            .query_map([key], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn keys_are_found_in_either_tier_until_removed() {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(
+            "CREATE TABLE spans (seq INTEGER PRIMARY KEY, row_key INTEGER NOT NULL, span_key INTEGER);
+             CREATE INDEX spans_by_row ON spans (row_key);
+             CREATE INDEX spans_by_span ON spans (span_key);
+             INSERT INTO spans VALUES (1, 10, 100), (2, 20, NULL);",
+        )
+        .unwrap();
+        c.execute_batch(SCHEMA).unwrap();
+        assert_eq!(seqs(&c, IdKind::Row, 10), [1]);
+        assert_eq!(seqs(&c, IdKind::Span, 100), [1]);
+        add(&c, IdKind::Row, 30, 3).unwrap();
+        add(&c, IdKind::Row, 10, 4).unwrap();
+        assert_eq!(recent_rows(&c).unwrap(), 2);
+        assert_eq!(seqs(&c, IdKind::Row, 10), [1, 4]);
+        merge(&c).unwrap();
+        assert_eq!(recent_rows(&c).unwrap(), 0);
+        assert_eq!(seqs(&c, IdKind::Row, 10), [1, 4]);
+        assert_eq!(seqs(&c, IdKind::Row, 30), [3]);
+        remove(&c, IdKind::Row, 10, 1).unwrap();
+        add(&c, IdKind::Span, 200, 2).unwrap();
+        remove(&c, IdKind::Span, 200, 2).unwrap();
+        assert_eq!(seqs(&c, IdKind::Row, 10), [4]);
+        assert!(seqs(&c, IdKind::Span, 200).is_empty());
+        let json = c
+            .prepare(&IdKind::Row.seqs_in_json_sql("?1"))
+            .unwrap()
+            .query_map(["[30, 20, 99]"], |r| r.get::<_, i64>(0))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        assert_eq!(json.len(), 2);
+    }
+}
