@@ -21,15 +21,23 @@ pub fn preview(value: &Value) -> Option<String> {
     Some(one_line(&text))
 }
 
-/// [`preview`] of a value given as JSON text. Of a list of messages (or an object with one
-/// under `messages`) only the last message is parsed into a value; the rest is only scanned.
+/// [`preview`] of a value given as JSON text (valid JSON: payloads are checked at ingest). Of
+/// a list of messages (or an object with one under `messages`) only the last message is parsed
+/// into a value: it is found by scanning back from the end of the list.
 pub fn preview_json(json: &str) -> Option<String> {
     let whole = || serde_json::from_str::<Value>(json).ok();
     let last_message = match json.as_bytes().first()? {
-        b'[' => last_item(json),
+        b'[' => last_element(json).and_then(|t| serde_json::from_str::<Value>(t).ok()),
         b'{' => serde_json::from_str::<HashMap<String, &RawValue>>(json)
             .ok()
-            .and_then(|map| last_item(map.get("messages")?.get())),
+            .and_then(|map| last_element(map.get("messages")?.get()))
+            .and_then(|t| serde_json::from_str::<Value>(t).ok()),
+        // A string is decoded once, not copied again.
+        b'"' => {
+            return serde_json::from_str::<String>(json)
+                .ok()
+                .map(|s| one_line(&s));
+        }
         _ => return preview(&whole()?),
     };
     match last_message.as_ref().and_then(message_text) {
@@ -38,21 +46,65 @@ pub fn preview_json(json: &str) -> Option<String> {
     }
 }
 
-/// The last item of a JSON list given as text, parsed.
-fn last_item(json: &str) -> Option<Value> {
-    let items: Vec<&RawValue> = serde_json::from_str(json).ok()?;
-    serde_json::from_str(items.last()?.get()).ok()
+/// The text of the last element of a JSON array given as valid JSON text, found by scanning
+/// back from the end: brackets count only outside strings, and a quote delimits a string
+/// unless an odd number of backslashes comes before it. `None` for an empty array or text
+/// that is not an array.
+fn last_element(json: &str) -> Option<&str> {
+    let b = json.as_bytes();
+    let trimmed = json.trim_end();
+    let close = trimmed.len().checked_sub(1)?;
+    if b.get(close) != Some(&b']') {
+        return None;
+    }
+    let end = json[..close].trim_end().len();
+    let (mut depth, mut in_string) = (0usize, false);
+    let mut i = end;
+    while i > 0 {
+        i -= 1;
+        match b[i] {
+            b'"' => {
+                let backslashes = b[..i].iter().rev().take_while(|&&c| c == b'\\').count();
+                if backslashes % 2 == 0 {
+                    in_string = !in_string;
+                }
+                // Step over the backslashes: each is looked at once.
+                i -= backslashes;
+            }
+            _ if in_string => {}
+            b'}' | b']' => depth += 1,
+            b'{' | b'[' if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(&json[i..end]);
+                }
+            }
+            // The list's own `[`: the last element is its only one (or there is none).
+            b'[' => return Some(json[i + 1..end].trim()).filter(|t| !t.is_empty()),
+            b',' if depth == 0 => return Some(json[i + 1..end].trim()),
+            _ => {}
+        }
+    }
+    None
 }
 
-/// The text as one line of at most [`PREVIEW_CHARS`] characters.
+/// The text as one line of at most [`PREVIEW_CHARS`] characters: runs of whitespace become
+/// one space, and only the head of a long text is looked at.
 fn one_line(text: &str) -> String {
-    // Only the head of a long text can reach the preview; don't walk the rest.
-    let head = match text.char_indices().nth(PREVIEW_CHARS * 4) {
-        Some((cut, _)) => &text[..cut],
-        None => text,
-    };
-    let one_line: String = head.split_whitespace().collect::<Vec<_>>().join(" ");
-    truncate_chars(&one_line, PREVIEW_CHARS)
+    let mut out = String::with_capacity(text.len().min(PREVIEW_CHARS * 4));
+    let mut chars = 0;
+    for word in text.split_whitespace() {
+        let space = (!out.is_empty()).then_some(' ');
+        for c in space.into_iter().chain(word.chars()) {
+            if chars == PREVIEW_CHARS {
+                out.push('…');
+                return out;
+            }
+            out.push(c);
+            chars += 1;
+        }
+    }
+    out
 }
 
 /// A list of chat messages (or OpenAI choices), or an object holding one under `messages`.
@@ -78,13 +130,6 @@ fn message_text(last: &Value) -> Option<String> {
             (!texts.is_empty()).then(|| texts.join(" "))
         }
         _ => None,
-    }
-}
-
-fn truncate_chars(s: &str, max: usize) -> String {
-    match s.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &s[..cut]),
-        None => s.to_owned(),
     }
 }
 
@@ -120,6 +165,40 @@ mod tests {
                 assert_eq!(preview_json(text.trim()), preview(&value), "{text}");
             }
         }
+        // The last element of a list is found by scanning back, through strings that hold
+        // brackets, commas, quotes and backslashes.
+        for list in [
+            json!([{"role": "user", "content": "a [b], {c}"}, {"role": "user", "content": "x \\\" ] , { \\"}]),
+            json!([{"role": "user", "content": "only"}]),
+            json!([1, {"role": "user", "content": [{"type": "text", "text": "]}"}]}]),
+            json!(["s", "\\"]),
+            json!([[1, 2], [3]]),
+        ] {
+            let text = list.to_string();
+            assert_eq!(preview_json(&text), preview(&list), "{text}");
+            let last = list.as_array().unwrap().last().unwrap();
+            assert_eq!(
+                last_element(&text)
+                    .map(|t| serde_json::from_str::<Value>(t).unwrap())
+                    .as_ref(),
+                Some(last)
+            );
+            let pretty = serde_json::to_string_pretty(&list).unwrap();
+            assert_eq!(
+                last_element(&pretty)
+                    .map(|t| serde_json::from_str::<Value>(t).unwrap())
+                    .as_ref(),
+                Some(last)
+            );
+        }
+        assert_eq!(last_element("[]"), None);
+        assert_eq!(last_element("[ ]"), None);
+        assert_eq!(last_element("{}"), None);
+        // Exactly the preview length: no ellipsis; one more character: cut, with one.
+        let exact = "a".repeat(PREVIEW_CHARS);
+        assert_eq!(one_line(&exact), exact);
+        assert_eq!(one_line(&format!("{exact} b")), format!("{exact}…"));
+        assert_eq!(one_line("  a \n\t b  "), "a b");
         let long = "日本語".repeat(100);
         assert_eq!(
             preview(&json!(long)).unwrap().chars().count(),

@@ -188,10 +188,7 @@ mod tests {
                 got.map(|r| r.to_event_value()["output"].clone()),
                 Some(json!(i))
             );
-            let span = store
-                .get_span(org, object, &format!("s{i}"))
-                .await
-                .unwrap();
+            let span = store.get_span(org, object, &format!("s{i}")).await.unwrap();
             assert_eq!(span.map(|r| r.id), Some(format!("r{i}")));
         }
         assert!(store.get_row(org, object, "r3").await.unwrap().is_none());
