@@ -62,6 +62,32 @@ async fn inputs(store: &SqliteStore, org: &str, object: &ObjectRef) -> Vec<(Stri
     out
 }
 
+/// A `--sync full` store in `dir`, with an org and a project (created or found).
+async fn open_with_project(
+    dir: &std::path::Path,
+) -> (
+    SqliteStore,
+    spanloom_model::Org,
+    spanloom_model::Project,
+    ObjectRef,
+) {
+    let store = open(dir, Synchronous::Full);
+    let org = store.get_or_create_org("o").await.expect("org");
+    let project = store
+        .create_or_get_project(&org.id, "p", None)
+        .await
+        .expect("project");
+    let object = ObjectRef::project_logs(project.id.clone());
+    (store, org, project, object)
+}
+
+/// What `inputs` gives for rows with these ids.
+fn expected_inputs(ids: &[&str]) -> Vec<(String, String)> {
+    ids.iter()
+        .map(|id| ((*id).to_owned(), message(id)))
+        .collect()
+}
+
 /// Blob values stored as payload log locators, and as anything else.
 fn blob_forms(dir: &std::path::Path) -> (i64, i64) {
     let conn = rusqlite::Connection::open(dir.join("spanloom.db")).expect("db");
@@ -77,13 +103,7 @@ fn blob_forms(dir: &std::path::Path) -> (i64, i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_writes_to_the_log_and_normal_reads_it() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = open(dir.path(), Synchronous::Full);
-    let org = store.get_or_create_org("o").await.expect("org");
-    let project = store
-        .create_or_get_project(&org.id, "p", None)
-        .await
-        .expect("project");
-    let object = ObjectRef::project_logs(project.id.clone());
+    let (store, org, project, object) = open_with_project(dir.path()).await;
     store
         .write(&org.id, rows(&project.id, &["a", "b"]))
         .await
@@ -99,10 +119,7 @@ async fn full_writes_to_the_log_and_normal_reads_it() {
         .write(&org.id, rows(&project.id, &["c"]))
         .await
         .expect("write");
-    let expected: Vec<(String, String)> = ["a", "b", "c"]
-        .iter()
-        .map(|id| ((*id).to_owned(), message(id)))
-        .collect();
+    let expected = expected_inputs(&["a", "b", "c"]);
     assert_eq!(inputs(&store, &org.id, &object).await, expected);
     store.shutdown().await;
     drop(store);
@@ -127,13 +144,7 @@ async fn full_writes_to_the_log_and_normal_reads_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_store_beside_the_appender_writes_inline() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = open(dir.path(), Synchronous::Full);
-    let org = server.get_or_create_org("o").await.expect("org");
-    let project = server
-        .create_or_get_project(&org.id, "p", None)
-        .await
-        .expect("project");
-    let object = ObjectRef::project_logs(project.id.clone());
+    let (server, org, project, object) = open_with_project(dir.path()).await;
     server
         .write(&org.id, rows(&project.id, &["a"]))
         .await
@@ -147,10 +158,7 @@ async fn a_second_store_beside_the_appender_writes_inline() {
         .write(&org.id, rows(&project.id, &["c"]))
         .await
         .expect("write after");
-    let expected: Vec<(String, String)> = ["a", "b", "c"]
-        .iter()
-        .map(|id| ((*id).to_owned(), message(id)))
-        .collect();
+    let expected = expected_inputs(&["a", "b", "c"]);
     assert_eq!(inputs(&server, &org.id, &object).await, expected);
     assert_eq!(inputs(&command, &org.id, &object).await, expected);
     assert_eq!(blob_forms(dir.path()), (2, 1));
