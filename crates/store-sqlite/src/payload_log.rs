@@ -2,7 +2,7 @@
 //!
 //! A payload is most of a span's bytes. Stored in SQLite, every byte is written twice (WAL
 //! frame, then checkpoint into the database file), checksummed per frame, and split over
-//! B-tree overflow pages. Here it is written once, with one `write` per value, and the
+//! B-tree overflow pages. Here it is written once, with one `write` per group commit, and the
 //! database keeps only its location: `blobs.data` holds an INTEGER (see [`Locator`]) instead
 //! of the text or the LZ4 block.
 //!
@@ -13,7 +13,7 @@
 //! never wrong data.
 //!
 //! Files: `<data dir>/payloads/<segment number, 8 digits>.log`, a new one after
-//! [`SEGMENT_LIMIT`] bytes.
+//! [`SEGMENT_LIMIT`] bytes, and `append.lock`, held by the one process that appends.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -269,6 +269,11 @@ impl PayloadLog {
             file.read_exact_at(&mut header, offset)
                 .map_err(|_| damaged("no record header there"))?;
             let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+            // A damaged length must not allocate more than the file could hold.
+            let file_len = file.metadata().map_or(0, |m| m.len());
+            if offset + (HEADER + len) as u64 > file_len {
+                return Err(damaged("shorter than its header says"));
+            }
             let mut bytes = vec![0u8; len];
             file.read_exact_at(&mut bytes, offset + HEADER as u64)
                 .map_err(|_| damaged("shorter than its header says"))?;
@@ -402,6 +407,10 @@ mod tests {
         assert!(err.contains("checksum mismatch"), "{err}");
         let err = log.read(at + 1_000).unwrap_err().to_string();
         assert!(err.contains("damaged"), "{err}");
+        // A length that says 4 GiB is refused before anything is allocated for it.
+        file.write_all_at(&u32::MAX.to_le_bytes(), 0).unwrap();
+        let err = log.read(at).unwrap_err().to_string();
+        assert!(err.contains("shorter than its header says"), "{err}");
         let err = log.read(5 << OFFSET_BITS).unwrap_err().to_string();
         assert!(err.contains("00000005.log"), "{err}");
     }
