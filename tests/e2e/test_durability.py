@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+import subprocess
 import threading
 import time
 import uuid
 
 import requests
-from spanloom_server import Client
+from spanloom_server import Client, binary
 
 
 def content(row_id: str) -> str:
@@ -145,3 +147,32 @@ def test_overload_answers_503_with_retry_after_and_loses_nothing(fresh_server):
     refused = {rid for status, _, ids in results if status == 503 for rid in ids}
     assert acked <= stored and not (refused & stored)
     assert srv.alive()
+
+
+def test_commands_beside_a_running_server_leave_the_database_intact(fresh_server):
+    """`spanloom keys create` and `renormalize` open the same database while the server writes:
+    every process may write the WAL, so none may write into it outside SQLite's locks."""
+    srv = fresh_server()
+    client = Client(srv.url, srv.admin_key)
+    project = client.project("beside")
+    stop = threading.Event()
+    threads, acked, errors = sustained_ingest(srv.url, srv.admin_key, project, stop, clients=4)
+    try:
+        for n in range(30):
+            data = ["--data-dir", str(srv.data_dir)]
+            for args in (["keys", *data, "create", "--name", f"k{n}"], ["renormalize", *data, "--project", "beside"]):
+                r = subprocess.run([str(binary()), *args], capture_output=True, text=True, timeout=60)
+                assert r.returncode == 0, r.stderr
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(15)
+    assert not errors, errors[:5]
+    assert srv.terminate(30) == 0, srv.stderr()
+    db = sqlite3.connect(srv.data_dir / "spanloom.db")
+    assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    db.close()
+    again = fresh_server(data_dir=srv.data_dir)
+    stored = {e["id"] for e in Client(again.url, again.admin_key).fetch_all("project_logs", project, limit=1000)}
+    acknowledged = {rid for ids in acked for rid in ids}
+    assert acknowledged and not acknowledged - stored

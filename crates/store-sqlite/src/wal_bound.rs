@@ -121,10 +121,13 @@ impl WalBound {
 
     /// Keeps a growing WAL file [`GROW_AHEAD_BYTES`] longer than its frames in use, up to
     /// the most the frames may reach (twice the limit), by appending zeros; called between
-    /// groups, on the writer's thread, which is the only one that writes the WAL (so nothing
-    /// is written where SQLite is writing). Only ever appends past the file's end, and only
-    /// once SQLite has written the header. A failure only leaves the WAL to grow as before.
-    pub(crate) fn grow_ahead(&mut self) {
+    /// groups, on the writer's thread. Only ever appends past the file's end, only once SQLite
+    /// has written the header, and only while holding the WAL's write lock (an open write
+    /// transaction, rolled back after): another process on the same database (`spanloom
+    /// renormalize` or `keys` beside a running server) may append frames too, and zeros
+    /// written over frames it just appended corrupted the database. A failure, or a lock held
+    /// elsewhere, only leaves the WAL to grow as before.
+    pub(crate) fn grow_ahead(&mut self, conn: &Connection) {
         let cap = u64::try_from(self.limit_bytes.saturating_mul(2)).unwrap_or(u64::MAX);
         let frames = u64::try_from(self.progress.frames.load(Ordering::Relaxed)).unwrap_or(0);
         let frame_bytes = u64::try_from(self.frame_bytes).unwrap_or(0);
@@ -142,6 +145,22 @@ impl WalBound {
             return;
         };
         if len < WAL_HEADER_BYTES || len < used || len >= cap || len >= used + GROW_AHEAD_BYTES {
+            return;
+        }
+        // No frame is appended by anyone while this transaction holds the write lock; the
+        // length read under it is the real end of the frames.
+        // Held elsewhere: skip this time rather than wait.
+        let _ = conn.busy_timeout(Duration::ZERO);
+        let lock =
+            rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate);
+        let _ = conn.busy_timeout(self.busy_timeout);
+        let Ok(_lock) = lock else {
+            return;
+        };
+        let Ok(len) = file.metadata().map(|m| m.len()) else {
+            return;
+        };
+        if len >= cap || len >= used + GROW_AHEAD_BYTES {
             return;
         }
         let end = (len + GROW_CHUNK_BYTES).min(cap);

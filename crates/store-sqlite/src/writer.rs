@@ -249,7 +249,7 @@ impl Writer {
             self.commit_group(group);
             self.merge_keys_if_due();
             self.wal.enforce(&mut self.conn, receiver.is_empty());
-            self.wal.grow_ahead();
+            self.wal.grow_ahead(&self.conn);
         }
         self.syncer.stop();
         tracing::info!("writer drained its queue and stopped");
