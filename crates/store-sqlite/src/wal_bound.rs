@@ -18,6 +18,8 @@
 //! to that zeroing. Filling 16 MiB at once and writing the frames over it costs the writer
 //! about half as much. SQLite never reads past its last valid frame (zeros fail the frame
 //! check), so the extra bytes are as harmless as the stale frames a restarted WAL leaves.
+//! The zeros are written only under the WAL's write lock, since another process on the same
+//! database (`spanloom keys` or `renormalize` beside a running server) appends frames too.
 
 use rusqlite::Connection;
 use std::fs::File;
