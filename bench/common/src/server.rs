@@ -331,17 +331,5 @@ pub fn stderr_tail(path: &Path, n: usize) -> String {
 
 /// Total size in bytes of the regular files below `path`.
 pub fn dir_bytes(path: &Path) -> anyhow::Result<u64> {
-    let mut total = 0;
-    for entry in
-        std::fs::read_dir(path).with_context(|| format!("cannot list {}", path.display()))?
-    {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        if meta.is_dir() {
-            total += dir_bytes(&entry.path())?;
-        } else if meta.is_file() {
-            total += meta.len();
-        }
-    }
-    Ok(total)
+    Ok(file_sizes(path)?.iter().map(|(_, bytes)| bytes).sum())
 }

@@ -71,20 +71,28 @@ DROP INDEX spans_by_span;
 
 /// Records the key of a new row's id.
 pub(crate) fn add(c: &Connection, kind: IdKind, key: i64, seq: i64) -> rusqlite::Result<()> {
-    let (_, recent) = kind.tables();
-    c.prepare_cached(&format!(
-        "INSERT OR IGNORE INTO {recent} (key, seq) VALUES (?1, ?2)"
-    ))?
-    .execute(params![key, seq])?;
+    let sql = match kind {
+        IdKind::Row => "INSERT OR IGNORE INTO row_keys_recent (key, seq) VALUES (?1, ?2)",
+        IdKind::Span => "INSERT OR IGNORE INTO span_keys_recent (key, seq) VALUES (?1, ?2)",
+    };
+    c.prepare_cached(sql)?.execute(params![key, seq])?;
     Ok(())
 }
 
 /// Forgets the key of a row's id (the row is deleted, or its id changed).
 pub(crate) fn remove(c: &Connection, kind: IdKind, key: i64, seq: i64) -> rusqlite::Result<()> {
-    let (main, recent) = kind.tables();
-    for table in [main, recent] {
-        c.prepare_cached(&format!("DELETE FROM {table} WHERE key = ?1 AND seq = ?2"))?
-            .execute(params![key, seq])?;
+    let sqls = match kind {
+        IdKind::Row => [
+            "DELETE FROM row_keys WHERE key = ?1 AND seq = ?2",
+            "DELETE FROM row_keys_recent WHERE key = ?1 AND seq = ?2",
+        ],
+        IdKind::Span => [
+            "DELETE FROM span_keys WHERE key = ?1 AND seq = ?2",
+            "DELETE FROM span_keys_recent WHERE key = ?1 AND seq = ?2",
+        ],
+    };
+    for sql in sqls {
+        c.prepare_cached(sql)?.execute(params![key, seq])?;
     }
     Ok(())
 }

@@ -16,7 +16,6 @@
 //! [`SEGMENT_LIMIT`] bytes, and `append.lock`, held by the one process that appends.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -201,29 +200,16 @@ impl PayloadLog {
         if tail.pending.is_empty() {
             return Ok(());
         }
-        let written = (&*tail.file).write_all(&tail.pending);
-        // On failure the file may hold part of them: later records go after that part, and
-        // the lost ones were never committed (the sync that failed comes before the commit).
-        let file_len = tail.file.metadata().map(|m| m.len());
-        match (written, file_len) {
-            (Ok(()), _) => tail.len += tail.pending.len() as u64,
-            (Err(source), Ok(len)) => {
-                tail.len = len;
-                tail.pending.clear();
-                return Err(LogError::Io {
-                    path: self.path(tail.segment),
-                    source,
-                });
-            }
-            (Err(source), Err(_)) => {
-                tail.pending.clear();
-                return Err(LogError::Io {
-                    path: self.path(tail.segment),
-                    source,
-                });
-            }
-        }
+        // At the offset the locators were given for, not at the file's end: a failed write
+        // may have left part of its records, which the next write then covers.
+        let written = tail.file.write_all_at(&tail.pending, tail.len);
+        let size = tail.pending.len() as u64;
         tail.pending.clear();
+        written.map_err(|source| LogError::Io {
+            path: self.path(tail.segment),
+            source,
+        })?;
+        tail.len += size;
         tail.dirty = true;
         Ok(())
     }
@@ -268,7 +254,7 @@ impl PayloadLog {
             let file = self.segment(segment)?;
             file.read_exact_at(&mut header, offset)
                 .map_err(|_| damaged("no record header there"))?;
-            let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+            let len = record_len(&header);
             // A damaged length must not allocate more than the file could hold.
             let file_len = file.metadata().map_or(0, |m| m.len());
             if offset + (HEADER + len) as u64 > file_len {
@@ -300,8 +286,10 @@ impl PayloadLog {
         let record = || {
             let rest = tail.pending.get(start..)?;
             let header: [u8; HEADER] = rest.get(..HEADER)?.try_into().ok()?;
-            let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
-            Some((header, rest.get(HEADER..HEADER + len)?.to_vec()))
+            Some((
+                header,
+                rest.get(HEADER..HEADER + record_len(&header))?.to_vec(),
+            ))
         };
         Some(record())
     }
@@ -322,6 +310,11 @@ impl PayloadLog {
     }
 }
 
+/// The length a record header gives.
+fn record_len(header: &[u8; HEADER]) -> usize {
+    u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize
+}
+
 fn segment_path(dir: &Path, segment: u32) -> PathBuf {
     dir.join(format!("{segment:08}.log"))
 }
@@ -337,8 +330,9 @@ fn open_tail(dir: &Path, segment: u32) -> Result<(Arc<File>, u64), LogError> {
     let existed = path.exists();
     let file = OpenOptions::new()
         .read(true)
-        .append(true)
+        .write(true)
         .create(true)
+        .truncate(false)
         .open(&path)
         .map_err(io)?;
     if !existed {
@@ -420,6 +414,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = PayloadLog::open(dir.path(), true).unwrap();
         let first = log.append(b"a").unwrap();
+        log.sync().unwrap();
+        // As if the segment were nearly full.
         log.tail.as_ref().unwrap().lock().unwrap().len = SEGMENT_LIMIT - 4;
         let second = log.append(b"spills over").unwrap();
         assert_eq!(second >> OFFSET_BITS, 1);

@@ -197,6 +197,18 @@ struct Writer {
     keys_merged_at: i64,
 }
 
+/// The stored state of a row, found by its id's key (`?4`) in both key tiers. Built once:
+/// the writer looks up every row it writes.
+static EXISTING_ROW_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    "SELECT seq, data, has_base, base_hash, root_span_id, payload_mask, object_mask, input_preview, output_preview,
+                    input_blob, output_blob, expected_blob, span_id, start_key,
+                    start, \"end\", model, is_root, is_error, prompt_tokens, completion_tokens, tokens, cost,
+                    otel_blob, fields, tags IS NOT NULL
+             FROM spans
+             WHERE seq IN (ROW_SEQS) AND kind = ?1 AND object_id = ?2 AND row_id = ?3"
+        .replace("ROW_SEQS", &IdKind::Row.seqs_sql("?4"))
+});
+
 /// The largest `spans.seq` (0 with no rows).
 fn newest_seq(c: &Connection) -> rusqlite::Result<i64> {
     c.query_row("SELECT coalesce(max(seq), 0) FROM spans", [], |r| r.get(0))
@@ -538,15 +550,7 @@ fn apply_row(
     }
 
     let existing = tx
-        .prepare_cached(
-            &"SELECT seq, data, has_base, base_hash, root_span_id, payload_mask, object_mask, input_preview, output_preview,
-                    input_blob, output_blob, expected_blob, span_id, start_key,
-                    start, \"end\", model, is_root, is_error, prompt_tokens, completion_tokens, tokens, cost,
-                    otel_blob, fields, tags IS NOT NULL
-             FROM spans
-             WHERE seq IN (ROW_SEQS) AND kind = ?1 AND object_id = ?2 AND row_id = ?3"
-                .replace("ROW_SEQS", &IdKind::Row.seqs_sql("?4")),
-        )?
+        .prepare_cached(&EXISTING_ROW_SQL)?
         .query_row(params![kind, object_id, row_id, row_key], |r| {
             Ok(ExistingRow {
                 seq: r.get(0)?,
@@ -561,7 +565,11 @@ fn apply_row(
                 span_id: r.get(12)?,
                 start_key: r.get(13)?,
                 contribution: contribution(
-                    r.get(14)?, r.get(15)?, r.get(16)?, r.get(17)?, r.get(18)?,
+                    r.get(14)?,
+                    r.get(15)?,
+                    r.get(16)?,
+                    r.get(17)?,
+                    r.get(18)?,
                     [r.get(19)?, r.get(20)?, r.get(21)?, r.get(22)?],
                 ),
                 fields: r.get(24)?,
