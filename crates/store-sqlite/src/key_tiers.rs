@@ -1,16 +1,19 @@
-//! The id lookups of `spans` (by row id and by span id), kept in two tiers per id kind.
+//! The id lookups of `spans` (by row id, span id and root span id) and of `traces` (by root
+//! span id), kept in two tiers per id kind.
 //!
 //! Ids are random, so an index of them takes each new row to a random leaf page: a commit of
-//! a few hundred rows dirtied nearly every page of both indexes (half of the pages each commit
-//! wrote on the ingest benchmark, and a share that grows with the store: at a million spans
-//! every new row is a page of its own, twice). New keys go to a small *recent* table instead,
-//! whose few pages a commit rewrites anyway; once it holds [`RECENT_LIMIT`] keys, the writer
-//! moves them into the *main* table in key order, which touches each main page once for the
-//! whole batch. A lookup reads both tiers (two short b-tree descents).
+//! a few hundred rows dirtied nearly every page of such an index (on the ingest benchmark,
+//! the two trace indexes alone were a third of the pages each commit wrote, and the share
+//! grows with the store: at a million spans every new row is a page of its own, per index).
+//! New keys go to a small *recent* table instead, whose few pages a commit rewrites anyway;
+//! once it holds [`RECENT_LIMIT`] keys, the writer moves them into the *main* table in key
+//! order, which touches each main page once for the whole batch. A lookup reads both tiers
+//! (two short b-tree descents).
 //!
-//! Tables (`key` is the id's `id_keys::id_key`, `seq` the row's `spans.seq`):
-//! `row_keys` / `row_keys_recent` for `spans.row_id`, `span_keys` / `span_keys_recent` for
-//! `spans.span_id`.
+//! Tables (`key` is the id's `id_keys::id_key`, `seq` the row's `spans.seq`, or for
+//! summaries `traces.id`): `row_keys` / `row_keys_recent` for `spans.row_id`, `span_keys` /
+//! `span_keys_recent` for `spans.span_id`, `trace_keys` / `trace_keys_recent` for
+//! `spans.root_span_id`, `summary_keys` / `summary_keys_recent` for `traces.root_span_id`.
 
 use rusqlite::{Connection, params};
 #[cfg(test)]
@@ -21,25 +24,35 @@ use serde_json::Value;
 /// move, which rewrites the main tier, is rare. (Small in unit tests, so they see moves.)
 pub(crate) const RECENT_LIMIT: i64 = if cfg!(test) { 40 } else { 8_192 };
 
-/// Which id of a row.
+/// Which id of which row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum IdKind {
     /// `spans.row_id` (`id` in rows).
     Row,
     /// `spans.span_id`.
     Span,
+    /// `spans.root_span_id`: the spans of a trace.
+    Trace,
+    /// `traces.root_span_id`: a trace's summary (the `seq` is `traces.id`).
+    Summary,
 }
 
 impl IdKind {
+    /// Every kind, in the order a move handles them.
+    const ALL: [IdKind; 4] = [IdKind::Row, IdKind::Span, IdKind::Trace, IdKind::Summary];
+
     /// The main and recent tables.
     const fn tables(self) -> (&'static str, &'static str) {
         match self {
             IdKind::Row => ("row_keys", "row_keys_recent"),
             IdKind::Span => ("span_keys", "span_keys_recent"),
+            IdKind::Trace => ("trace_keys", "trace_keys_recent"),
+            IdKind::Summary => ("summary_keys", "summary_keys_recent"),
         }
     }
 
-    /// SQL that gives the `seq` of every row whose id has the key `?{param}`, from both tiers.
+    /// SQL that gives the `seq` of every row whose id has the key `{param}` (a parameter or
+    /// a column of an outer query), from both tiers.
     pub(crate) fn seqs_sql(self, param: &str) -> String {
         let (main, recent) = self.tables();
         format!(
@@ -69,11 +82,25 @@ DROP INDEX spans_by_row;
 DROP INDEX spans_by_span;
 ";
 
+/// The tiers of the trace lookups, filled from the rows stored so far (schema version 8).
+pub(crate) const TRACE_SCHEMA: &str = "
+CREATE TABLE trace_keys (key INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, seq)) WITHOUT ROWID;
+CREATE TABLE trace_keys_recent (key INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, seq)) WITHOUT ROWID;
+CREATE TABLE summary_keys (key INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, seq)) WITHOUT ROWID;
+CREATE TABLE summary_keys_recent (key INTEGER NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (key, seq)) WITHOUT ROWID;
+INSERT INTO trace_keys (key, seq) SELECT trace_key, seq FROM spans WHERE trace_key IS NOT NULL ORDER BY trace_key, seq;
+INSERT INTO summary_keys (key, seq) SELECT trace_key, id FROM traces ORDER BY trace_key, id;
+DROP INDEX spans_by_trace;
+DROP INDEX traces_by_key;
+";
+
 /// Records the key of a new row's id.
 pub(crate) fn add(c: &Connection, kind: IdKind, key: i64, seq: i64) -> rusqlite::Result<()> {
     let sql = match kind {
         IdKind::Row => "INSERT OR IGNORE INTO row_keys_recent (key, seq) VALUES (?1, ?2)",
         IdKind::Span => "INSERT OR IGNORE INTO span_keys_recent (key, seq) VALUES (?1, ?2)",
+        IdKind::Trace => "INSERT OR IGNORE INTO trace_keys_recent (key, seq) VALUES (?1, ?2)",
+        IdKind::Summary => "INSERT OR IGNORE INTO summary_keys_recent (key, seq) VALUES (?1, ?2)",
     };
     c.prepare_cached(sql)?.execute(params![key, seq])?;
     Ok(())
@@ -90,6 +117,14 @@ pub(crate) fn remove(c: &Connection, kind: IdKind, key: i64, seq: i64) -> rusqli
             "DELETE FROM span_keys WHERE key = ?1 AND seq = ?2",
             "DELETE FROM span_keys_recent WHERE key = ?1 AND seq = ?2",
         ],
+        IdKind::Trace => [
+            "DELETE FROM trace_keys WHERE key = ?1 AND seq = ?2",
+            "DELETE FROM trace_keys_recent WHERE key = ?1 AND seq = ?2",
+        ],
+        IdKind::Summary => [
+            "DELETE FROM summary_keys WHERE key = ?1 AND seq = ?2",
+            "DELETE FROM summary_keys_recent WHERE key = ?1 AND seq = ?2",
+        ],
     };
     for sql in sqls {
         c.prepare_cached(sql)?.execute(params![key, seq])?;
@@ -104,7 +139,7 @@ pub(crate) fn recent_rows(c: &Connection) -> rusqlite::Result<i64> {
 
 /// Moves every recent key into its main tier, in key order (in the caller's transaction).
 pub(crate) fn merge(c: &Connection) -> rusqlite::Result<()> {
-    for kind in [IdKind::Row, IdKind::Span] {
+    for kind in IdKind::ALL {
         let (main, recent) = kind.tables();
         c.execute_batch(&format!(
             "INSERT OR IGNORE INTO {main} (key, seq) SELECT key, seq FROM {recent} ORDER BY key, seq;
@@ -165,9 +200,9 @@ mod tests {
         let delete =
             json!({"id": "r3", "project_id": project.id, "log_id": "g", "_object_delete": true});
         store.write(&org.id, write(vec![delete])).await.unwrap();
-        // A replace that moves a row to another span id.
+        // A replace that moves a row to another span id and another trace.
         let moved = json!({"id": "r5", "project_id": project.id, "log_id": "g", "span_id": "moved",
-                           "root_span_id": "t1"});
+                           "root_span_id": "t0"});
         store.write(&org.id, write(vec![moved])).await.unwrap();
         let main: i64 = {
             let c = Connection::open(dir.path().join("spanloom.db")).unwrap();
@@ -199,19 +234,41 @@ mod tests {
             let span = store.get_span(org, object, &format!("s{i}")).await.unwrap();
             assert_eq!(span.map(|r| r.id), Some(format!("r{i}")));
         }
+        // Traces are read whole through their keys, summaries included.
+        let t0 = store
+            .get_trace(org, object, "t0")
+            .await
+            .unwrap()
+            .expect("t0");
+        let mut ids: Vec<String> = t0.spans.iter().map(|r| r.id.clone()).collect();
+        ids.sort();
+        assert_eq!(ids, ["r0", "r1", "r2", "r4", "r5"]);
+        assert_eq!(t0.summary.span_count, 5);
+        let last = format!("t{}", (total - 1) / 5);
+        let outline = store.get_trace_outline(org, object, &last).await.unwrap();
+        assert_eq!(outline.map(|t| t.spans.len()), Some((total - 1) % 5 + 1));
         assert!(store.get_row(org, object, "r3").await.unwrap().is_none());
         assert!(store.get_span(org, object, "s3").await.unwrap().is_none());
         assert!(store.get_span(org, object, "s5").await.unwrap().is_none());
         let moved = store.get_span(org, object, "moved").await.unwrap();
         assert_eq!(moved.map(|r| r.id), Some("r5".to_owned()));
-        // Each filter alone is answered from the key tiers (no scan).
-        for (filter, expected) in [
-            ("id IN ('r1', 'r3', 'r90')", vec!["r1", "r90"]),
-            ("span_id = 's2'", vec!["r2"]),
-            ("span_id = 'moved'", vec!["r5"]),
+        // Each filter alone is answered from the key tiers (no scan); trace listings find a
+        // matching span's trace by key, or scan traces and look their spans up by key.
+        for (shape, filter, field, expected) in [
+            ("", "id IN ('r1', 'r3', 'r90')", "id", vec!["r1", "r90"]),
+            ("", "span_id = 's2'", "id", vec!["r2"]),
+            ("", "span_id = 'moved'", "id", vec!["r5"]),
+            (
+                "",
+                "root_span_id = 't1'",
+                "id",
+                vec!["r6", "r7", "r8", "r9"],
+            ),
+            (" traces", "span_id = 's7'", "root_span_id", vec!["t1"]),
+            (" traces", "output = 2", "root_span_id", vec!["t0"]),
         ] {
             let query = spanloom_query::parse_text(&format!(
-                "select: id | from: project_logs('{project_id}') | filter: {filter}"
+                "select: {field} | from: project_logs('{project_id}'){shape} | filter: {filter}"
             ))
             .unwrap();
             let out = store.query(org, &query).await.unwrap();
@@ -219,9 +276,9 @@ mod tests {
                 .rows
                 .iter()
                 .map(|r| {
-                    serde_json::from_str::<Value>(r).unwrap()["id"]
+                    serde_json::from_str::<Value>(r).unwrap()[field]
                         .as_str()
-                        .unwrap()
+                        .unwrap_or_default()
                         .to_owned()
                 })
                 .collect();
@@ -260,15 +317,25 @@ mod tests {
     fn keys_are_found_in_either_tier_until_removed() {
         let c = Connection::open_in_memory().unwrap();
         c.execute_batch(
-            "CREATE TABLE spans (seq INTEGER PRIMARY KEY, row_key INTEGER NOT NULL, span_key INTEGER);
+            "CREATE TABLE spans (seq INTEGER PRIMARY KEY, row_key INTEGER NOT NULL, span_key INTEGER,
+                 trace_key INTEGER);
              CREATE INDEX spans_by_row ON spans (row_key);
              CREATE INDEX spans_by_span ON spans (span_key);
-             INSERT INTO spans VALUES (1, 10, 100), (2, 20, NULL);",
+             CREATE INDEX spans_by_trace ON spans (trace_key);
+             CREATE TABLE traces (id INTEGER PRIMARY KEY, trace_key INTEGER NOT NULL);
+             CREATE INDEX traces_by_key ON traces (trace_key);
+             INSERT INTO spans VALUES (1, 10, 100, 1000), (2, 20, NULL, 1000), (3, 21, NULL, NULL);
+             INSERT INTO traces VALUES (5, 1000);",
         )
         .unwrap();
         c.execute_batch(SCHEMA).unwrap();
+        c.execute_batch(TRACE_SCHEMA).unwrap();
         assert_eq!(seqs(&c, IdKind::Row, 10), [1]);
         assert_eq!(seqs(&c, IdKind::Span, 100), [1]);
+        assert_eq!(seqs(&c, IdKind::Trace, 1000), [1, 2]);
+        assert_eq!(seqs(&c, IdKind::Summary, 1000), [5]);
+        add(&c, IdKind::Trace, 1000, 4).unwrap();
+        add(&c, IdKind::Summary, 2000, 6).unwrap();
         add(&c, IdKind::Row, 30, 3).unwrap();
         add(&c, IdKind::Row, 10, 4).unwrap();
         assert_eq!(recent_rows(&c).unwrap(), 2);
@@ -282,6 +349,13 @@ mod tests {
         remove(&c, IdKind::Span, 200, 2).unwrap();
         assert_eq!(seqs(&c, IdKind::Row, 10), [4]);
         assert!(seqs(&c, IdKind::Span, 200).is_empty());
+        // Trace keys moved with the others, and are removed from either tier.
+        assert_eq!(seqs(&c, IdKind::Trace, 1000), [1, 2, 4]);
+        assert_eq!(seqs(&c, IdKind::Summary, 2000), [6]);
+        remove(&c, IdKind::Trace, 1000, 2).unwrap();
+        remove(&c, IdKind::Summary, 2000, 6).unwrap();
+        assert_eq!(seqs(&c, IdKind::Trace, 1000), [1, 4]);
+        assert!(seqs(&c, IdKind::Summary, 2000).is_empty());
         let json = c
             .prepare(&IdKind::Row.seqs_in_json_sql("?1"))
             .unwrap()

@@ -83,18 +83,20 @@ fn page_limit(limit: usize) -> usize {
 fn read_rows(
     c: &Connection,
     object: &ObjectRef,
-    index: Option<&str>,
+    by_seqs: bool,
     filter: &str,
     order: &str,
     limit: usize,
     params: &[&dyn rusqlite::ToSql],
 ) -> StoreResult<Vec<(StoredRow, i64)>> {
-    let indexed_by = index.map_or(String::new(), |i| format!(" INDEXED BY {i}"));
+    // Rows found by their seqs are read by rowid: left to itself, SQLite reads them through
+    // `spans_by_seq` (kind, object_id, seq), one more descent per row.
+    let hint = if by_seqs { " NOT INDEXED" } else { "" };
     let sql = format!(
         "SELECT s.row_id, s.project_id, s.xact_id, s.data, s.seq,
                 sl_blob(bi.data), sl_blob(bo.data), sl_blob(be.data), sl_blob(bt.data)
          FROM (SELECT row_id, project_id, xact_id, data, seq, start_key, input_blob, output_blob, expected_blob, otel_blob
-               FROM spans s{indexed_by} WHERE {filter} ORDER BY {order} LIMIT {limit}) s
+               FROM spans s{hint} WHERE {filter} ORDER BY {order} LIMIT {limit}) s
          LEFT JOIN blobs bi ON bi.id = s.input_blob
          LEFT JOIN blobs bo ON bo.id = s.output_blob
          LEFT JOIN blobs be ON be.id = s.expected_blob
@@ -153,7 +155,7 @@ pub(crate) fn fetch_rows(
     let mut rows = read_rows(
         c,
         object,
-        None,
+        false,
         "s.kind = ?1 AND s.object_id = ?2 AND s.org_id = ?3 AND s.seq > ?4",
         "s.seq",
         limit + 1,
@@ -181,7 +183,7 @@ pub(crate) fn get_row(
     let rows = read_rows(
         c,
         object,
-        None,
+        true,
         &format!(
             "s.seq IN ({}) AND s.kind = ?1 AND s.object_id = ?2 AND s.row_id = ?3 AND s.org_id = ?4",
             IdKind::Row.seqs_sql("?5")
@@ -208,7 +210,7 @@ pub(crate) fn get_span(
     let rows = read_rows(
         c,
         object,
-        None,
+        true,
         &format!(
             "s.seq IN ({}) AND s.kind = ?1 AND s.object_id = ?2 AND s.span_id = ?3 AND s.org_id = ?4",
             IdKind::Span.seqs_sql("?5")
@@ -362,8 +364,11 @@ pub(crate) fn get_trace(
     trace.spans = read_rows(
         c,
         object,
-        Some("spans_by_trace"),
-        "s.trace_key = ?5 AND s.kind = ?1 AND s.object_id = ?2 AND s.root_span_id = ?3 AND s.org_id = ?4",
+        true,
+        &format!(
+            "s.seq IN ({}) AND s.kind = ?1 AND s.object_id = ?2 AND s.root_span_id = ?3 AND s.org_id = ?4",
+            IdKind::Trace.seqs_sql("?5")
+        ),
         "s.start_key, s.seq",
         usize::MAX >> 1,
         params![object.kind.code(), object.id, root, org_id, id_key(root)],
@@ -384,15 +389,15 @@ pub(crate) fn get_trace_outline(
     let Some(mut trace) = get_trace_summary_only(c, org_id, object, root)? else {
         return Ok(None);
     };
-    let mut stmt = c
-        .prepare_cached(
-            "SELECT row_id, project_id, xact_id, data, input_preview, output_preview
-             FROM spans s INDEXED BY spans_by_trace
-             WHERE s.trace_key = ?5 AND s.kind = ?1 AND s.object_id = ?2 AND s.root_span_id = ?3
-               AND s.org_id = ?4
-             ORDER BY s.start_key, s.seq",
-        )
-        .map_err(backend_err)?;
+    let sql = format!(
+        "SELECT row_id, project_id, xact_id, data, input_preview, output_preview
+         FROM spans s NOT INDEXED
+         WHERE s.seq IN ({}) AND s.kind = ?1 AND s.object_id = ?2 AND s.root_span_id = ?3
+           AND s.org_id = ?4
+         ORDER BY s.start_key, s.seq",
+        IdKind::Trace.seqs_sql("?5")
+    );
+    let mut stmt = c.prepare_cached(&sql).map_err(backend_err)?;
     let key = id_key(root);
     let rows = stmt
         .query_map(
@@ -428,8 +433,9 @@ fn get_trace_summary_only(
     root: &str,
 ) -> StoreResult<Option<Trace>> {
     let sql = format!(
-        "SELECT {SUMMARY_COLUMNS} FROM traces INDEXED BY traces_by_key
-         WHERE trace_key = ?5 AND kind = ?1 AND object_id = ?2 AND root_span_id = ?3 AND org_id = ?4"
+        "SELECT {SUMMARY_COLUMNS} FROM traces NOT INDEXED
+         WHERE id IN ({}) AND kind = ?1 AND object_id = ?2 AND root_span_id = ?3 AND org_id = ?4",
+        IdKind::Summary.seqs_sql("?5")
     );
     let summary = c
         .prepare_cached(&sql)

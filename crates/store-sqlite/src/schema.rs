@@ -6,7 +6,7 @@ use crate::id_keys;
 use rusqlite::Connection;
 
 /// The schema version this build writes. Bumped with each migration.
-const SCHEMA_VERSION: i64 = 7;
+const SCHEMA_VERSION: i64 = 8;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE orgs (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created TEXT NOT NULL);
@@ -275,6 +275,9 @@ pub(crate) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     if version < 7 {
         tx.execute_batch(crate::key_tiers::SCHEMA)?;
     }
+    if version < 8 {
+        tx.execute_batch(crate::key_tiers::TRACE_SCHEMA)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()
 }
@@ -403,6 +406,19 @@ mod tests {
             .query_row("SELECT trace_key FROM traces", [], |r| r.get(0))
             .expect("trace");
         assert_eq!(trace_key, id_keys::id_key("trace-a"));
+        // Version 8: the trace's spans and its summary are found through the trace tiers.
+        let by_trace = |kind: crate::key_tiers::IdKind| -> Vec<i64> {
+            let mut stmt = conn.prepare(&kind.seqs_sql("?1")).expect("tier sql");
+            stmt.query_map([id_keys::id_key("trace-a")], |r| r.get(0))
+                .expect("query")
+                .collect::<Result<_, _>>()
+                .expect("seqs")
+        };
+        assert_eq!(by_trace(crate::key_tiers::IdKind::Trace), [7]);
+        let summary_id: i64 = conn
+            .query_row("SELECT id FROM traces", [], |r| r.get(0))
+            .expect("summary");
+        assert_eq!(by_trace(crate::key_tiers::IdKind::Summary), [summary_id]);
         // The deleted row's seq is never handed out again.
         conn.execute(
             "INSERT INTO spans (org_id, kind, object_id, row_id, row_key, project_id, xact_id,

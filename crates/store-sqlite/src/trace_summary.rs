@@ -10,6 +10,7 @@
 //! summarized from those rows' facts alone and inserted, without reading anything back.
 
 use crate::id_keys;
+use crate::key_tiers::{self, IdKind};
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde_json::Value;
 use spanloom_normalize::SpanFacts;
@@ -183,17 +184,14 @@ fn duration(start: Option<f64>, end: Option<f64>) -> Option<f64> {
 type StoredSummary = (i64, Option<f64>, Option<f64>, f64);
 
 /// The stored summary of a trace, if it has one: looked up by the key of its root span id
-/// (`traces_by_key`), then matched on the whole key.
+/// (`key_tiers`), then matched on the whole key.
 fn stored(tx: &Transaction<'_>, key: &TraceKey) -> rusqlite::Result<Option<StoredSummary>> {
     let (kind, object_id, root) = key;
-    tx.prepare_cached(
-        "SELECT id, start, \"end\", start_key FROM traces INDEXED BY traces_by_key
-         WHERE trace_key = ?4 AND kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
-    )?
-    .query_row(params![kind, object_id, root, id_keys::id_key(root)], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-    })
-    .optional()
+    tx.prepare_cached(&sql::STORED)?
+        .query_row(params![kind, object_id, root, id_keys::id_key(root)], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()
 }
 
 /// Adds a delta to a stored summary.
@@ -349,13 +347,7 @@ fn refresh(
     project_id: &str,
 ) -> rusqlite::Result<()> {
     let (kind, object_id, root) = key;
-    let mut stmt = tx.prepare_cached(
-        "SELECT is_error, start, \"end\", prompt_tokens, completion_tokens, tokens, cost, xact_id, is_root, start_key,
-                row_id, span_id, name, span_type, input_preview, output_preview, tags
-         FROM spans INDEXED BY spans_by_trace
-         WHERE trace_key = ?4 AND kind = ?1 AND object_id = ?2 AND root_span_id = ?3
-         ORDER BY start_key, seq",
-    )?;
+    let mut stmt = tx.prepare_cached(&sql::TRACE_SPANS)?;
     let trace_key = id_keys::id_key(root);
     let mut rows = stmt.query(params![kind, object_id, root, trace_key])?;
     let mut summary = Summary::default();
@@ -387,6 +379,7 @@ fn refresh(
         if let Some((id, ..)) = stored {
             tx.prepare_cached("DELETE FROM traces WHERE id = ?1")?
                 .execute([id])?;
+            key_tiers::remove(tx, IdKind::Summary, trace_key, id)?;
         }
         return Ok(());
     }
@@ -438,7 +431,7 @@ fn write_summary(
         Some((id, old)) if old == start_key => {
             let params = values.iter().copied().chain([&id as &dyn rusqlite::ToSql]);
             tx.prepare_cached(&sql::TRACE_UPDATE)?
-                .execute(rusqlite::params_from_iter(params))?
+                .execute(rusqlite::params_from_iter(params))?;
         }
         Some((id, _)) => {
             let params = values
@@ -447,7 +440,7 @@ fn write_summary(
                 .copied()
                 .chain([&id as &dyn rusqlite::ToSql]);
             tx.prepare_cached(&sql::TRACE_UPDATE_WITH_START)?
-                .execute(rusqlite::params_from_iter(params))?
+                .execute(rusqlite::params_from_iter(params))?;
         }
         None => {
             let owner: [&dyn rusqlite::ToSql; 2] = [&org_id, &project_id];
@@ -458,16 +451,38 @@ fn write_summary(
                 .chain(&owner)
                 .copied();
             tx.prepare_cached(&sql::TRACE_INSERT)?
-                .execute(rusqlite::params_from_iter(params))?
+                .execute(rusqlite::params_from_iter(params))?;
+            key_tiers::add(tx, IdKind::Summary, root_key, tx.last_insert_rowid())?;
         }
-    };
+    }
     Ok(())
 }
 
-/// The statements that write `traces` rows.
+/// The statements that read and write `traces` rows.
 mod sql {
+    use crate::key_tiers::IdKind;
     use crate::statements::{insert, update};
     use std::sync::LazyLock;
+
+    /// A trace's stored summary by its key (`?4`), matched on the whole key.
+    pub(super) static STORED: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT id, start, \"end\", start_key FROM traces NOT INDEXED
+             WHERE id IN ({}) AND kind = ?1 AND object_id = ?2 AND root_span_id = ?3",
+            IdKind::Summary.seqs_sql("?4")
+        )
+    });
+    /// The facts of a trace's spans, by its key (`?4`), in the order summaries read them.
+    pub(super) static TRACE_SPANS: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT is_error, start, \"end\", prompt_tokens, completion_tokens, tokens, cost, xact_id,
+                    is_root, start_key, row_id, span_id, name, span_type, input_preview, output_preview, tags
+             FROM spans NOT INDEXED
+             WHERE seq IN ({}) AND kind = ?1 AND object_id = ?2 AND root_span_id = ?3
+             ORDER BY start_key, seq",
+            IdKind::Trace.seqs_sql("?4")
+        )
+    });
 
     /// `traces` summary columns, in the order of the writer's values.
     const TRACE_VALUES: [&str; 17] = [

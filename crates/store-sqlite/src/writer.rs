@@ -204,7 +204,7 @@ static EXISTING_ROW_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(
                     input_blob, output_blob, expected_blob, span_id, start_key,
                     start, \"end\", model, is_root, is_error, prompt_tokens, completion_tokens, tokens, cost,
                     otel_blob, fields, tags IS NOT NULL
-             FROM spans
+             FROM spans NOT INDEXED
              WHERE seq IN (ROW_SEQS) AND kind = ?1 AND object_id = ?2 AND row_id = ?3"
         .replace("ROW_SEQS", &IdKind::Row.seqs_sql("?4"))
 });
@@ -603,6 +603,9 @@ fn apply_row(
             if let Some(key) = id_keys::opt_key(e.span_id.as_deref()) {
                 key_tiers::remove(tx, IdKind::Span, key, e.seq)?;
             }
+            if let Some(key) = id_keys::opt_key(e.root.as_deref()) {
+                key_tiers::remove(tx, IdKind::Trace, key, e.seq)?;
+            }
         }
         return Ok(touched);
     }
@@ -867,6 +870,14 @@ fn apply_row(
                     key_tiers::add(tx, IdKind::Span, new, e.seq)?;
                 }
             }
+            if e.root != facts.root_span_id {
+                if let Some(old) = id_keys::opt_key(e.root.as_deref()) {
+                    key_tiers::remove(tx, IdKind::Trace, old, e.seq)?;
+                }
+                if let Some(new) = trace_key {
+                    key_tiers::add(tx, IdKind::Trace, new, e.seq)?;
+                }
+            }
         }
         None => {
             let identity: [&dyn rusqlite::ToSql; 6] =
@@ -883,6 +894,9 @@ fn apply_row(
             key_tiers::add(tx, IdKind::Row, row_key, seq)?;
             if let Some(key) = span_key {
                 key_tiers::add(tx, IdKind::Span, key, seq)?;
+            }
+            if let Some(key) = trace_key {
+                key_tiers::add(tx, IdKind::Trace, key, seq)?;
             }
         }
     }

@@ -203,9 +203,7 @@ fn id_candidates(c: &Connection, expr: &Expr) -> StoreResult<Option<Candidates>>
     let lookup = match path.as_slice() {
         [name] if name == "id" => IdKind::Row.seqs_in_json_sql("?1"),
         [name] if name == "span_id" => IdKind::Span.seqs_in_json_sql("?1"),
-        [name] if name == "root_span_id" => "SELECT seq FROM spans INDEXED BY spans_by_trace \
-             WHERE trace_key IN (SELECT value FROM json_each(?1))"
-            .to_owned(),
+        [name] if name == "root_span_id" => IdKind::Trace.seqs_in_json_sql("?1"),
         _ => return Ok(None),
     };
     let mut keys = Vec::with_capacity(values.len());
@@ -266,7 +264,7 @@ fn span_source(
     // CROSS JOIN keeps the candidates as the outer loop; UNION drops a row found both ways.
     format!(
         "(SELECT value AS seq FROM json_each({list}) UNION SELECT seq FROM spans INDEXED BY spans_by_xact WHERE xact_id > {watermark}) c \
-         CROSS JOIN spans s"
+         CROSS JOIN spans s NOT INDEXED"
     )
 }
 
@@ -535,16 +533,20 @@ fn trace_source(
             // CROSS JOIN keeps the few matching spans as the outer loop, so their traces are
             // looked up by key. (No DISTINCT in the subquery: it would make SQLite prefer an
             // index ordered by trace over the field's index; the listing deduplicates.)
-            from = format!("({matching}) m CROSS JOIN traces t INDEXED BY traces_by_key");
-            clauses.push("t.trace_key = m.tkey AND t.root_span_id = m.rid".into());
+            from = format!("({matching}) m CROSS JOIN traces t NOT INDEXED");
+            clauses.push(format!(
+                "t.id IN ({}) AND t.root_span_id = m.rid",
+                IdKind::Summary.seqs_sql("m.tkey")
+            ));
         } else if driven {
             clauses.push(format!("t.root_span_id IN (SELECT rid FROM ({matching}))"));
         } else {
             clauses.push(format!(
-                "EXISTS (SELECT 1 FROM spans s INDEXED BY spans_by_trace{} WHERE s.trace_key = t.trace_key
+                "EXISTS (SELECT 1 FROM spans s NOT INDEXED{} WHERE s.seq IN ({})
                     AND s.kind = t.kind AND s.object_id = t.object_id
                     AND s.root_span_id = t.root_span_id AND s.org_id = t.org_id AND {})",
                 blob_joins(),
+                IdKind::Trace.seqs_sql("t.trace_key"),
                 span_clauses[1..].join(" AND ")
             ));
         }
