@@ -39,7 +39,7 @@ pub(crate) enum IdKind {
 
 impl IdKind {
     /// Every kind, in the order a move handles them.
-    const ALL: [IdKind; 4] = [IdKind::Row, IdKind::Span, IdKind::Trace, IdKind::Summary];
+    pub(crate) const ALL: [IdKind; 4] = [IdKind::Row, IdKind::Span, IdKind::Trace, IdKind::Summary];
 
     /// The main and recent tables.
     const fn tables(self) -> (&'static str, &'static str) {
@@ -137,16 +137,20 @@ pub(crate) fn recent_rows(c: &Connection) -> rusqlite::Result<i64> {
     c.query_row("SELECT count(*) FROM row_keys_recent", [], |r| r.get(0))
 }
 
-/// Moves every recent key into its main tier, in key order (in the caller's transaction).
-pub(crate) fn merge(c: &Connection) -> rusqlite::Result<()> {
-    for kind in IdKind::ALL {
-        let (main, recent) = kind.tables();
-        c.execute_batch(&format!(
-            "INSERT OR IGNORE INTO {main} (key, seq) SELECT key, seq FROM {recent} ORDER BY key, seq;
-             DELETE FROM {recent};"
-        ))?;
-    }
-    Ok(())
+/// Moves the recent keys of one kind into its main tier, in key order (in the caller's
+/// transaction). The writer moves one kind per pause between groups, so no pause is long.
+pub(crate) fn merge(c: &Connection, kind: IdKind) -> rusqlite::Result<()> {
+    let (main, recent) = kind.tables();
+    c.execute_batch(&format!(
+        "INSERT OR IGNORE INTO {main} (key, seq) SELECT key, seq FROM {recent} ORDER BY key, seq;
+         DELETE FROM {recent};"
+    ))
+}
+
+/// Moves every kind's recent keys (in the caller's transaction).
+#[cfg(test)]
+fn merge_all(c: &Connection) -> rusqlite::Result<()> {
+    IdKind::ALL.into_iter().try_for_each(|kind| merge(c, kind))
 }
 
 #[cfg(test)]
@@ -340,7 +344,7 @@ mod tests {
         add(&c, IdKind::Row, 10, 4).unwrap();
         assert_eq!(recent_rows(&c).unwrap(), 2);
         assert_eq!(seqs(&c, IdKind::Row, 10), [1, 4]);
-        merge(&c).unwrap();
+        merge_all(&c).unwrap();
         assert_eq!(recent_rows(&c).unwrap(), 0);
         assert_eq!(seqs(&c, IdKind::Row, 10), [1, 4]);
         assert_eq!(seqs(&c, IdKind::Row, 30), [3]);

@@ -111,6 +111,7 @@ pub(crate) fn spawn(
         indexed,
         payload_log,
         keys_merged_at: 0,
+        keys_moving: None,
     };
     // Rows newer than the recent tier's count are as many as the keys waiting to move.
     let recent = key_tiers::recent_rows(&writer.conn).unwrap_or(0);
@@ -195,6 +196,9 @@ struct Writer {
     payload_log: Option<Arc<PayloadLog>>,
     /// `spans.seq` up to which id keys were moved into the main tiers (about).
     keys_merged_at: i64,
+    /// A move under way: the `spans.seq` it moves keys up to, and the next kind's index in
+    /// `IdKind::ALL`.
+    keys_moving: Option<(i64, usize)>,
 }
 
 /// The stored state of a row, found by its id's key (`?4`) in both key tiers. Built once:
@@ -268,34 +272,53 @@ impl Writer {
     }
 
     /// Moves the recent id keys into their main tiers once enough rows arrived since the last
-    /// move (see `key_tiers`), in a transaction of its own between groups.
+    /// move (see `key_tiers`): one kind per call, in a transaction of its own between groups,
+    /// so a move pauses the writer four short times rather than once for long.
     fn merge_keys_if_due(&mut self) {
-        let newest = match newest_seq(&self.conn) {
-            Ok(seq) => seq,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the newest row; id keys stay recent");
-                return;
+        let (target, next) = match self.keys_moving {
+            Some(moving) => moving,
+            None => {
+                let newest = match newest_seq(&self.conn) {
+                    Ok(seq) => seq,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the newest row; id keys stay recent");
+                        return;
+                    }
+                };
+                if newest - self.keys_merged_at < key_tiers::RECENT_LIMIT {
+                    return;
+                }
+                (newest, 0)
             }
         };
-        if newest - self.keys_merged_at < key_tiers::RECENT_LIMIT {
+        let Some(&kind) = IdKind::ALL.get(next) else {
+            self.keys_moving = None;
             return;
-        }
+        };
         let started = Instant::now();
         let merged = Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
             .and_then(|tx| {
-                key_tiers::merge(&tx)?;
+                key_tiers::merge(&tx, kind)?;
                 tx.commit()
             });
         match merged {
             Ok(()) => {
-                self.keys_merged_at = newest;
                 tracing::debug!(
+                    ?kind,
                     elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
                     "recent id keys merged"
                 );
+                if next + 1 == IdKind::ALL.len() {
+                    self.keys_merged_at = target;
+                    self.keys_moving = None;
+                } else {
+                    self.keys_moving = Some((target, next + 1));
+                }
             }
             Err(e) => {
-                tracing::error!(error = %e, "merging the recent id keys failed; they stay recent")
+                // Tried again after the next group.
+                self.keys_moving = Some((target, next));
+                tracing::error!(error = %e, ?kind, "merging the recent id keys failed; they stay recent")
             }
         }
     }
