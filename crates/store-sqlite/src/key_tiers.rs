@@ -18,13 +18,14 @@
 use rusqlite::{Connection, params};
 #[cfg(test)]
 use serde_json::Value;
+use std::sync::LazyLock;
 
 /// Rows whose keys the recent tier holds before they are moved into the main tier: small
 /// enough to be a few pages (about 17 bytes per key, 9 pages of 16 KiB), large enough that a
 /// move, which rewrites the main tier, is rare. (Small in unit tests, so they see moves.)
 pub(crate) const RECENT_LIMIT: i64 = if cfg!(test) { 40 } else { 8_192 };
 
-/// Which id of which row.
+/// Which id of which row (in `IdKind::ALL` order, which `KEY_SQL` is indexed by).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum IdKind {
     /// `spans.row_id` (`id` in rows).
@@ -94,40 +95,55 @@ DROP INDEX spans_by_trace;
 DROP INDEX traces_by_key;
 ";
 
+/// The statements that add a key (to the recent tier) and remove one (from both tiers), per
+/// kind in `IdKind::ALL` order: built once, since the writer runs them for every row.
+struct KeySql {
+    add: String,
+    remove: [String; 2],
+}
+
+static KEY_SQL: LazyLock<[KeySql; 4]> = LazyLock::new(|| {
+    IdKind::ALL.map(|kind| {
+        let (main, recent) = kind.tables();
+        KeySql {
+            add: format!("INSERT OR IGNORE INTO {recent} (key, seq) VALUES (?1, ?2)"),
+            remove: [main, recent].map(|t| format!("DELETE FROM {t} WHERE key = ?1 AND seq = ?2")),
+        }
+    })
+});
+
 /// Records the key of a new row's id.
 pub(crate) fn add(c: &Connection, kind: IdKind, key: i64, seq: i64) -> rusqlite::Result<()> {
-    let sql = match kind {
-        IdKind::Row => "INSERT OR IGNORE INTO row_keys_recent (key, seq) VALUES (?1, ?2)",
-        IdKind::Span => "INSERT OR IGNORE INTO span_keys_recent (key, seq) VALUES (?1, ?2)",
-        IdKind::Trace => "INSERT OR IGNORE INTO trace_keys_recent (key, seq) VALUES (?1, ?2)",
-        IdKind::Summary => "INSERT OR IGNORE INTO summary_keys_recent (key, seq) VALUES (?1, ?2)",
-    };
-    c.prepare_cached(sql)?.execute(params![key, seq])?;
+    c.prepare_cached(&KEY_SQL[kind as usize].add)?
+        .execute(params![key, seq])?;
     Ok(())
 }
 
 /// Forgets the key of a row's id (the row is deleted, or its id changed).
 pub(crate) fn remove(c: &Connection, kind: IdKind, key: i64, seq: i64) -> rusqlite::Result<()> {
-    let sqls = match kind {
-        IdKind::Row => [
-            "DELETE FROM row_keys WHERE key = ?1 AND seq = ?2",
-            "DELETE FROM row_keys_recent WHERE key = ?1 AND seq = ?2",
-        ],
-        IdKind::Span => [
-            "DELETE FROM span_keys WHERE key = ?1 AND seq = ?2",
-            "DELETE FROM span_keys_recent WHERE key = ?1 AND seq = ?2",
-        ],
-        IdKind::Trace => [
-            "DELETE FROM trace_keys WHERE key = ?1 AND seq = ?2",
-            "DELETE FROM trace_keys_recent WHERE key = ?1 AND seq = ?2",
-        ],
-        IdKind::Summary => [
-            "DELETE FROM summary_keys WHERE key = ?1 AND seq = ?2",
-            "DELETE FROM summary_keys_recent WHERE key = ?1 AND seq = ?2",
-        ],
-    };
-    for sql in sqls {
+    for sql in &KEY_SQL[kind as usize].remove {
         c.prepare_cached(sql)?.execute(params![key, seq])?;
+    }
+    Ok(())
+}
+
+/// Moves a row from one key of an id to another (`None`: the row has no such id, before or
+/// after); nothing to do when the key stays.
+pub(crate) fn change(
+    c: &Connection,
+    kind: IdKind,
+    old: Option<i64>,
+    new: Option<i64>,
+    seq: i64,
+) -> rusqlite::Result<()> {
+    if old == new {
+        return Ok(());
+    }
+    if let Some(old) = old {
+        remove(c, kind, old, seq)?;
+    }
+    if let Some(new) = new {
+        add(c, kind, new, seq)?;
     }
     Ok(())
 }

@@ -623,12 +623,10 @@ fn apply_row(
             tx.prepare_cached("DELETE FROM spans WHERE seq = ?1")?
                 .execute([e.seq])?;
             key_tiers::remove(tx, IdKind::Row, row_key, e.seq)?;
-            if let Some(key) = id_keys::opt_key(e.span_id.as_deref()) {
-                key_tiers::remove(tx, IdKind::Span, key, e.seq)?;
-            }
-            if let Some(key) = id_keys::opt_key(e.root.as_deref()) {
-                key_tiers::remove(tx, IdKind::Trace, key, e.seq)?;
-            }
+            let span_key = id_keys::opt_key(e.span_id.as_deref());
+            key_tiers::change(tx, IdKind::Span, span_key, None, e.seq)?;
+            let trace_key = id_keys::opt_key(e.root.as_deref());
+            key_tiers::change(tx, IdKind::Trace, trace_key, None, e.seq)?;
         }
         return Ok(touched);
     }
@@ -885,21 +883,11 @@ fn apply_row(
                 .chain([&e.seq as &dyn rusqlite::ToSql]);
             tx.prepare_cached(row_sql::span_update(keys_changed, fields_changed))?
                 .execute(rusqlite::params_from_iter(params))?;
-            if e.span_id != facts.span_id {
-                if let Some(old) = id_keys::opt_key(e.span_id.as_deref()) {
-                    key_tiers::remove(tx, IdKind::Span, old, e.seq)?;
-                }
-                if let Some(new) = span_key {
-                    key_tiers::add(tx, IdKind::Span, new, e.seq)?;
-                }
-            }
-            if e.root != facts.root_span_id {
-                if let Some(old) = id_keys::opt_key(e.root.as_deref()) {
-                    key_tiers::remove(tx, IdKind::Trace, old, e.seq)?;
-                }
-                if let Some(new) = trace_key {
-                    key_tiers::add(tx, IdKind::Trace, new, e.seq)?;
-                }
+            if keys_changed {
+                let old_span = id_keys::opt_key(e.span_id.as_deref());
+                key_tiers::change(tx, IdKind::Span, old_span, span_key, e.seq)?;
+                let old_trace = id_keys::opt_key(e.root.as_deref());
+                key_tiers::change(tx, IdKind::Trace, old_trace, trace_key, e.seq)?;
             }
         }
         None => {
@@ -915,12 +903,8 @@ fn apply_row(
                 .execute(rusqlite::params_from_iter(params))?;
             let seq = tx.last_insert_rowid();
             key_tiers::add(tx, IdKind::Row, row_key, seq)?;
-            if let Some(key) = span_key {
-                key_tiers::add(tx, IdKind::Span, key, seq)?;
-            }
-            if let Some(key) = trace_key {
-                key_tiers::add(tx, IdKind::Trace, key, seq)?;
-            }
+            key_tiers::change(tx, IdKind::Span, None, span_key, seq)?;
+            key_tiers::change(tx, IdKind::Trace, None, trace_key, seq)?;
         }
     }
     Ok(touched)
