@@ -30,6 +30,7 @@ mod key_tiers;
 mod payload_log;
 mod query;
 mod reader;
+mod recent_rows;
 mod registry;
 mod rollups;
 mod schema;
