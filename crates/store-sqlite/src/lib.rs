@@ -30,7 +30,6 @@ mod key_tiers;
 mod payload_log;
 mod query;
 mod reader;
-mod recent_rows;
 mod registry;
 mod rollups;
 mod schema;

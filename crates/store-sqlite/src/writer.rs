@@ -15,7 +15,6 @@ use crate::fields::IndexedFields;
 use crate::id_keys;
 use crate::key_tiers::{self, IdKind};
 use crate::payload_log::PayloadLog;
-use crate::recent_rows::RecentRows;
 use crate::rollups::{self, RollupDeltas};
 use crate::syncer::{Delivery, Syncer};
 use crate::trace_summary::{NewSpan, RootFacts, SpanTotals, TraceChange, TraceChanges, TraceKey};
@@ -42,9 +41,6 @@ const MAX_GROUP: usize = 256;
 const BLOB_CACHE_ENTRIES: usize = 250_000;
 /// Stop adding requests to a group past this many rows.
 const MAX_GROUP_ROWS: usize = 20_000;
-/// Rows whose written state the writer remembers (see `recent_rows`): a few seconds of
-/// ingest at full rate, a few KiB each.
-const RECENT_ROWS: usize = 16_384;
 
 /// Work for the writer.
 pub(crate) enum Job {
@@ -116,7 +112,6 @@ pub(crate) fn spawn(
         payload_log,
         keys_merged_at: 0,
         keys_moving: None,
-        recent: RecentRows::new(RECENT_ROWS),
     };
     // Rows newer than the recent tier's count are as many as the keys waiting to move.
     let recent = key_tiers::recent_rows(&writer.conn).unwrap_or(0);
@@ -132,8 +127,6 @@ struct RequestState<'a> {
     rollups: RollupDeltas,
     /// The indexed fields (read only).
     indexed: &'a IndexedFields,
-    /// Rows written lately; this group's writes are staged in it.
-    recent: &'a mut RecentRows<ExistingRow>,
 }
 
 /// A span's rollup contribution from its facts; `None` without a start time.
@@ -164,8 +157,7 @@ fn contribution(
 /// A row's stored state, as the writer loads it before applying a write.
 struct ExistingRow {
     seq: i64,
-    /// `spans.data`: the row without its payload fields.
-    data: Map<String, Value>,
+    data: String,
     has_base: bool,
     base_hash: Option<i64>,
     root: Option<String>,
@@ -207,8 +199,6 @@ struct Writer {
     /// A move under way: the `spans.seq` it moves keys up to, and the next kind's index in
     /// `IdKind::ALL`.
     keys_moving: Option<(i64, usize)>,
-    /// The state of the rows written lately, so their next write needs no lookup.
-    recent: RecentRows<ExistingRow>,
 }
 
 /// The stored state of a row, found by its id's key (`?4`) in both key tiers. Built once:
@@ -246,8 +236,6 @@ impl Writer {
                         // Commit what is gathered first, so registry changes keep queue order.
                         self.commit_group(std::mem::take(&mut group));
                         rows = 0;
-                        // It may change rows (a delete of an object): read them afresh.
-                        self.recent.clear();
                         match catch_unwind(AssertUnwindSafe(|| f(&mut self.conn))) {
                             Ok(delivery) => self.syncer.deliver(delivery),
                             Err(_) => {
@@ -351,7 +339,6 @@ impl Writer {
             Ok(Ok(results)) => results,
             Ok(Err(e)) => {
                 tracing::error!(error = %e, requests, "group commit failed");
-                self.recent.roll_back();
                 (0..requests)
                     .map(|_| Err(StoreError::Backend(format!("commit failed: {e}"))))
                     .collect()
@@ -359,7 +346,6 @@ impl Writer {
             Err(_) => {
                 tracing::error!(requests, "group commit panicked; rolled back");
                 self.projects.clear();
-                self.recent.clear();
                 (0..requests)
                     .map(|_| {
                         Err(StoreError::Backend(
@@ -425,7 +411,6 @@ impl Writer {
                 },
                 rollups: RollupDeltas::new(),
                 indexed: &self.indexed,
-                recent: &mut self.recent,
             };
             let outcome = apply_request(
                 &tx,
@@ -464,7 +449,6 @@ impl Writer {
         tx.commit().map_err(backend_err)?;
         self.last_xact = last_xact;
         self.blobs.extend(group_blobs);
-        self.recent.commit();
         Ok(results)
     }
 }
@@ -551,52 +535,6 @@ fn resolve_project(
     }
 }
 
-/// A row's stored state, read from the database.
-fn load_existing(
-    tx: &Transaction<'_>,
-    kind: i64,
-    object_id: &str,
-    row_id: &str,
-    row_key: i64,
-) -> rusqlite::Result<Option<ExistingRow>> {
-    tx.prepare_cached(&EXISTING_ROW_SQL)?
-        .query_row(params![kind, object_id, row_id, row_key], |r| {
-            let data = codec::decode(r.get_ref(1)?)?;
-            Ok(ExistingRow {
-                seq: r.get(0)?,
-                data: serde_json::from_str(&data).unwrap_or_default(),
-                has_base: r.get(2)?,
-                base_hash: r.get(3)?,
-                root: r.get(4)?,
-                payload_mask: r.get(5)?,
-                object_mask: r.get(6)?,
-                previews: [r.get(7)?, r.get(8)?],
-                blob_ids: [r.get(9)?, r.get(10)?, r.get(11)?, r.get(23)?],
-                span_id: r.get(12)?,
-                start_key: r.get(13)?,
-                contribution: contribution(
-                    r.get(14)?,
-                    r.get(15)?,
-                    r.get(16)?,
-                    r.get(17)?,
-                    r.get(18)?,
-                    [r.get(19)?, r.get(20)?, r.get(21)?, r.get(22)?],
-                ),
-                fields: r.get(24)?,
-                totals: SpanTotals {
-                    is_root: r.get(17)?,
-                    is_error: r.get(18)?,
-                    has_tags: r.get(25)?,
-                    start: r.get(14)?,
-                    end: r.get(15)?,
-                    sums: [r.get(19)?, r.get(20)?, r.get(21)?, r.get(22)?]
-                        .map(|v: Option<f64>| v.unwrap_or(0.0)),
-                },
-            })
-        })
-        .optional()
-}
-
 /// Applies one row write; returns the traces whose summaries need refreshing.
 fn apply_row(
     tx: &Transaction<'_>,
@@ -634,11 +572,42 @@ fn apply_row(
         return Ok(Vec::new());
     }
 
-    let remembered = request.recent.take(kind, object_id, &row_id);
-    let mut existing = match remembered {
-        Some(row) => Some(row),
-        None => load_existing(tx, kind, object_id, &row_id, row_key)?,
-    };
+    let existing = tx
+        .prepare_cached(&EXISTING_ROW_SQL)?
+        .query_row(params![kind, object_id, row_id, row_key], |r| {
+            Ok(ExistingRow {
+                seq: r.get(0)?,
+                data: codec::decode(r.get_ref(1)?)?,
+                has_base: r.get(2)?,
+                base_hash: r.get(3)?,
+                root: r.get(4)?,
+                payload_mask: r.get(5)?,
+                object_mask: r.get(6)?,
+                previews: [r.get(7)?, r.get(8)?],
+                blob_ids: [r.get(9)?, r.get(10)?, r.get(11)?, r.get(23)?],
+                span_id: r.get(12)?,
+                start_key: r.get(13)?,
+                contribution: contribution(
+                    r.get(14)?,
+                    r.get(15)?,
+                    r.get(16)?,
+                    r.get(17)?,
+                    r.get(18)?,
+                    [r.get(19)?, r.get(20)?, r.get(21)?, r.get(22)?],
+                ),
+                fields: r.get(24)?,
+                totals: SpanTotals {
+                    is_root: r.get(17)?,
+                    is_error: r.get(18)?,
+                    has_tags: r.get(25)?,
+                    start: r.get(14)?,
+                    end: r.get(15)?,
+                    sums: [r.get(19)?, r.get(20)?, r.get(21)?, r.get(22)?]
+                        .map(|v: Option<f64>| v.unwrap_or(0.0)),
+                },
+            })
+        })
+        .optional()?;
     // The trace the row was in; a write that keeps it there replaces this by a finer change.
     let mut touched = Vec::new();
     if let Some(root) = existing.as_ref().and_then(|e| e.root.clone()) {
@@ -665,9 +634,9 @@ fn apply_row(
     // Load only the stored payload fields this write must merge with; others stay untouched.
     let is_replace = matches!(op, WriteOp::Replace { .. });
     let mut loaded: Vec<Field> = Vec::new();
-    let state = match &mut existing {
+    let state = match &existing {
         Some(e) => {
-            let mut data = std::mem::take(&mut e.data);
+            let mut data: Map<String, Value> = serde_json::from_str(&e.data).unwrap_or_default();
             for field in Field::all().filter(|f| e.payload_mask & f.bit() != 0) {
                 let needed = match &op {
                     WriteOp::Replace { .. } => !e.has_base,
@@ -805,7 +774,7 @@ fn apply_row(
     let fields_json = request.indexed.extract(&state.data);
     let data_json = match (fresh && !repriced, core) {
         (true, Some(core)) => core,
-        _ => Payload::Text(serde_json::to_string(&state.data).unwrap_or_else(|_| "{}".into())),
+        _ => Payload::Text(Value::Object(state.data).to_string()),
     };
     if let Some(root) = &facts.root_span_id {
         let new = SpanTotals::from_facts(&facts);
@@ -896,7 +865,7 @@ fn apply_row(
         &trace_key,
     ];
     let indexed: [&dyn rusqlite::ToSql; 1] = [&fields_json];
-    let seq = match &existing {
+    match &existing {
         Some(e) => {
             // Indexed columns go into the UPDATE only when they change (the usual end-of-span
             // merge changes none), so SQLite leaves those indexes alone.
@@ -920,7 +889,6 @@ fn apply_row(
                 let old_trace = id_keys::opt_key(e.root.as_deref());
                 key_tiers::change(tx, IdKind::Trace, old_trace, trace_key, e.seq)?;
             }
-            e.seq
         }
         None => {
             let identity: [&dyn rusqlite::ToSql; 6] =
@@ -937,26 +905,8 @@ fn apply_row(
             key_tiers::add(tx, IdKind::Row, row_key, seq)?;
             key_tiers::change(tx, IdKind::Span, None, span_key, seq)?;
             key_tiers::change(tx, IdKind::Trace, None, trace_key, seq)?;
-            seq
         }
-    };
-    let written = ExistingRow {
-        seq,
-        totals: SpanTotals::from_facts(&facts),
-        data: state.data,
-        has_base: state.has_base,
-        base_hash,
-        root: facts.root_span_id,
-        payload_mask,
-        object_mask,
-        blob_ids: blob_refs,
-        span_id: facts.span_id,
-        start_key,
-        contribution: new_contribution,
-        previews: [facts.input_preview, facts.output_preview],
-        fields: fields_json,
-    };
-    request.recent.stage(kind, object_id, &row_id, written);
+    }
     Ok(touched)
 }
 
