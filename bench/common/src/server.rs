@@ -172,6 +172,11 @@ impl Server {
         cpu_time(&self.pid().to_string())
     }
 
+    /// CPU time and run-queue wait of the server's live threads, by name ([`thread_cpu`]).
+    pub fn thread_cpu(&self) -> anyhow::Result<Vec<ThreadCpu>> {
+        thread_cpu(self.pid())
+    }
+
     /// The last `n` lines of the server's stderr.
     pub fn stderr_tail(&self, n: usize) -> String {
         stderr_tail(&self.stderr_path, n)
@@ -283,6 +288,60 @@ pub fn cpu_time(pid: &str) -> anyhow::Result<Duration> {
     Ok(Duration::from_secs_f64(
         total as f64 / clock_ticks_per_sec(),
     ))
+}
+
+/// CPU use of a process's threads of one name.
+#[derive(Debug, Clone)]
+pub struct ThreadCpu {
+    /// The thread name (Linux keeps its first 15 characters).
+    pub name: String,
+    /// Threads of that name.
+    pub threads: usize,
+    /// CPU time (user + system) they used.
+    pub cpu: Duration,
+    /// Time they were ready to run but waited for a CPU (`None` where the kernel does not
+    /// keep scheduler statistics).
+    pub waited: Option<Duration>,
+}
+
+/// CPU time and run-queue wait of the live threads of process `pid`, summed by thread name,
+/// largest CPU time first: which part of a server the CPU goes to, and whether a thread was
+/// held back by the others (from `/proc/<pid>/task/<tid>/stat` and `.../schedstat`).
+pub fn thread_cpu(pid: u32) -> anyhow::Result<Vec<ThreadCpu>> {
+    let dir = format!("/proc/{pid}/task");
+    let mut by_name: Vec<ThreadCpu> = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {dir}"))? {
+        let tid = entry?.file_name().to_string_lossy().into_owned();
+        let task = format!("{pid}/task/{tid}");
+        // A thread may exit between the listing and the reads: skip it.
+        let Ok(name) = std::fs::read_to_string(format!("/proc/{task}/comm")) else {
+            continue;
+        };
+        let Ok(cpu) = cpu_time(&task) else {
+            continue;
+        };
+        // schedstat: time on CPU, time waiting on a run queue (both ns), timeslices.
+        let waited = std::fs::read_to_string(format!("/proc/{task}/schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .map(Duration::from_nanos);
+        let name = name.trim().to_owned();
+        match by_name.iter_mut().find(|t| t.name == name) {
+            Some(t) => {
+                t.threads += 1;
+                t.cpu += cpu;
+                t.waited = t.waited.zip(waited).map(|(a, b)| a + b);
+            }
+            None => by_name.push(ThreadCpu {
+                name,
+                threads: 1,
+                cpu,
+                waited,
+            }),
+        }
+    }
+    by_name.sort_by_key(|t| std::cmp::Reverse(t.cpu));
+    Ok(by_name)
 }
 
 /// `getconf CLK_TCK` (100 on practically every Linux).

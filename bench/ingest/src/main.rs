@@ -146,6 +146,7 @@ fn run_phase(
     };
     let client_cpu = server::cpu_time("self")?.saturating_sub(client_cpu_before);
     let server_cpu = server.cpu_time()?;
+    let server_threads = server.thread_cpu()?;
     let peak_rss_kib = server.rss_kib()?.peak_kib;
     let data_dir = server.data_dir.clone();
     let stderr_path = server.stderr_path().to_path_buf();
@@ -165,6 +166,7 @@ fn run_phase(
         disk_bytes,
         disk_files,
         server_cpu,
+        server_threads,
         client_cpu,
         stopped,
     })

@@ -8,7 +8,7 @@ use crate::workload::{TRACE_SPANS, civil_from_days};
 use anyhow::Context;
 use serde_json::{Value, json};
 use spanloom_bench_common::machine::Machine;
-use spanloom_bench_common::server::Stopped;
+use spanloom_bench_common::server::{Stopped, ThreadCpu};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -33,6 +33,8 @@ pub struct PhaseReport {
     pub disk_files: Vec<(String, u64)>,
     /// CPU time the server used up to the end of the load (startup included, shutdown not).
     pub server_cpu: Duration,
+    /// The same by thread name, with the time each waited for a CPU (threads alive at the end).
+    pub server_threads: Vec<ThreadCpu>,
     /// CPU time this process (the clients) used during the load.
     pub client_cpu: Duration,
     /// How the server stopped.
@@ -61,6 +63,31 @@ impl PhaseReport {
             self.client_cpu.as_secs_f64(),
             self.client_cpu.as_secs_f64() / wall,
         )
+    }
+
+    /// Where the server's CPU went, by thread, as text: the largest four, then the rest.
+    fn threads_text(&self) -> String {
+        let one = |t: &ThreadCpu| {
+            let count = if t.threads > 1 {
+                format!(" x{}", t.threads)
+            } else {
+                String::new()
+            };
+            let waited = t
+                .waited
+                .map(|w| format!(" (waited {:.1} s)", w.as_secs_f64()))
+                .unwrap_or_default();
+            format!("{}{count} {:.1} s{waited}", t.name, t.cpu.as_secs_f64())
+        };
+        let mut parts: Vec<String> = self.server_threads.iter().take(4).map(one).collect();
+        let rest: Duration = self.server_threads.iter().skip(4).map(|t| t.cpu).sum();
+        let listed: Duration = self.server_threads.iter().map(|t| t.cpu).sum();
+        // Threads that exited before the end (tokio's blocking pool) are in the total only.
+        let gone = self.server_cpu.saturating_sub(listed);
+        if !(rest + gone).is_zero() {
+            parts.push(format!("other {:.1} s", (rest + gone).as_secs_f64()));
+        }
+        parts.join(", ")
     }
 
     /// The largest files of the data directory as text.
@@ -92,6 +119,12 @@ impl PhaseReport {
             "disk_bytes_per_span": self.disk_per_span(),
             "disk_files": self.disk_files.iter().map(|(n, b)| json!({"name": n, "bytes": b})).collect::<Vec<_>>(),
             "server_cpu_s": self.server_cpu.as_secs_f64(),
+            "server_threads": self.server_threads.iter().map(|t| json!({
+                "name": t.name,
+                "threads": t.threads,
+                "cpu_s": t.cpu.as_secs_f64(),
+                "runqueue_wait_s": t.waited.map(|w| w.as_secs_f64()),
+            })).collect::<Vec<_>>(),
             "client_cpu_s": self.client_cpu.as_secs_f64(),
             "shutdown_s": self.stopped.shutdown.as_secs_f64(),
             "shutdown_status": self.stopped.status,
@@ -276,6 +309,7 @@ impl Report {
         )?;
         writeln!(s, "    files             {}", peak.files_text())?;
         writeln!(s, "  CPU during load     {}", peak.cpu_text())?;
+        writeln!(s, "  CPU by thread       {}", peak.threads_text())?;
         writeln!(
             s,
             "  shutdown            {:.2} s after SIGTERM ({})",
@@ -325,6 +359,7 @@ impl Report {
             half.peak_rss_kib as f64 / 1024.0
         )?;
         writeln!(s, "  CPU during load     {}", half.cpu_text())?;
+        writeln!(s, "  CPU by thread       {}", half.threads_text())?;
 
         writeln!(s)?;
         writeln!(

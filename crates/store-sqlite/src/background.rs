@@ -44,6 +44,8 @@ pub(crate) struct BackgroundThread {
 
 impl BackgroundThread {
     /// Starts `body` on a thread named `name`; it should return once its signal says stop.
+    /// Names keep within Linux's 15 characters, so `top -H`, `perf` and the ingest
+    /// benchmark's CPU-by-thread line tell the threads apart.
     pub(crate) fn spawn(
         name: &str,
         body: impl FnOnce(StopSignal) + Send + 'static,

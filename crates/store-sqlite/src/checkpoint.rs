@@ -28,10 +28,9 @@ impl Checkpointer {
         conn.pragma_update(None, "busy_timeout", 1_000)?;
         // Flush the database file at each checkpoint before the WAL can be reused.
         conn.pragma_update(None, "synchronous", "FULL")?;
-        let thread = BackgroundThread::spawn("spanloom-sqlite-checkpoint", move |stop| {
-            run(conn, &progress, &stop)
-        })
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        let thread =
+            BackgroundThread::spawn("wal-checkpoint", move |stop| run(conn, &progress, &stop))
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         Ok(Self { thread })
     }
 

@@ -32,7 +32,7 @@ impl Syncer {
         let wal = crate::wal_path(db_path);
         let (sender, receiver) = mpsc::channel::<Delivery>();
         let handle = std::thread::Builder::new()
-            .name("spanloom-sqlite-fsync".into())
+            .name("wal-fsync".into())
             .spawn(move || run(wal, receiver))?;
         Ok(Syncer::Background {
             sender: Some(sender),

@@ -117,7 +117,7 @@ pub(crate) fn spawn(
     let recent = key_tiers::recent_rows(&writer.conn).unwrap_or(0);
     writer.keys_merged_at = newest_seq(&writer.conn).unwrap_or(0) - recent;
     std::thread::Builder::new()
-        .name("spanloom-sqlite-writer".into())
+        .name("sqlite-writer".into())
         .spawn(move || writer.run(receiver))
 }
 

@@ -79,7 +79,7 @@ impl Indexer {
             index,
             watermark,
         };
-        let thread = BackgroundThread::spawn("spanloom-text-index", move |stop| worker.run(&stop))
+        let thread = BackgroundThread::spawn("text-indexer", move |stop| worker.run(&stop))
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
         Ok(Self { thread })
     }
