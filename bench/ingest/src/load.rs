@@ -165,6 +165,70 @@ pub async fn create_project(
         .ok_or_else(|| anyhow!("POST /v1/project answered without an id: {text}"))
 }
 
+/// How long after the last acknowledgement the server's text index took to cover every span.
+#[derive(Debug, Clone, Copy)]
+pub enum IndexCatchUp {
+    /// It covered them after this long.
+    After(Duration),
+    /// It had not within the wait.
+    NotWithin(Duration),
+    /// The server's `/metrics` has no text-index gauges (another store, or no metrics).
+    Unknown,
+}
+
+/// Longest wait for the text index after a phase.
+const INDEX_WAIT: Duration = Duration::from_secs(180);
+
+/// Waits until the server's text index has indexed at least `spans` rows and says it has
+/// caught up (`spanloom_text_index_rows_total`, `spanloom_text_index_caught_up` on `/metrics`).
+/// The indexer runs behind ingest at a low priority, so the CPU used until then is the whole
+/// cost of the spans, not only what was spent before their acknowledgements.
+pub async fn wait_for_text_index(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    spans: u64,
+) -> anyhow::Result<IndexCatchUp> {
+    let started = Instant::now();
+    loop {
+        let text = http
+            .get(format!("{url}/metrics"))
+            .header(AUTHORIZATION, format!("Bearer {key}"))
+            .send()
+            .await
+            .context("GET /metrics failed")?
+            .text()
+            .await
+            .context("reading GET /metrics")?;
+        let gauge = |name: &str| {
+            text.lines().find_map(|l| {
+                l.strip_prefix(name)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
+        };
+        let (Some(rows), Some(caught_up)) = (
+            gauge("spanloom_text_index_rows_total"),
+            gauge("spanloom_text_index_caught_up"),
+        ) else {
+            if started.elapsed() > Duration::from_secs(5) {
+                return Ok(IndexCatchUp::Unknown);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        };
+        if rows >= spans as f64 && caught_up >= 1.0 {
+            return Ok(IndexCatchUp::After(started.elapsed()));
+        }
+        if started.elapsed() > INDEX_WAIT {
+            return Ok(IndexCatchUp::NotWithin(INDEX_WAIT));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Runs one phase to completion (or its time limit) and merges the clients' measurements.
 /// Any response other than 200 or 503 stops the phase with an error naming it.
 pub async fn run(

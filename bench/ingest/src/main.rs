@@ -147,6 +147,13 @@ fn run_phase(
     let client_cpu = server::cpu_time("self")?.saturating_sub(client_cpu_before);
     let server_cpu = server.cpu_time()?;
     let server_threads = server.thread_cpu()?;
+    let index = rt.block_on(load::wait_for_text_index(
+        &load::http_client(1)?,
+        &server.url,
+        &server.key,
+        load.acked_spans,
+    ))?;
+    let server_cpu_indexed = server.cpu_time()?;
     let peak_rss_kib = server.rss_kib()?.peak_kib;
     let data_dir = server.data_dir.clone();
     let stderr_path = server.stderr_path().to_path_buf();
@@ -167,6 +174,8 @@ fn run_phase(
         disk_files,
         server_cpu,
         server_threads,
+        index,
+        server_cpu_indexed,
         client_cpu,
         stopped,
     })

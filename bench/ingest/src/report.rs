@@ -3,7 +3,7 @@
 
 use crate::Args;
 use crate::floor::FloorResult;
-use crate::load::{LoadResult, Percentiles};
+use crate::load::{IndexCatchUp, LoadResult, Percentiles};
 use crate::workload::{TRACE_SPANS, civil_from_days};
 use anyhow::Context;
 use serde_json::{Value, json};
@@ -35,6 +35,10 @@ pub struct PhaseReport {
     pub server_cpu: Duration,
     /// The same by thread name, with the time each waited for a CPU (threads alive at the end).
     pub server_threads: Vec<ThreadCpu>,
+    /// When the text index, which runs behind ingest, had covered every span.
+    pub index: IndexCatchUp,
+    /// CPU time the server used up to then: the whole cost of the phase's spans.
+    pub server_cpu_indexed: Duration,
     /// CPU time this process (the clients) used during the load.
     pub client_cpu: Duration,
     /// How the server stopped.
@@ -90,6 +94,29 @@ impl PhaseReport {
         parts.join(", ")
     }
 
+    /// When the text index caught up, and the server's CPU up to then, as text.
+    fn index_text(&self) -> String {
+        let per_kspan =
+            self.server_cpu_indexed.as_secs_f64() * 1000.0 / self.load.acked_spans.max(1) as f64;
+        let cpu = format!(
+            "server CPU to then {:.1} s = {per_kspan:.3} s per 1000 spans",
+            self.server_cpu_indexed.as_secs_f64()
+        );
+        match self.index {
+            IndexCatchUp::After(d) => format!(
+                "caught up {:.1} s after the last acknowledgement; {cpu}",
+                d.as_secs_f64()
+            ),
+            IndexCatchUp::NotWithin(d) => {
+                format!(
+                    "NOT caught up {:.0} s after the last acknowledgement; {cpu}",
+                    d.as_secs_f64()
+                )
+            }
+            IndexCatchUp::Unknown => "unknown (no text-index metrics)".to_owned(),
+        }
+    }
+
     /// The largest files of the data directory as text.
     fn files_text(&self) -> String {
         self.disk_files
@@ -119,6 +146,11 @@ impl PhaseReport {
             "disk_bytes_per_span": self.disk_per_span(),
             "disk_files": self.disk_files.iter().map(|(n, b)| json!({"name": n, "bytes": b})).collect::<Vec<_>>(),
             "server_cpu_s": self.server_cpu.as_secs_f64(),
+            "text_index_catch_up_s": match self.index {
+                IndexCatchUp::After(d) => Some(d.as_secs_f64()),
+                IndexCatchUp::NotWithin(_) | IndexCatchUp::Unknown => None,
+            },
+            "server_cpu_until_indexed_s": self.server_cpu_indexed.as_secs_f64(),
             "server_threads": self.server_threads.iter().map(|t| json!({
                 "name": t.name,
                 "threads": t.threads,
@@ -310,6 +342,7 @@ impl Report {
         writeln!(s, "    files             {}", peak.files_text())?;
         writeln!(s, "  CPU during load     {}", peak.cpu_text())?;
         writeln!(s, "  CPU by thread       {}", peak.threads_text())?;
+        writeln!(s, "  text index          {}", peak.index_text())?;
         writeln!(
             s,
             "  shutdown            {:.2} s after SIGTERM ({})",
@@ -360,6 +393,7 @@ impl Report {
         )?;
         writeln!(s, "  CPU during load     {}", half.cpu_text())?;
         writeln!(s, "  CPU by thread       {}", half.threads_text())?;
+        writeln!(s, "  text index          {}", half.index_text())?;
 
         writeln!(s)?;
         writeln!(
