@@ -78,6 +78,7 @@ impl Indexer {
             out,
             index,
             watermark,
+            slot_of: Vec::new(),
         };
         let thread = BackgroundThread::spawn("text-indexer", move |stop| worker.run(&stop))
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
@@ -98,6 +99,9 @@ struct Worker {
     index: Arc<TextIndex>,
     /// Every row with an `xact_id` up to this one is indexed.
     watermark: i64,
+    /// By term id: 1 + where the term's postings are in the pass under way, 0 if the pass
+    /// has not met the term. All 0 between passes (a pass clears what it set).
+    slot_of: Vec<u32>,
 }
 
 impl Worker {
@@ -189,7 +193,10 @@ impl Worker {
         }
         tx.finish()?;
         let rows = texts.len() as i64;
-        let mut by_term: HashMap<u32, Vec<i64>> = HashMap::new();
+        // Each term's postings, in the order the pass met the terms: found through
+        // `slot_of` by term id (ids are dense), not through a hash map, and a text's repeats
+        // of a term are dropped as they come (its seq is already the last one pushed).
+        let mut by_term: Vec<(u32, Vec<i64>)> = Vec::new();
         let mut new_terms: Vec<String> = Vec::new();
         {
             let dictionary = self
@@ -198,9 +205,8 @@ impl Worker {
                 .read()
                 .unwrap_or_else(|e| e.into_inner());
             let mut pending: HashMap<String, u32> = HashMap::new();
-            let mut ids: Vec<u32> = Vec::new();
+            let slot_of = &mut self.slot_of;
             for (seq, text) in texts {
-                ids.clear();
                 tokens::for_each_term(&text, |term| {
                     let id = match dictionary.get(term) {
                         Some(id) => id,
@@ -214,13 +220,26 @@ impl Worker {
                             }
                         },
                     };
-                    ids.push(id);
+                    let i = id as usize;
+                    if slot_of.len() <= i {
+                        slot_of.resize(i + 1, 0);
+                    }
+                    match slot_of[i] {
+                        0 => {
+                            by_term.push((id, vec![seq]));
+                            slot_of[i] = by_term.len() as u32;
+                        }
+                        slot => {
+                            let seqs = &mut by_term[slot as usize - 1].1;
+                            if seqs.last() != Some(&seq) {
+                                seqs.push(seq);
+                            }
+                        }
+                    }
                 });
-                ids.sort_unstable();
-                ids.dedup();
-                for &id in &ids {
-                    by_term.entry(id).or_default().push(seq);
-                }
+            }
+            for (id, _) in &by_term {
+                slot_of[*id as usize] = 0;
             }
         }
         // New terms go into the dictionary before their postings are committed, so a lookup
@@ -235,7 +254,7 @@ impl Worker {
                 dictionary.push(term);
             }
         }
-        let mut terms: Vec<(u32, Vec<i64>)> = by_term.into_iter().collect();
+        let mut terms = by_term;
         terms.sort_unstable_by_key(|(id, _)| *id);
         let first_new = self.index.dictionary_len() - new_terms.len();
         let tx = self.out.unchecked_transaction()?;
