@@ -6,14 +6,22 @@ use std::time::Duration;
 
 /// Lowers the calling thread's CPU priority to the lowest (nice 19), where the OS allows it:
 /// work that can lag (the text index) then takes a core only when ingest and queries leave
-/// it idle, instead of taking turns with them on a small machine.
-pub(crate) fn lower_priority() {
+/// it idle, instead of taking turns with them on a small machine. Returns whether it did.
+pub(crate) fn lower_priority() -> bool {
     #[cfg(target_os = "linux")]
     {
         let thread = rustix::thread::gettid();
-        if let Err(e) = rustix::process::setpriority_process(Some(thread), 19) {
-            tracing::debug!(error = %e, "cannot lower the thread's priority");
+        match rustix::process::setpriority_process(Some(thread), 19) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot lower the thread's priority");
+                false
+            }
         }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
     }
 }
 

@@ -106,7 +106,7 @@ struct Worker {
 
 impl Worker {
     fn run(&mut self, stop: &StopSignal) {
-        crate::background::lower_priority();
+        let yields = crate::background::lower_priority();
         let mut wait = Duration::ZERO;
         loop {
             if stop.wait(wait) {
@@ -124,9 +124,11 @@ impl Worker {
             }
             match outcome {
                 // Behind: go on at once. The thread's lowest priority already leaves the CPU
-                // to ingest when both want it; sleeping as long as each pass took (as it did)
-                // only left idle CPU unused and doubled the catch-up after a burst.
-                Ok(Progress::Behind) => wait = Duration::ZERO,
+                // to ingest when both want it; sleeping as long as each pass took only left
+                // idle CPU unused and doubled the catch-up after a burst. Without that
+                // priority, rest as long as the pass took, leaving ingest half the time.
+                Ok(Progress::Behind) if yields => wait = Duration::ZERO,
+                Ok(Progress::Behind) => wait = started.elapsed(),
                 Ok(Progress::Settling) => wait = SETTLE_WAIT,
                 Ok(Progress::CaughtUp) => wait = IDLE_INTERVAL,
                 Err(e) => {
