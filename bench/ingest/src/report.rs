@@ -3,7 +3,7 @@
 
 use crate::Args;
 use crate::floor::FloorResult;
-use crate::load::{IndexCatchUp, LoadResult, Percentiles};
+use crate::load::{INDEX_WAIT, IndexCatchUp, LoadResult, Percentiles};
 use crate::workload::{TRACE_SPANS, civil_from_days};
 use anyhow::Context;
 use serde_json::{Value, json};
@@ -54,16 +54,19 @@ impl PhaseReport {
         self.load.body_bytes as f64 / self.load.acked_spans.max(1) as f64
     }
 
+    /// Seconds of `cpu` per 1000 acknowledged spans.
+    fn per_kspan(&self, cpu: Duration) -> f64 {
+        cpu.as_secs_f64() * 1000.0 / self.load.acked_spans.max(1) as f64
+    }
+
     /// CPU use during the load as text: seconds and average cores, server and clients.
     fn cpu_text(&self) -> String {
         let wall = self.load.elapsed.as_secs_f64().max(1e-9);
-        let per_kspan =
-            |d: Duration| d.as_secs_f64() * 1000.0 / self.load.acked_spans.max(1) as f64;
         format!(
             "server {:.1} s ({:.2} cores, {:.3} s per 1000 spans), bench clients {:.1} s ({:.2} cores)",
             self.server_cpu.as_secs_f64(),
             self.server_cpu.as_secs_f64() / wall,
-            per_kspan(self.server_cpu),
+            self.per_kspan(self.server_cpu),
             self.client_cpu.as_secs_f64(),
             self.client_cpu.as_secs_f64() / wall,
         )
@@ -83,36 +86,35 @@ impl PhaseReport {
                 .unwrap_or_default();
             format!("{}{count} {:.1} s{waited}", t.name, t.cpu.as_secs_f64())
         };
-        let mut parts: Vec<String> = self.server_threads.iter().take(4).map(one).collect();
-        let rest: Duration = self.server_threads.iter().skip(4).map(|t| t.cpu).sum();
-        let listed: Duration = self.server_threads.iter().map(|t| t.cpu).sum();
-        // Threads that exited before the end (tokio's blocking pool) are in the total only.
-        let gone = self.server_cpu.saturating_sub(listed);
-        if !(rest + gone).is_zero() {
-            parts.push(format!("other {:.1} s", (rest + gone).as_secs_f64()));
+        let shown = &self.server_threads[..self.server_threads.len().min(4)];
+        let mut parts: Vec<String> = shown.iter().map(one).collect();
+        // The rest, and threads that exited before the end (tokio's blocking pool), which are
+        // in the process total only.
+        let other = self
+            .server_cpu
+            .saturating_sub(shown.iter().map(|t| t.cpu).sum());
+        if !other.is_zero() {
+            parts.push(format!("other {:.1} s", other.as_secs_f64()));
         }
         parts.join(", ")
     }
 
     /// When the text index caught up, and the server's CPU up to then, as text.
     fn index_text(&self) -> String {
-        let per_kspan =
-            self.server_cpu_indexed.as_secs_f64() * 1000.0 / self.load.acked_spans.max(1) as f64;
         let cpu = format!(
-            "server CPU to then {:.1} s = {per_kspan:.3} s per 1000 spans",
-            self.server_cpu_indexed.as_secs_f64()
+            "server CPU to then {:.1} s = {:.3} s per 1000 spans",
+            self.server_cpu_indexed.as_secs_f64(),
+            self.per_kspan(self.server_cpu_indexed)
         );
         match self.index {
             IndexCatchUp::After(d) => format!(
                 "caught up {:.1} s after the last acknowledgement; {cpu}",
                 d.as_secs_f64()
             ),
-            IndexCatchUp::NotWithin(d) => {
-                format!(
-                    "NOT caught up {:.0} s after the last acknowledgement; {cpu}",
-                    d.as_secs_f64()
-                )
-            }
+            IndexCatchUp::NotWithin => format!(
+                "NOT caught up {:.0} s after the last acknowledgement; {cpu}",
+                INDEX_WAIT.as_secs_f64()
+            ),
             IndexCatchUp::Unknown => "unknown (no text-index metrics)".to_owned(),
         }
     }
@@ -148,7 +150,7 @@ impl PhaseReport {
             "server_cpu_s": self.server_cpu.as_secs_f64(),
             "text_index_catch_up_s": match self.index {
                 IndexCatchUp::After(d) => Some(d.as_secs_f64()),
-                IndexCatchUp::NotWithin(_) | IndexCatchUp::Unknown => None,
+                IndexCatchUp::NotWithin | IndexCatchUp::Unknown => None,
             },
             "server_cpu_until_indexed_s": self.server_cpu_indexed.as_secs_f64(),
             "server_threads": self.server_threads.iter().map(|t| json!({

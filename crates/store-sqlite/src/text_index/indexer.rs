@@ -258,8 +258,7 @@ impl Worker {
                 dictionary.push(term);
             }
         }
-        let mut terms = by_term;
-        terms.sort_unstable_by_key(|(id, _)| *id);
+        by_term.sort_unstable_by_key(|(id, _)| *id);
         let first_new = self.index.dictionary_len() - new_terms.len();
         let tx = self.out.unchecked_transaction()?;
         {
@@ -272,7 +271,7 @@ impl Worker {
             let segment = tx.last_insert_rowid();
             let mut insert = tx
                 .prepare_cached("INSERT INTO postings (segment, term, seqs) VALUES (?1, ?2, ?3)")?;
-            for (term, mut seqs) in terms {
+            for (term, mut seqs) in by_term {
                 postings::normalize(&mut seqs);
                 insert.execute(params![segment, term, postings::encode(&seqs)])?;
             }
